@@ -1,0 +1,9 @@
+/** The domain: schedule forms, durations, cron and time zones, next fires, missed-slot arithmetic, errors. No I/O. */
+export * from "./cron.js";
+export * from "./duration.js";
+export * from "./errors.js";
+export * from "./missed-fires.js";
+export * from "./record.js";
+export * from "./schedule.js";
+export * from "./time-zone.js";
+export * from "./trigger.js";
