@@ -25,6 +25,12 @@ export interface TriggerRecord {
   lastStatus: string | null;
 }
 
+/** A page of a listing: the items and the cursor of the next page (null on the last). */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
 /** The trigger id: `user_id/name`. */
 export function triggerId(userId: string, name: string): string {
   return `${userId}/${name}`;

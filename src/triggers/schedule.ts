@@ -48,6 +48,8 @@ export interface ScheduleContext {
 /** A schedule read from input: the form as written plus the window it runs in. */
 export interface ParsedSchedule {
   written: WrittenSchedule;
+  /** The field the schedule came in (errors about it name this field). Not part of the schedule's identity. */
+  field: "when" | "at" | "delay" | "every" | "cron";
   timezone: string;
   startAtMs: number | null;
   endAtMs: number | null;
@@ -90,7 +92,7 @@ export function parseSchedule(input: ScheduleInput, ctx: ScheduleContext): Parse
   if (written.form !== "every" && written.form !== "cron" && startAtMs !== null) {
     throw invalid("invalid_field", "start_at", "only applies to heartbeats and cron; a one-shot fires at its own time");
   }
-  return { written, timezone, startAtMs, endAtMs };
+  return { written, field: form, timezone, startAtMs, endAtMs };
 }
 
 function optionalInstant(value: unknown, timezone: string, field: string): number | null {
@@ -178,8 +180,8 @@ function checkCronInterval(cron: string, field: string, ctx: ScheduleContext): s
  *
  * @throws TicklerError `invalid_time`
  */
-export function resolveSchedule(parsed: ParsedSchedule, nowMs: number, field = "at"): Schedule {
-  const { written } = parsed;
+export function resolveSchedule(parsed: ParsedSchedule, nowMs: number): Schedule {
+  const { written, field } = parsed;
   switch (written.form) {
     case "at":
       if (written.atMs <= nowMs && !written.allowPast) {

@@ -309,3 +309,28 @@ export function kindOf(spec: Pick<TriggerSpec, "schedule">): "once" | "heartbeat
   const form = spec.schedule.written.form;
   return form === "every" ? "heartbeat" : form === "cron" ? "cron" : "once";
 }
+
+/** JSON with object keys sorted, so equal values always serialise equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item !== null && typeof item === "object" && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  );
+}
+
+/** The part of a schedule that decides fire times; which field it came in does not count. */
+function scheduleIdentity(spec: TriggerSpec): unknown {
+  const { field: _field, ...identity } = spec.schedule;
+  return identity;
+}
+
+/** Whether two definitions fire at the same times (so a write between them keeps the pending fire and phase). */
+export function sameSchedule(a: TriggerSpec, b: TriggerSpec): boolean {
+  return canonicalJson(scheduleIdentity(a)) === canonicalJson(scheduleIdentity(b));
+}
+
+/** Whether a write of `b` over `a` changes nothing at all. */
+export function sameDefinition(a: TriggerSpec, b: TriggerSpec): boolean {
+  return sameSchedule(a, b) && canonicalJson({ ...a, schedule: null }) === canonicalJson({ ...b, schedule: null });
+}

@@ -1,0 +1,375 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import {
+  IF_EXISTS,
+  MINUTE,
+  SECOND,
+  DAY,
+  TRIGGER_DEFAULTS,
+  coerceError,
+  fromZodError,
+  parseDuration,
+  parseTimeZone,
+  TicklerError,
+  type IfExists,
+  type TargetFormat,
+  type TriggerDefaults,
+  type TriggerInput,
+} from "../triggers/index.js";
+
+/** Every default, once, with units in the names. */
+export const DEFAULTS = {
+  redisUrl: "redis://127.0.0.1:6379",
+  host: "127.0.0.1",
+  port: 3000,
+  prefix: "tickler",
+  concurrency: 50,
+  logLevel: "info",
+  defaultTimeZone: "UTC",
+  minIntervalMs: 10 * SECOND,
+  maxTriggersPerUser: 1000,
+  maxPromptBytes: 16 * 1024,
+  maxPayloadBytes: 64 * 1024,
+  maxBodyBytes: 256 * 1024,
+  runHistoryLimit: 100,
+  runRetentionMs: 7 * DAY,
+  allowTargetUrls: false,
+  agentTimeoutMs: 30 * SECOND,
+  /** A dead worker's job is taken over after at most lockDuration + 2 × stalledInterval (25 s). */
+  lockDurationMs: 15 * SECOND,
+  stalledIntervalMs: 5 * SECOND,
+  maxStalledCount: 3,
+  shutdownTimeoutMs: 30 * SECOND,
+  reconcileIntervalMs: 1 * MINUTE,
+} as const;
+
+/** A principal a bearer token maps to. */
+export type Principal = { role: "admin" } | { role: "user"; userId: string };
+
+/** An agent endpoint from config. */
+export interface AgentConfig {
+  name: string;
+  url: string;
+  method: "POST" | "PUT" | "PATCH";
+  format: TargetFormat;
+  a2aVersion: "1.0" | "0.3";
+  headers: Record<string, string>;
+  signingSecret: string | null;
+  timeoutMs: number;
+}
+
+/** A trigger from the YAML `schedules:` list, upserted at start-up. */
+export interface SeedSchedule {
+  userId: string;
+  name: string;
+  ifExists: IfExists;
+  body: TriggerInput;
+}
+
+/** The resolved, complete, frozen configuration. */
+export interface Config {
+  /** The Redis URL; `redisUrlFromEnv` says whether the user set it (else `npm start` may start its own). */
+  redisUrl: string;
+  redisUrlFromEnv: boolean;
+  host: string;
+  port: number;
+  prefix: string;
+  concurrency: number;
+  logLevel: string;
+  configPath: string | null;
+  defaultTimeZone: string;
+  minIntervalMs: number;
+  maxTriggersPerUser: number;
+  maxPromptBytes: number;
+  maxPayloadBytes: number;
+  maxBodyBytes: number;
+  runHistoryLimit: number;
+  runRetentionMs: number;
+  tokens: ReadonlyMap<string, Principal>;
+  agents: ReadonlyMap<string, AgentConfig>;
+  allowTargetUrls: boolean;
+  schedules: readonly SeedSchedule[];
+  triggerDefaults: TriggerDefaults;
+  worker: { lockDurationMs: number; stalledIntervalMs: number; maxStalledCount: number; shutdownTimeoutMs: number; reconcileIntervalMs: number };
+}
+
+/** A configuration problem: one line naming the variable or key and what it accepts. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const duration = z.union([z.string(), z.number()]);
+const fileSchema = z
+  .object({
+    default_timezone: z.string(),
+    min_interval: duration,
+    max_triggers_per_user: z.number().int().min(1),
+    max_prompt_bytes: z.number().int().min(1),
+    max_payload_bytes: z.number().int().min(2),
+    max_body_bytes: z.number().int().min(1024),
+    run_history_limit: z.number().int().min(1).max(100_000),
+    run_retention: duration,
+    allow_target_urls: z.boolean(),
+    tokens: z.array(
+      z.union([
+        z.object({ token: z.string(), role: z.literal("admin") }).strict(),
+        z.object({ token: z.string(), user_id: z.string(), role: z.literal("user").optional() }).strict(),
+      ]),
+    ),
+    agents: z.record(
+      z.string(),
+      z
+        .object({
+          url: z.string(),
+          method: z.enum(["POST", "PUT", "PATCH"]).optional(),
+          format: z.enum(["json", "a2a"]).optional(),
+          a2a_version: z.enum(["1.0", "0.3"]).optional(),
+          headers: z.record(z.string(), z.string()).optional(),
+          signing_secret: z.string().optional(),
+          timeout: duration.optional(),
+        })
+        .strict(),
+    ),
+    defaults: z
+      .object({
+        missed_policy: z.enum(["skip", "run_once", "run_all"]),
+        misfire_grace: duration,
+        catchup_window: duration,
+        overlap: z.enum(["skip", "allow"]),
+        timeout: duration,
+        retry: z
+          .object({ attempts: z.number().int().min(1).max(25), backoff: z.enum(["exponential", "fixed"]), delay: duration, max_delay: duration })
+          .partial()
+          .strict(),
+      })
+      .partial()
+      .strict(),
+    worker: z
+      .object({ lock_duration: duration, stalled_interval: duration, max_stalled_count: z.number().int().min(1), shutdown_timeout: duration, reconcile_interval: duration })
+      .partial()
+      .strict(),
+    schedules: z.array(z.looseObject({ user_id: z.string(), name: z.string(), if_exists: z.enum(IF_EXISTS).optional() })),
+  })
+  .partial()
+  .strict();
+
+/** The YAML file's shape. */
+export type ConfigFile = z.infer<typeof fileSchema>;
+
+/** Where configuration comes from. */
+export interface ConfigSources {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** A config object instead of a YAML file (tests, the library). */
+  file?: unknown;
+}
+
+/**
+ * Reads the environment and the YAML file, validates everything once and returns a frozen Config.
+ *
+ * @throws ConfigError with one line naming the variable or key and what it accepts
+ */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? process.env;
+  const cwd = sources.cwd ?? process.cwd();
+  const explicitPath = nonEmpty(env.TICKLER_CONFIG);
+  const defaultPath = resolve(cwd, "tickler.yaml");
+  const configPath = explicitPath ? resolve(cwd, explicitPath) : existsSync(defaultPath) ? defaultPath : null;
+  let raw: unknown = sources.file ?? {};
+  if (sources.file === undefined && configPath !== null) {
+    if (!existsSync(configPath)) throw new ConfigError(`TICKLER_CONFIG: no file at ${configPath}; give the path of a YAML file or unset it`);
+    try {
+      raw = parseYaml(readFileSync(configPath, "utf8")) ?? {};
+    } catch (thrown) {
+      throw new ConfigError(`${configPath}: not valid YAML: ${coerceError(thrown).message.split("\n")[0]}`);
+    }
+  }
+  const where = configPath ?? "config";
+  const file = parseFile(substituteEnv(raw, env, where), where);
+  return Object.freeze(resolveConfig(file, env, configPath));
+}
+
+function parseFile(raw: unknown, where: string): ConfigFile {
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${where}: ${fromZodError(parsed.error).message}`);
+  return parsed.data;
+}
+
+/** Replaces `${NAME}` in every string of the YAML with the environment variable; an unset one is an error. */
+function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, where: string, path = ""): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
+      const found = env[name];
+      if (found === undefined) throw new ConfigError(`${where}: ${path || "a value"} uses \${${name}}, which is not set in the environment`);
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, where, `${path}[${i}]`));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, where, path ? `${path}.${key}` : key)]),
+    );
+  }
+  return value;
+}
+
+function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: string | null): Config {
+  const where = configPath ?? "config";
+  const dur = (value: string | number | undefined, key: string, fallback: number): number =>
+    value === undefined ? fallback : wrap(where, () => parseDuration(value, key));
+  const defaults = file.defaults ?? {};
+  const triggerDefaults: TriggerDefaults = {
+    missedPolicy: defaults.missed_policy ?? TRIGGER_DEFAULTS.missedPolicy,
+    misfireGraceMs: dur(defaults.misfire_grace, "defaults.misfire_grace", TRIGGER_DEFAULTS.misfireGraceMs),
+    catchupWindowMs: dur(defaults.catchup_window, "defaults.catchup_window", TRIGGER_DEFAULTS.catchupWindowMs),
+    overlap: defaults.overlap ?? TRIGGER_DEFAULTS.overlap,
+    timeoutMs: dur(defaults.timeout, "defaults.timeout", TRIGGER_DEFAULTS.timeoutMs),
+    retry: {
+      attempts: defaults.retry?.attempts ?? TRIGGER_DEFAULTS.retry.attempts,
+      backoff: defaults.retry?.backoff ?? TRIGGER_DEFAULTS.retry.backoff,
+      delayMs: dur(defaults.retry?.delay, "defaults.retry.delay", TRIGGER_DEFAULTS.retry.delayMs),
+      maxDelayMs: dur(defaults.retry?.max_delay, "defaults.retry.max_delay", TRIGGER_DEFAULTS.retry.maxDelayMs),
+    },
+  };
+  const worker = file.worker ?? {};
+  return {
+    redisUrl: readRedisUrl(env.REDIS_URL),
+    redisUrlFromEnv: nonEmpty(env.REDIS_URL) !== undefined,
+    host: nonEmpty(env.HOST) ?? DEFAULTS.host,
+    port: readInt(env.PORT, "PORT", DEFAULTS.port, 0, 65535),
+    prefix: readPrefix(env.TICKLER_PREFIX),
+    concurrency: readInt(env.TICKLER_CONCURRENCY, "TICKLER_CONCURRENCY", DEFAULTS.concurrency, 1, 10_000),
+    logLevel: readLogLevel(env.LOG_LEVEL),
+    configPath,
+    defaultTimeZone: wrap(where, () => parseTimeZone(file.default_timezone ?? DEFAULTS.defaultTimeZone, "default_timezone")),
+    minIntervalMs: dur(file.min_interval, "min_interval", DEFAULTS.minIntervalMs),
+    maxTriggersPerUser: file.max_triggers_per_user ?? DEFAULTS.maxTriggersPerUser,
+    maxPromptBytes: file.max_prompt_bytes ?? DEFAULTS.maxPromptBytes,
+    maxPayloadBytes: file.max_payload_bytes ?? DEFAULTS.maxPayloadBytes,
+    maxBodyBytes: file.max_body_bytes ?? DEFAULTS.maxBodyBytes,
+    runHistoryLimit: file.run_history_limit ?? DEFAULTS.runHistoryLimit,
+    runRetentionMs: dur(file.run_retention, "run_retention", DEFAULTS.runRetentionMs),
+    tokens: readTokens(file.tokens ?? [], where),
+    agents: readAgents(file.agents ?? {}, where),
+    allowTargetUrls: file.allow_target_urls ?? DEFAULTS.allowTargetUrls,
+    schedules: readSchedules(file.schedules ?? [], where),
+    triggerDefaults,
+    worker: {
+      lockDurationMs: dur(worker.lock_duration, "worker.lock_duration", DEFAULTS.lockDurationMs),
+      stalledIntervalMs: dur(worker.stalled_interval, "worker.stalled_interval", DEFAULTS.stalledIntervalMs),
+      maxStalledCount: worker.max_stalled_count ?? DEFAULTS.maxStalledCount,
+      shutdownTimeoutMs: dur(worker.shutdown_timeout, "worker.shutdown_timeout", DEFAULTS.shutdownTimeoutMs),
+      reconcileIntervalMs: dur(worker.reconcile_interval, "worker.reconcile_interval", DEFAULTS.reconcileIntervalMs),
+    },
+  };
+}
+
+function wrap<T>(where: string, read: () => T): T {
+  try {
+    return read();
+  } catch (thrown) {
+    if (thrown instanceof TicklerError) throw new ConfigError(`${where}: ${thrown.message}`);
+    throw thrown;
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}
+
+function readRedisUrl(value: string | undefined): string {
+  const url = nonEmpty(value) ?? DEFAULTS.redisUrl;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") throw new Error("scheme");
+  } catch {
+    throw new ConfigError(`REDIS_URL: "${url}" is not a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379)`);
+  }
+  return url;
+}
+
+function readInt(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  const text = nonEmpty(value);
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new ConfigError(`${name}: "${text}" is not a whole number from ${min} to ${max}`);
+  }
+  return Number(text);
+}
+
+function readPrefix(value: string | undefined): string {
+  const prefix = nonEmpty(value) ?? DEFAULTS.prefix;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
+    throw new ConfigError(`TICKLER_PREFIX: "${prefix}" must be 1–64 letters, digits, _ . or - (no ":" or spaces)`);
+  }
+  return prefix;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+function readLogLevel(value: string | undefined): string {
+  const level = (nonEmpty(value) ?? DEFAULTS.logLevel).toLowerCase();
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`LOG_LEVEL: "${level}" is not one of ${LOG_LEVELS.join(", ")}`);
+  return level;
+}
+
+function readTokens(tokens: NonNullable<ConfigFile["tokens"]>, where: string): Map<string, Principal> {
+  const out = new Map<string, Principal>();
+  tokens.forEach((entry, i) => {
+    if (entry.token.length < 16) {
+      throw new ConfigError(`${where}: tokens[${i}].token is shorter than 16 characters; use a long random string (e.g. openssl rand -hex 32)`);
+    }
+    if (out.has(entry.token)) throw new ConfigError(`${where}: tokens[${i}].token is listed twice`);
+    if ("user_id" in entry) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/.test(entry.user_id)) {
+        throw new ConfigError(`${where}: tokens[${i}].user_id "${entry.user_id}" is not a valid user id`);
+      }
+      out.set(entry.token, { role: "user", userId: entry.user_id });
+    } else {
+      out.set(entry.token, { role: "admin" });
+    }
+  });
+  return out;
+}
+
+function readAgents(agents: NonNullable<ConfigFile["agents"]>, where: string): Map<string, AgentConfig> {
+  const out = new Map<string, AgentConfig>();
+  for (const [name, agent] of Object.entries(agents)) {
+    let url: URL;
+    try {
+      url = new URL(agent.url);
+    } catch {
+      throw new ConfigError(`${where}: agents.${name}.url "${agent.url}" is not an absolute http(s) URL`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new ConfigError(`${where}: agents.${name}.url must be http or https, got ${url.protocol}`);
+    }
+    const secret = agent.signing_secret === undefined || agent.signing_secret === "" ? null : agent.signing_secret;
+    if (secret !== null && !/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(secret)) {
+      throw new ConfigError(`${where}: agents.${name}.signing_secret must be base64, optionally prefixed whsec_ (Standard Webhooks)`);
+    }
+    out.set(name, {
+      name,
+      url: url.toString(),
+      method: agent.method ?? "POST",
+      format: agent.format ?? "json",
+      a2aVersion: agent.a2a_version ?? "1.0",
+      headers: agent.headers ?? {},
+      signingSecret: secret,
+      timeoutMs: agent.timeout === undefined ? DEFAULTS.agentTimeoutMs : wrap(where, () => parseDuration(agent.timeout, `agents.${name}.timeout`)),
+    });
+  }
+  return out;
+}
+
+function readSchedules(schedules: NonNullable<ConfigFile["schedules"]>, where: string): SeedSchedule[] {
+  const seen = new Set<string>();
+  return schedules.map((entry, i) => {
+    const { user_id: userId, name, if_exists: ifExists, ...body } = entry;
+    const key = `${userId}/${name}`;
+    if (seen.has(key)) throw new ConfigError(`${where}: schedules[${i}] repeats ${key}`);
+    seen.add(key);
+    return { userId, name, ifExists: ifExists ?? "update", body: body as TriggerInput };
+  });
+}

@@ -1,0 +1,148 @@
+import { Queue, type JobsOptions, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import { QUEUE_NAME } from "../redis/keys.js";
+import { nextFires, stateOf, triggerId, type TriggerRecord } from "../triggers/index.js";
+
+/** How a fire job came to be. */
+export type FireOrigin = "scheduled" | "once" | "catchup" | "manual";
+
+/** The data every fire job carries. The definition itself is read from Redis when the job runs. */
+export interface FireJobData {
+  /** Trigger id `user_id/name`. */
+  tid: string;
+  /** The trigger's schedule version when this job was planned: a job whose sv is no longer current is stale. */
+  sv: number;
+  origin: FireOrigin;
+  /** The slot (epoch ms) for once, catch-up and manual jobs; scheduler iterations carry it in their job id. */
+  slot?: number;
+  /** Catch-up only: the missed slots still to deliver after this one, oldest first. */
+  rest?: number[];
+  /** Manual runs only: makes the run id and idempotency key unique. */
+  manualNonce?: string;
+}
+
+/** The custom backoff type: the processor computes each delay (Retry-After, jitter) and hands it over. */
+export const BACKOFF_TYPE = "tickler";
+
+/**
+ * BullMQ's attempt budget is set high on purpose: the processor decides from the trigger's *current*
+ * `retry.attempts` when an attempt is the last, and fails it with UnrecoverableError. So a retry policy
+ * change needs no rewrite of pending jobs.
+ */
+const ATTEMPT_CEILING = 1000;
+
+/** Options of every fire job and scheduler template. Completed and failed jobs are kept for Bull Board, bounded. */
+export const FIRE_JOB_OPTIONS = {
+  attempts: ATTEMPT_CEILING,
+  backoff: { type: BACKOFF_TYPE },
+  removeOnComplete: { age: 24 * 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+} as const satisfies JobsOptions;
+
+/** A scheduler whose current iteration started this long ago without a successor is taken as broken. */
+const STUCK_AFTER_MS = 60_000;
+
+const encode = (id: string): string => encodeURIComponent(id);
+
+/** The job id of a one-shot's fire: unique per schedule version, `:`-free as BullMQ requires of custom ids. */
+export function onceJobId(tid: string, sv: number): string {
+  return `once|${encode(tid)}|${sv}`;
+}
+
+/** The job id of a catch-up delivery of one missed slot. Deterministic, so re-planning it adds nothing. */
+export function catchupJobId(tid: string, sv: number, slot: number): string {
+  return `catchup|${encode(tid)}|${sv}|${slot}`;
+}
+
+/** The slot of a fire job: from data, or for a scheduler iteration the numeric suffix of its id. */
+export function slotOf(job: Pick<Job<FireJobData>, "id" | "data">): number {
+  if (job.data.slot !== undefined) return job.data.slot;
+  const id = job.id ?? "";
+  return Number(id.slice(id.lastIndexOf(":") + 1));
+}
+
+/**
+ * The BullMQ side of the fire schedule: the queue, and turning a trigger record into its pending job or
+ * job scheduler. Used only by the producer and by the worker's catch-up and completion steps.
+ */
+export class FireQueue {
+  readonly queue: Queue<FireJobData>;
+
+  constructor(connection: Redis, prefix: string) {
+    this.queue = new Queue<FireJobData>(QUEUE_NAME, { connection, prefix });
+  }
+
+  /**
+   * Makes BullMQ hold exactly the pending fire `record` needs (none unless active). Schedulers are removed
+   * and created afresh rather than upserted in place: BullMQ fires at once when an `every` changes and
+   * drops an overdue cron run on re-upsert, neither of which a schedule change should do.
+   */
+  async plan(record: TriggerRecord, nowMs: number): Promise<void> {
+    const tid = triggerId(record.spec.userId, record.spec.name);
+    if (stateOf(record) !== "active") return;
+    const { schedule } = record;
+    const { startAtMs, endAtMs } = record.spec.schedule;
+    const data: FireJobData = { tid, sv: record.scheduleVersion, origin: schedule.kind === "once" ? "once" : "scheduled" };
+    if (schedule.kind === "once") {
+      await this.queue.add("once", { ...data, slot: schedule.atMs }, {
+        ...FIRE_JOB_OPTIONS,
+        jobId: onceJobId(tid, record.scheduleVersion),
+        delay: Math.max(0, schedule.atMs - nowMs),
+      });
+      return;
+    }
+    const first = nextFires(schedule, nowMs, 1, { startAtMs, endAtMs })[0];
+    if (first === undefined) return; // nothing left before end_at: the worker completes it
+    const repeat =
+      schedule.kind === "heartbeat"
+        ? { every: schedule.everyMs, startDate: first }
+        : { pattern: schedule.cron, tz: schedule.timezone, ...(startAtMs === null ? {} : { startDate: startAtMs }) };
+    await this.queue.upsertJobScheduler(
+      tid,
+      { ...repeat, ...(endAtMs === null ? {} : { endDate: endAtMs }) },
+      { name: schedule.kind, data, opts: FIRE_JOB_OPTIONS },
+    );
+  }
+
+  /**
+   * Whether BullMQ holds the pending fire `record` needs: the one-shot's job, or a scheduler of the current
+   * schedule version whose next iteration exists and is not stuck (BullMQ #3499: a scheduler whose chain
+   * broke keeps a `next` in the past with no job behind it).
+   */
+  async hasPendingFire(record: TriggerRecord, nowMs: number): Promise<boolean> {
+    const tid = triggerId(record.spec.userId, record.spec.name);
+    if (record.schedule.kind === "once") return (await this.queue.getJob(onceJobId(tid, record.scheduleVersion))) !== undefined;
+    const scheduler = await this.queue.getJobScheduler(tid);
+    if (!scheduler || scheduler.template?.data?.sv !== record.scheduleVersion || scheduler.next == null) return false;
+    const job = await this.queue.getJob(`repeat:${tid}:${scheduler.next}`);
+    if (!job) return false;
+    const state = await job.getState();
+    return state === "delayed" || state === "waiting" || state === "prioritized" || scheduler.next > nowMs - STUCK_AFTER_MS;
+  }
+
+  /** Removes a trigger's job scheduler (and its delayed next iteration). */
+  async removeScheduler(tid: string): Promise<void> {
+    await this.queue.removeJobScheduler(tid);
+  }
+
+  /** Removes a one-shot's pending job; a job already running is left to finish (it is no longer pending). */
+  async removeOnce(tid: string, sv: number): Promise<void> {
+    await this.queue.remove(onceJobId(tid, sv));
+  }
+
+  /** Removes whatever pending fire `record` has. */
+  async unplan(record: TriggerRecord): Promise<void> {
+    const tid = triggerId(record.spec.userId, record.spec.name);
+    if (record.schedule.kind === "once") await this.removeOnce(tid, record.scheduleVersion);
+    else await this.removeScheduler(tid);
+  }
+
+  /** Adds a job that delivers `slot` now (catch-up of missed slots, or a manual run). */
+  async addNow(jobId: string, data: FireJobData): Promise<void> {
+    await this.queue.add(data.origin, data, { ...FIRE_JOB_OPTIONS, jobId });
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,133 @@
+import type { Redis } from "ioredis";
+import type { Keys } from "../redis/keys.js";
+import { runScript } from "../redis/scripts.js";
+import { triggerId, type Page, type Schedule, type TriggerRecord, type TriggerSpec } from "../triggers/index.js";
+
+/** Outcome of a compare-and-set write. */
+export type WriteResult = "written" | "conflict" | "over_quota";
+
+/**
+ * Trigger definitions in Redis: one hash per trigger plus a per-user and a global index. Reads are plain;
+ * writes are compare-and-set on `version` (write-trigger.lua), so a writer that lost its lock can never
+ * overwrite a newer definition.
+ */
+export class TriggerStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** The stored trigger, or null. */
+  async get(id: string): Promise<TriggerRecord | null> {
+    return decode(await this.redis.hgetall(this.keys.trigger(id)));
+  }
+
+  /** Several triggers at once, in the order asked (null where absent). */
+  async getMany(ids: readonly string[]): Promise<(TriggerRecord | null)[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.trigger(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, hash]) => {
+      if (error) throw error;
+      return decode(hash as Record<string, string>);
+    });
+  }
+
+  /** How many triggers a user has. */
+  async countForUser(userId: string): Promise<number> {
+    return this.redis.zcard(this.keys.userIndex(userId));
+  }
+
+  /** Writes `record` if the stored version is still `expectedVersion` (0: must not exist). */
+  async write(record: TriggerRecord, expectedVersion: number, quota: number): Promise<WriteResult> {
+    const { spec } = record;
+    const id = triggerId(spec.userId, spec.name);
+    const result = await runScript<number>(
+      this.redis,
+      "writeTrigger",
+      [this.keys.trigger(id), this.keys.userIndex(spec.userId), this.keys.allIndex],
+      [expectedVersion, quota, spec.name, id, ...encode(record, expectedVersion === 0)],
+    );
+    return result === 1 ? "written" : result === -1 ? "over_quota" : "conflict";
+  }
+
+  /** Deletes the trigger if its version is still `expectedVersion`. */
+  async delete(spec: Pick<TriggerSpec, "userId" | "name">, expectedVersion: number): Promise<boolean> {
+    const id = triggerId(spec.userId, spec.name);
+    const deleted = await runScript<number>(
+      this.redis,
+      "deleteTrigger",
+      [this.keys.trigger(id), this.keys.userIndex(spec.userId), this.keys.allIndex, this.keys.running(id)],
+      [expectedVersion, spec.name, id],
+    );
+    return deleted === 1;
+  }
+
+  /** A page of a user's trigger names in name order, after `cursor` (exclusive). */
+  async userNames(userId: string, cursor: string | null, limit: number): Promise<Page<string>> {
+    return this.page(this.keys.userIndex(userId), cursor, limit);
+  }
+
+  /** A page of all trigger ids in id order, after `cursor` (exclusive). */
+  async allIds(cursor: string | null, limit: number): Promise<Page<string>> {
+    return this.page(this.keys.allIndex, cursor, limit);
+  }
+
+  private async page(key: string, cursor: string | null, limit: number): Promise<Page<string>> {
+    const start = cursor === null ? "-" : `(${cursor}`;
+    const members = await this.redis.zrangebylex(key, start, "+", "LIMIT", 0, limit + 1);
+    const items = members.slice(0, limit);
+    return { items, nextCursor: members.length > limit ? (items.at(-1) ?? null) : null };
+  }
+}
+
+/**
+ * Hash fields of a trigger, in the order write-trigger.lua receives them. The fire bookkeeping is written
+ * only on create: afterwards workers own it (record-fire.lua), and an update must not roll it back.
+ */
+function encode(record: TriggerRecord, withBookkeeping: boolean): string[] {
+  const fields = [
+    "spec",
+    JSON.stringify(record.spec),
+    "schedule",
+    JSON.stringify(record.schedule),
+    "version",
+    String(record.version),
+    "sv",
+    String(record.scheduleVersion),
+    "created_at",
+    String(record.createdAtMs),
+    "updated_at",
+    String(record.updatedAtMs),
+    "completed_at",
+    record.completedAtMs === null ? "" : String(record.completedAtMs),
+  ];
+  if (!withBookkeeping) return fields;
+  return [
+    ...fields,
+    "fire_count",
+    String(record.fireCount),
+    "last_fire_at",
+    record.lastFireAtMs === null ? "" : String(record.lastFireAtMs),
+    "last_status",
+    record.lastStatus ?? "",
+  ];
+}
+
+function decode(hash: Record<string, string> | null | undefined): TriggerRecord | null {
+  if (!hash || hash.spec === undefined || hash.version === undefined) return null;
+  const optionalNumber = (value: string | undefined): number | null => (value === undefined || value === "" ? null : Number(value));
+  return {
+    spec: JSON.parse(hash.spec) as TriggerSpec,
+    schedule: JSON.parse(hash.schedule ?? "null") as Schedule,
+    version: Number(hash.version),
+    scheduleVersion: Number(hash.sv),
+    createdAtMs: Number(hash.created_at),
+    updatedAtMs: Number(hash.updated_at),
+    completedAtMs: optionalNumber(hash.completed_at),
+    fireCount: Number(hash.fire_count ?? 0),
+    lastFireAtMs: optionalNumber(hash.last_fire_at),
+    lastStatus: hash.last_status === undefined || hash.last_status === "" ? null : hash.last_status,
+  };
+}

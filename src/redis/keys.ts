@@ -1,0 +1,38 @@
+/**
+ * Where tickler keeps its own data in Redis, beside BullMQ's `<prefix>:fires:*` keys. Every key starts with
+ * the deployment prefix, so two deployments with different prefixes never see each other.
+ */
+export interface Keys {
+  prefix: string;
+  /** Hash: one trigger's definition and bookkeeping. */
+  trigger(triggerId: string): string;
+  /** Sorted set (all scores 0, so name order): a user's trigger names. */
+  userIndex(userId: string): string;
+  /** Sorted set (all scores 0): every trigger id. */
+  allIndex: string;
+  /** String: the token of whoever is writing this trigger now (the producer's per-trigger lock). */
+  writeLock(triggerId: string): string;
+  /** String: the job id of this trigger's run in progress (overlap: skip). */
+  running(triggerId: string): string;
+  /** Hash: one run record. */
+  run(runId: string): string;
+  /** Sorted set (score: scheduled time): a trigger's run ids, capped. */
+  runs(triggerId: string): string;
+}
+
+/** The BullMQ queue that holds every fire. */
+export const QUEUE_NAME = "fires";
+
+/** The key layout for a prefix. */
+export function keysFor(prefix: string): Keys {
+  return {
+    prefix,
+    trigger: (id) => `${prefix}:t:${id}`,
+    userIndex: (userId) => `${prefix}:u:${userId}`,
+    allIndex: `${prefix}:triggers`,
+    writeLock: (id) => `${prefix}:lock:${id}`,
+    running: (id) => `${prefix}:running:${id}`,
+    run: (runId) => `${prefix}:run:${runId}`,
+    runs: (id) => `${prefix}:runs:${id}`,
+  };
+}

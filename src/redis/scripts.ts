@@ -1,0 +1,43 @@
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+
+/** Tickler's own Lua scripts, one `.lua` file each beside this module (headers there say KEYS/ARGV/returns). */
+const SCRIPTS = {
+  writeTrigger: { file: "write-trigger.lua", keys: 3 },
+  deleteTrigger: { file: "delete-trigger.lua", keys: 4 },
+  recordFire: { file: "record-fire.lua", keys: 1 },
+  releaseLock: { file: "release-lock.lua", keys: 1 },
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type Arg = string | number;
+
+const sources = new Map<ScriptName, string>();
+function source(name: ScriptName): string {
+  let lua = sources.get(name);
+  if (lua === undefined) {
+    lua = readFileSync(new URL(`./scripts/${SCRIPTS[name].file}`, import.meta.url), "utf8");
+    sources.set(name, lua);
+  }
+  return lua;
+}
+
+const DEFINED = Symbol("tickler.scripts");
+
+/**
+ * Runs one of tickler's scripts on `redis` (EVALSHA, loading it on first use). Keys first, then arguments,
+ * as the script's header lists them.
+ */
+export async function runScript<T = unknown>(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<T> {
+  const tagged = redis as Redis & { [DEFINED]?: boolean };
+  if (!tagged[DEFINED]) {
+    for (const [scriptName, script] of Object.entries(SCRIPTS) as [ScriptName, (typeof SCRIPTS)[ScriptName]][]) {
+      redis.defineCommand(`tickler_${scriptName}`, { numberOfKeys: script.keys, lua: source(scriptName) });
+    }
+    tagged[DEFINED] = true;
+  }
+  if (keys.length !== SCRIPTS[name].keys) throw new Error(`script ${name} takes ${SCRIPTS[name].keys} keys, got ${keys.length}`);
+  const command = (redis as unknown as Record<string, (...a: Arg[]) => Promise<T>>)[`tickler_${name}`];
+  if (!command) throw new Error(`script ${name} is not defined`);
+  return command.call(redis, ...keys, ...args);
+}

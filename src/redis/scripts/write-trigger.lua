@@ -1,0 +1,31 @@
+--[[
+  Writes a trigger definition if nobody wrote it since we read it (compare-and-set on `version`), and keeps
+  the per-user and global indexes in step, in one step so that no reader sees one without the other.
+
+  KEYS[1] trigger hash       <prefix>:t:<user_id>/<name>
+  KEYS[2] user index zset    <prefix>:u:<user_id>        (member: name, score 0: name order)
+  KEYS[3] global index zset  <prefix>:triggers           (member: trigger id, score 0)
+  ARGV[1] expected version   "0" when the trigger must not exist yet
+  ARGV[2] quota              max triggers per user (checked only on create)
+  ARGV[3] name
+  ARGV[4] trigger id
+  ARGV[5..] field, value, field, value, ... (must include "version")
+
+  Returns  1 written
+           0 version conflict (someone else wrote first; nothing changed)
+          -1 over quota (nothing changed)
+]]
+local current = redis.call('HGET', KEYS[1], 'version')
+local expected = ARGV[1]
+if expected == '0' then
+  if current then return 0 end
+  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
+elseif current ~= expected then
+  return 0
+end
+local fields = {}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('ZADD', KEYS[2], 0, ARGV[3])
+redis.call('ZADD', KEYS[3], 0, ARGV[4])
+return 1

@@ -1,0 +1,163 @@
+import { createHmac } from "node:crypto";
+import { Agent, errors as undiciErrors, request, type Dispatcher } from "undici";
+import { coerceError, type TargetFormat } from "../triggers/index.js";
+import { classifyStatus, type AttemptOutcome } from "./outcome.js";
+
+/** The `tickler.fire` body of §5, before it is wrapped for A2A. */
+export interface FireBody {
+  type: "tickler.fire";
+  run_id: string;
+  trigger: { id: string; user_id: string; name: string; kind: string };
+  prompt: string;
+  thread_key: string | null;
+  channel: string | null;
+  payload: Record<string, unknown>;
+  scheduled_at: string;
+  fired_at: string;
+  attempt: number;
+  manual: boolean;
+  catchup: boolean;
+}
+
+/** One HTTP request to an agent, fully resolved. */
+export interface DeliveryRequest {
+  url: string;
+  method: "POST" | "PUT" | "PATCH";
+  format: TargetFormat;
+  a2aVersion: "1.0" | "0.3";
+  headers: Record<string, string>;
+  signingSecret: string | null;
+  timeoutMs: number;
+  idempotencyKey: string;
+  fire: FireBody;
+}
+
+/** The most of an agent's answer that is read (an A2A result needs its body; anything more is dropped). */
+const MAX_RESPONSE_BYTES = 256 * 1024;
+
+/** A keep-alive connection pool for deliveries: measured, it delivers about twice as fast as global fetch. */
+export function createDispatcher(connections = 256): Dispatcher {
+  return new Agent({ connections, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, pipelining: 1 });
+}
+
+/** The request body for the target's format: tickler's JSON, or an A2A JSON-RPC message. */
+export function encodeBody(format: TargetFormat, a2aVersion: "1.0" | "0.3", fire: FireBody): string {
+  if (format === "json") return JSON.stringify(fire);
+  const metadata = {
+    tickler: { run_id: fire.run_id, trigger: fire.trigger, scheduled_at: fire.scheduled_at, attempt: fire.attempt, manual: fire.manual, catchup: fire.catchup, channel: fire.channel, payload: fire.payload },
+  };
+  const context = fire.thread_key === null ? {} : { contextId: fire.thread_key };
+  if (a2aVersion === "0.3") {
+    return JSON.stringify({
+      jsonrpc: "2.0",
+      id: fire.run_id,
+      method: "message/send",
+      params: { message: { kind: "message", role: "user", messageId: fire.run_id, ...context, parts: [{ kind: "text", text: fire.prompt }], metadata } },
+    });
+  }
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    id: fire.run_id,
+    method: "SendMessage",
+    params: { message: { role: "ROLE_USER", messageId: fire.run_id, ...context, parts: [{ text: fire.prompt }], metadata } },
+  });
+}
+
+/**
+ * The Standard Webhooks signature of a body: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body` with the
+ * base64-decoded secret (a `whsec_` prefix is dropped).
+ */
+export function signWebhook(secret: string, id: string, timestampSeconds: number, body: string): string {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  return `v1,${createHmac("sha256", key).update(`${id}.${timestampSeconds}.${body}`).digest("base64")}`;
+}
+
+/** Sends one attempt and classifies the answer. Never throws: every failure is an outcome. */
+export async function deliver(dispatcher: Dispatcher, req: DeliveryRequest, signal?: AbortSignal): Promise<AttemptOutcome> {
+  const body = encodeBody(req.format, req.a2aVersion, req.fire);
+  const headers: Record<string, string> = {
+    ...req.headers,
+    "content-type": "application/json",
+    "user-agent": "tickler/0.1",
+    "idempotency-key": req.idempotencyKey,
+  };
+  if (req.format === "a2a" && req.a2aVersion === "1.0") headers["a2a-version"] = "1.0";
+  if (req.signingSecret !== null) {
+    const timestamp = Math.floor(Date.now() / 1000);
+    headers["webhook-id"] = req.fire.run_id;
+    headers["webhook-timestamp"] = String(timestamp);
+    headers["webhook-signature"] = signWebhook(req.signingSecret, req.fire.run_id, timestamp, body);
+  }
+  const timeout = AbortSignal.timeout(req.timeoutMs);
+  try {
+    const response = await request(req.url, {
+      method: req.method,
+      headers,
+      body,
+      dispatcher,
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      headersTimeout: req.timeoutMs,
+      bodyTimeout: req.timeoutMs,
+    });
+    const retryAfter = response.headers["retry-after"];
+    const outcome = classifyStatus(response.statusCode, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+    if (outcome.kind !== "succeeded" || req.format !== "a2a") {
+      await response.body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => undefined);
+      return outcome;
+    }
+    return classifyA2a(await readCapped(response.body), response.statusCode);
+  } catch (thrown) {
+    return { kind: "retryable", httpStatus: null, error: networkError(thrown, req.timeoutMs, timeout.aborted) };
+  }
+}
+
+async function readCapped(body: Dispatcher.ResponseData["body"]): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_RESPONSE_BYTES) {
+      body.destroy();
+      break;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** JSON-RPC codes worth retrying: internal error, and the implementation-defined server-error range. */
+const A2A_RETRYABLE = (code: number): boolean => code === -32603 || (code <= -32000 && code >= -32099 && code !== -32009);
+const A2A_FAILED_STATES = new Set(["TASK_STATE_FAILED", "TASK_STATE_REJECTED", "TASK_STATE_CANCELED", "failed", "rejected", "canceled"]);
+
+/** An A2A answer is HTTP 200 even when it failed: the JSON-RPC body decides. */
+export function classifyA2a(text: string, httpStatus: number): AttemptOutcome {
+  let reply: { error?: { code?: unknown; message?: unknown }; result?: Record<string, unknown> };
+  try {
+    reply = JSON.parse(text) as typeof reply;
+  } catch {
+    return { kind: "permanent", httpStatus, error: "A2A agent answered 200 with a body that is not JSON-RPC" };
+  }
+  if (reply.error) {
+    const code = typeof reply.error.code === "number" ? reply.error.code : 0;
+    const error = `A2A error ${code}: ${String(reply.error.message ?? "no message")}`;
+    return A2A_RETRYABLE(code) ? { kind: "retryable", httpStatus, error } : { kind: "permanent", httpStatus, error };
+  }
+  if (!reply.result || typeof reply.result !== "object") {
+    return { kind: "permanent", httpStatus, error: "A2A agent answered without result or error" };
+  }
+  const task = (reply.result.task ?? reply.result) as { status?: { state?: unknown } };
+  const state = task.status?.state;
+  if (typeof state === "string" && A2A_FAILED_STATES.has(state)) {
+    return { kind: "permanent", httpStatus, error: `A2A task ended in ${state}` };
+  }
+  return { kind: "succeeded", httpStatus };
+}
+
+function networkError(thrown: unknown, timeoutMs: number, timedOut: boolean): string {
+  if (timedOut || thrown instanceof undiciErrors.HeadersTimeoutError || thrown instanceof undiciErrors.BodyTimeoutError) {
+    return `agent did not answer within ${timeoutMs} ms`;
+  }
+  const error = coerceError(thrown);
+  const code = (error as { code?: string }).code;
+  return `network error${code ? ` ${code}` : ""}: ${error.message}`;
+}

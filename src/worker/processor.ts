@@ -1,0 +1,329 @@
+import { DelayedError, UnrecoverableError, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Dispatcher } from "undici";
+import type { Logger } from "pino";
+import type { AgentConfig, Config } from "../config/index.js";
+import { catchupJobId, slotOf, type FireJobData, type FireQueue } from "../producer/fire-queue.js";
+import type { TriggerStore } from "../producer/trigger-store.js";
+import type { Keys } from "../redis/keys.js";
+import { runScript } from "../redis/scripts.js";
+import { idempotencyKeyFor, runIdFor, type RunRecord, type RunStore, type RunStatus } from "../runs/run-store.js";
+import {
+  isLate,
+  iso,
+  kindOf,
+  planMissed,
+  slotAfter,
+  slotsBetween,
+  stateOf,
+  type TriggerRecord,
+} from "../triggers/index.js";
+import { deliver, type DeliveryRequest } from "./deliver.js";
+import { RetryableDeliveryError, retryDelayMs, type AttemptOutcome } from "./outcome.js";
+
+/** What the processor needs; everything is passed in, nothing is a singleton. */
+export interface ProcessorDeps {
+  redis: Redis;
+  keys: Keys;
+  store: TriggerStore;
+  runs: RunStore;
+  fires: FireQueue;
+  config: Config;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** What a processed job resolved to (kept as the BullMQ job's return value, visible in Bull Board). */
+export type FireResult =
+  | { outcome: "succeeded"; run_id: string; http_status: number }
+  | { outcome: "dropped"; reason: string }
+  | { outcome: "missed"; run_ids: string[] }
+  | { outcome: "skipped_overlap"; run_id: string }
+  | { outcome: "catchup_planned"; slots: number };
+
+/** The most missed slots enumerated after one outage (older ones are counted in the log, not recorded one by one). */
+const MAX_MISSED_SLOTS = 1000;
+/** How long a catch-up waits before trying again while the trigger's previous run is still going. */
+const OVERLAP_REQUEUE_MS = 1000;
+/** The overlap marker outlives any run; a stale one is recognised by its job no longer running. */
+const RUNNING_TTL_MS = 24 * 3600 * 1000;
+
+/**
+ * The BullMQ processor: decide (stale? paused? late? overlapping?), deliver, record. Every slot that came due
+ * leaves exactly one run record: run ids derive from (trigger, slot), so a retry or a takeover after a
+ * worker died rewrites the same record.
+ */
+export function createProcessor(deps: ProcessorDeps) {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger;
+
+  return async function processFire(job: Job<FireJobData>, token?: string, signal?: AbortSignal): Promise<FireResult> {
+    const { data } = job;
+    const slot = slotOf(job);
+    const manual = data.origin === "manual";
+    const record = await deps.store.get(data.tid);
+
+    if (!record) {
+      await deps.runs.save([strayRun(data.tid, slot, manual, data.manualNonce, "trigger was canceled; not delivered")], false);
+      return { outcome: "dropped", reason: "canceled" };
+    }
+    if (!manual && record.scheduleVersion !== data.sv) {
+      // Planned under a schedule that has since been replaced: not a slot of the current trigger.
+      log.debug({ job: job.id, tid: data.tid }, "dropped a fire of a replaced schedule");
+      return { outcome: "dropped", reason: "superseded" };
+    }
+    const state = stateOf(record);
+    if (!manual && state === "paused") {
+      await finishRun(record, baseRun(record, slot, data, now()), "missed", "trigger is paused; not delivered");
+      return { outcome: "dropped", reason: "paused" };
+    }
+    if (!manual && (state === "completed" || pastEnd(record, slot) || maxedOut(record))) {
+      if (state !== "completed") await markCompleted(record);
+      if (record.schedule.kind !== "once") await deps.fires.removeScheduler(data.tid);
+      return { outcome: "dropped", reason: "completed" };
+    }
+
+    const firstPickup = job.attemptsMade === 0 && (job.attemptsStarted ?? 0) <= 1;
+    if (firstPickup && (data.origin === "scheduled" || data.origin === "once") && isLate(slot, now(), record.spec.misfireGraceMs)) {
+      return handleLate(job, record, slot);
+    }
+
+    if (!manual && record.spec.overlap === "skip" && !(await acquireRunning(record, job))) {
+      if (data.origin === "catchup") {
+        // Catch-ups of one outage run in order, one at a time: wait for the run in progress instead of skipping.
+        await job.moveToDelayed(now() + OVERLAP_REQUEUE_MS, token);
+        throw new DelayedError();
+      }
+      const run = baseRun(record, slot, data, now());
+      await finishRun(record, run, "skipped_overlap", "the previous run of this trigger was still in progress");
+      return { outcome: "skipped_overlap", run_id: run.runId };
+    }
+
+    return deliverSlot(job, record, slot, signal);
+  };
+
+  async function deliverSlot(job: Job<FireJobData>, record: TriggerRecord, slot: number, signal?: AbortSignal): Promise<FireResult> {
+    const { data } = job;
+    const attempt = job.attemptsMade + 1;
+    const startedAt = now();
+    const previous = attempt > 1 ? await deps.runs.get(runIdFor(data.tid, slot, data.manualNonce)) : null;
+    const run: RunRecord = { ...baseRun(record, slot, data, previous?.startedAtMs ?? startedAt), status: "running", attempts: attempt };
+    const request = buildRequest(record, run, data, attempt, startedAt);
+    if ("error" in request) {
+      await finishRun(record, run, "failed", request.error, job);
+      throw new UnrecoverableError(request.error);
+    }
+    await deps.runs.save([run]);
+    const outcome: AttemptOutcome = await deliver(deps.dispatcher, request, signal);
+    const finished = now();
+    const timing = { finishedAtMs: finished, durationMs: finished - startedAt, httpStatus: outcome.httpStatus };
+    if (outcome.kind === "succeeded") {
+      await finishRun(record, { ...run, ...timing }, "succeeded", null, job);
+      log.debug({ tid: data.tid, run: run.runId, slot: iso(slot), lateMs: startedAt - slot }, "delivered");
+      return { outcome: "succeeded", run_id: run.runId, http_status: outcome.httpStatus };
+    }
+    const attempts = record.spec.retry.attempts;
+    if (outcome.kind === "retryable" && attempt < attempts) {
+      const delayMs = retryDelayMs(record.spec.retry, attempt, outcome.retryAfterMs);
+      await deps.runs.save([{ ...run, ...timing, status: "retrying", error: outcome.error, nextAttemptAtMs: finished + delayMs }]);
+      log.info({ tid: data.tid, run: run.runId, attempt, delayMs, error: outcome.error }, "delivery failed; will retry");
+      throw new RetryableDeliveryError(outcome.error, delayMs);
+    }
+    const reason = outcome.kind === "retryable" ? `${outcome.error} (gave up after ${attempt} attempts)` : outcome.error;
+    await finishRun(record, { ...run, ...timing }, "failed", reason, job);
+    log.warn({ tid: data.tid, run: run.runId, attempt, error: reason }, "delivery failed");
+    throw new UnrecoverableError(reason);
+  }
+
+  /** A slot first picked up after its misfire grace: apply the missed policy to it and to the slots BullMQ skipped. */
+  async function handleLate(job: Job<FireJobData>, record: TriggerRecord, slot: number): Promise<FireResult> {
+    const { data } = job;
+    const at = now();
+    const late = [slot];
+    if (record.schedule.kind !== "once") {
+      // BullMQ ran this one late iteration and planned the next from now: the slots in between were skipped.
+      const next = (await deps.fires.queue.getJobScheduler(data.tid))?.next ?? at;
+      late.push(...slotsBetween(record.schedule, slot, Math.min(next, at + 1), MAX_MISSED_SLOTS, record.spec.schedule));
+    }
+    const plan = planMissed(late, at, record.spec.missedPolicy, record.spec.catchupWindowMs);
+    const missedRuns = plan.missed.map((missedSlot) => ({
+      ...baseRun(record, missedSlot, { ...data, origin: "scheduled" }, at),
+      status: "missed" as const,
+      finishedAtMs: at,
+      error:
+        at - missedSlot > record.spec.catchupWindowMs
+          ? "older than catchup_window when workers came back"
+          : `missed_policy ${record.spec.missedPolicy}: not delivered late`,
+    }));
+    await deps.runs.save(missedRuns);
+    log.info({ tid: data.tid, late: late.length, deliver: plan.deliver.length, policy: record.spec.missedPolicy }, "slots came due while no worker ran");
+    const [first, ...rest] = plan.deliver;
+    if (first === undefined) {
+      await recordFire(record, "missed", null, false, record.schedule.kind === "once");
+      return { outcome: "missed", run_ids: missedRuns.map((run) => run.runId) };
+    }
+    await deps.fires.addNow(catchupJobId(data.tid, record.scheduleVersion, first), {
+      tid: data.tid,
+      sv: record.scheduleVersion,
+      origin: "catchup",
+      slot: first,
+      rest,
+    });
+    return { outcome: "catchup_planned", slots: plan.deliver.length };
+  }
+
+  /**
+   * Writes a run's outcome and updates the trigger's bookkeeping. For a delivered slot (`job` given) it also
+   * releases the overlap marker and continues a catch-up chain with the next missed slot.
+   */
+  async function finishRun(record: TriggerRecord, run: RunRecord, status: RunStatus, error: string | null, job?: Job<FireJobData>): Promise<void> {
+    await deps.runs.save([{ ...run, status, error, finishedAtMs: run.finishedAtMs ?? now(), nextAttemptAtMs: null }]);
+    const fired = job !== undefined;
+    const counted = fired && !run.manual;
+    const completed = await recordFire(record, status, fired ? run.startedAtMs : null, counted, counted && isLastSlot(record, run.scheduledAtMs));
+    if (completed && record.schedule.kind !== "once") await deps.fires.removeScheduler(tidOf(record));
+    if (!job) return;
+    if (record.spec.overlap === "skip" && !run.manual) await runScript(deps.redis, "releaseLock", [deps.keys.running(tidOf(record))], [job.id ?? ""]);
+    const [next, ...rest] = job.data.origin === "catchup" ? (job.data.rest ?? []) : [];
+    if (next !== undefined) {
+      const tid = tidOf(record);
+      await deps.fires.addNow(catchupJobId(tid, record.scheduleVersion, next), { tid, sv: record.scheduleVersion, origin: "catchup", slot: next, rest });
+    }
+  }
+
+  async function recordFire(record: TriggerRecord, status: RunStatus | "", firedAtMs: number | null, count: boolean, done: boolean): Promise<boolean> {
+    const [, completed] = await runScript<[number, number]>(deps.redis, "recordFire", [deps.keys.trigger(tidOf(record))], [
+      record.scheduleVersion,
+      status,
+      firedAtMs ?? "",
+      count ? 1 : 0,
+      done ? 1 : 0,
+      now(),
+      record.spec.maxFires ?? "",
+    ]);
+    return completed === 1;
+  }
+
+  async function markCompleted(record: TriggerRecord): Promise<void> {
+    await recordFire(record, "", null, false, true);
+  }
+
+  function isLastSlot(record: TriggerRecord, slot: number): boolean {
+    return record.schedule.kind === "once" || slotAfter(record.schedule, slot, record.spec.schedule) === null;
+  }
+
+  /** Takes the trigger's overlap marker for this job; a marker whose job no longer runs or retries is stale. */
+  async function acquireRunning(record: TriggerRecord, job: Job<FireJobData>): Promise<boolean> {
+    const key = deps.keys.running(tidOf(record));
+    const jobId = job.id ?? "";
+    for (let tries = 0; tries < 3; tries++) {
+      if ((await deps.redis.set(key, jobId, "PX", RUNNING_TTL_MS, "NX")) === "OK") return true;
+      const holder = await deps.redis.get(key);
+      if (holder === null) continue;
+      if (holder === jobId) return true;
+      const holderJob = await deps.fires.queue.getJob(holder);
+      const holderState = holderJob ? await holderJob.getState() : "missing";
+      if (holderState === "active" || holderState === "delayed" || holderState === "waiting" || holderState === "prioritized") return false;
+      await runScript(deps.redis, "releaseLock", [key], [holder]);
+    }
+    return false;
+  }
+
+  function baseRun(record: TriggerRecord, slot: number, data: FireJobData, startedAtMs: number): RunRecord {
+    const { userId, name } = record.spec;
+    const tid = tidOf(record);
+    return {
+      runId: runIdFor(tid, slot, data.manualNonce),
+      triggerId: tid,
+      userId,
+      name,
+      scheduledAtMs: slot,
+      startedAtMs,
+      finishedAtMs: null,
+      status: "running",
+      attempts: 0,
+      httpStatus: null,
+      durationMs: null,
+      error: null,
+      manual: data.origin === "manual",
+      catchup: data.origin === "catchup",
+      nextAttemptAtMs: null,
+    };
+  }
+
+  function buildRequest(record: TriggerRecord, run: RunRecord, data: FireJobData, attempt: number, firedAt: number): DeliveryRequest | { error: string } {
+    const target = resolveTarget(record, deps.config);
+    if ("error" in target) return target;
+    const { spec } = record;
+    return {
+      url: target.url,
+      method: target.method,
+      format: target.format,
+      a2aVersion: target.a2aVersion,
+      headers: target.headers,
+      signingSecret: target.signingSecret,
+      timeoutMs: Math.min(spec.timeoutMs, target.timeoutMs),
+      idempotencyKey: idempotencyKeyFor(run.triggerId, run.scheduledAtMs, data.manualNonce),
+      fire: {
+        type: "tickler.fire",
+        run_id: run.runId,
+        trigger: { id: run.triggerId, user_id: spec.userId, name: spec.name, kind: kindOf(spec) },
+        prompt: spec.prompt,
+        thread_key: spec.threadKey,
+        channel: spec.channel,
+        payload: spec.payload ?? {},
+        scheduled_at: iso(run.scheduledAtMs),
+        fired_at: iso(firedAt),
+        attempt,
+        manual: run.manual,
+        catchup: run.catchup,
+      },
+    };
+  }
+}
+
+/** The endpoint a trigger's fires go to: its agent from config, the `default` agent, or its own URL. */
+export function resolveTarget(record: TriggerRecord, config: Config): Omit<AgentConfig, "name"> | { error: string } {
+  const target = record.spec.target;
+  if (target !== null && "url" in target) {
+    return { url: target.url, method: target.method, format: target.format, a2aVersion: target.a2aVersion, headers: target.headers, signingSecret: null, timeoutMs: record.spec.timeoutMs };
+  }
+  const name = target?.agent ?? "default";
+  const agent = config.agents.get(name);
+  if (!agent) return { error: `no agent "${name}" in config: add agents.${name} (url, format) to tickler.yaml` };
+  return agent;
+}
+
+function tidOf(record: TriggerRecord): string {
+  return `${record.spec.userId}/${record.spec.name}`;
+}
+
+function pastEnd(record: TriggerRecord, slot: number): boolean {
+  return record.spec.schedule.endAtMs !== null && slot > record.spec.schedule.endAtMs;
+}
+
+function maxedOut(record: TriggerRecord): boolean {
+  return record.spec.maxFires !== null && record.fireCount >= record.spec.maxFires;
+}
+
+function strayRun(tid: string, slot: number, manual: boolean, nonce: string | undefined, error: string): RunRecord {
+  const [userId = "", ...rest] = tid.split("/");
+  return {
+    runId: runIdFor(tid, slot, nonce),
+    triggerId: tid,
+    userId,
+    name: rest.join("/"),
+    scheduledAtMs: slot,
+    startedAtMs: null,
+    finishedAtMs: Date.now(),
+    status: "missed",
+    attempts: 0,
+    httpStatus: null,
+    durationMs: null,
+    error,
+    manual,
+    catchup: false,
+    nextAttemptAtMs: null,
+  };
+}
