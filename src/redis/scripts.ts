@@ -16,7 +16,8 @@ const sources = new Map<ScriptName, string>();
 function source(name: ScriptName): string {
   let lua = sources.get(name);
   if (lua === undefined) {
-    lua = readFileSync(new URL(`./scripts/${SCRIPTS[name].file}`, import.meta.url), "utf8");
+    // Resolved from the package root so the same path works from src/ (tests, tsx) and dist/ (npm start).
+    lua = readFileSync(new URL(`../../src/redis/scripts/${SCRIPTS[name].file}`, import.meta.url), "utf8");
     sources.set(name, lua);
   }
   return lua;

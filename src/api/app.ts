@@ -1,0 +1,78 @@
+import { randomUUID } from "node:crypto";
+import express, { type Express } from "express";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Config } from "../config/index.js";
+import type { Producer } from "../producer/producer.js";
+import type { RunStore } from "../runs/run-store.js";
+import { TicklerError } from "../triggers/index.js";
+import { assertAdmin, authenticate } from "./auth.js";
+import { errorHandler } from "./errors.js";
+import { triggerRoutes } from "./routes.js";
+
+/** What the HTTP app needs; it opens nothing itself. */
+export interface AppDeps {
+  config: Config;
+  producer: Producer;
+  runs: RunStore;
+  redis: Redis;
+  logger: Logger;
+  /** Which roles this process runs, for /v1/status. */
+  roles?: readonly string[];
+  now?: () => number;
+}
+
+/** Builds the Express app without listening (tests use it on an ephemeral port). */
+export function buildApp(deps: AppDeps): Express {
+  const { config, logger, redis, producer } = deps;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.set("query parser", "simple");
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    const incoming = req.get("x-request-id");
+    req.requestId = incoming && /^[A-Za-z0-9._-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    res.set("x-request-id", req.requestId);
+    res.on("finish", () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info({ requestId: req.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "request");
+    });
+    next();
+  });
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get("/readyz", async (_req, res) => {
+    try {
+      await redis.ping();
+      res.json({ ok: true, redis: "up" });
+    } catch {
+      res.status(503).json({ error: { code: "redis_unavailable", message: "Redis is not reachable" } });
+    }
+  });
+
+  app.use(authenticate(config.tokens));
+  app.use(express.json({ limit: config.maxBodyBytes, strict: false, type: ["application/json", "application/*+json"] }));
+
+  app.get("/v1/queue", async (req, res) => {
+    assertAdmin(req.principal);
+    const queue = producer.fires.queue;
+    const [counts, schedulers, workers] = await Promise.all([
+      queue.getJobCounts("waiting", "active", "delayed", "prioritized", "completed", "failed"),
+      queue.getJobSchedulersCount(),
+      queue.getWorkersCount(),
+    ]);
+    res.json({ queue: queue.name, counts, schedulers, workers });
+  });
+
+  app.use(triggerRoutes({ producer, runs: deps.runs, ...(deps.now ? { now: deps.now } : {}) }));
+
+  app.use((req, _res, next) => {
+    next(new TicklerError("not_found", `no route ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+import { ConfigError, loadConfig } from "./config/index.js";
+import { createLogger } from "./logger.js";
+import { hasRedisServer, redisAnswers, startPrivateRedis, type PrivateRedis } from "./redis/private-server.js";
+import { ROLES, startTickler, type Role } from "./runtime.js";
+import { coerceError } from "./triggers/index.js";
+
+const HELP = `tickler — proactive triggers for AI agents, on Redis and BullMQ
+
+Usage: tickler <role> [--help]
+
+Roles:
+  all       API and worker in one process (what npm start runs)
+  api       the HTTP API only (scale it behind a load balancer)
+  worker    a delivery worker only (run as many as you like, on any hosts)
+
+Environment:
+  REDIS_URL            Redis to use (default redis://127.0.0.1:6379; with "all", when it is unset and
+                       nothing answers there, a private redis-server is started with its data in ./data)
+  TICKLER_CONFIG       YAML config file (default ./tickler.yaml when it exists)
+  HOST, PORT           where the API listens (default 127.0.0.1:3000)
+  TICKLER_PREFIX       Redis key prefix (default tickler)
+  TICKLER_CONCURRENCY  deliveries in flight per worker process (default 50)
+  LOG_LEVEL            fatal|error|warn|info|debug|trace|silent (default info)
+
+SIGTERM or SIGINT drains: no new requests or jobs, in-flight deliveries finish, then exit 0.
+Docs: README.md`;
+
+const ROLE_HELP: Record<Role, string> = {
+  all: "tickler all — the API and a worker in one process.\n\nSee tickler --help for the environment.",
+  api: "tickler api — the HTTP API only: triggers, runs, preview, queue, health.\n\nSee tickler --help for the environment.",
+  worker: "tickler worker — delivers fires to agents. Start any number, on any hosts, against one Redis.\n\nSee tickler --help for the environment.",
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    console.log(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "--version" || command === "-v") {
+    console.log("tickler 0.1.0");
+    return 0;
+  }
+  if (!(ROLES as readonly string[]).includes(command)) {
+    console.error(`tickler: unknown role "${command}"; use one of ${ROLES.join(", ")} (tickler --help)`);
+    return 2;
+  }
+  const role = command as Role;
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(ROLE_HELP[role]);
+    return 0;
+  }
+  if (rest.length > 0) {
+    console.error(`tickler ${role}: unexpected argument "${rest[0]}" (tickler ${role} --help)`);
+    return 2;
+  }
+
+  let config;
+  try {
+    config = loadConfig();
+  } catch (thrown) {
+    if (thrown instanceof ConfigError) {
+      console.error(`tickler: ${thrown.message}`);
+      return 2;
+    }
+    throw thrown;
+  }
+  const logger = createLogger(config.logLevel, { role });
+
+  let privateRedis: PrivateRedis | null = null;
+  if (role === "all" && !config.redisUrlFromEnv && !(await redisAnswers(config.redisUrl))) {
+    if (!hasRedisServer()) {
+      console.error(
+        `tickler: nothing answers at ${config.redisUrl} and redis-server is not on PATH; install Redis (apt install redis-server, brew install redis) or set REDIS_URL`,
+      );
+      return 1;
+    }
+    privateRedis = await startPrivateRedis(Number(new URL(config.redisUrl).port || 6379), "data");
+    logger.info({ url: privateRedis.url, dir: "./data", appendonly: true, hz: 100 }, "no Redis was running: started a private redis-server (stopped on exit)");
+  }
+
+  let tickler;
+  try {
+    tickler = await startTickler(config, role, logger);
+  } catch (thrown) {
+    console.error(`tickler: ${coerceError(thrown).message}`);
+    await privateRedis?.stop();
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        logger.warn({ signal }, "second signal: exiting now");
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, "draining: no new requests or jobs; in-flight deliveries finish");
+      void tickler
+        .close()
+        .then(() => privateRedis?.stop())
+        .then(() => {
+          logger.info("stopped");
+          resolve(0);
+        })
+        .catch((thrown) => {
+          logger.error({ err: coerceError(thrown).message }, "error while stopping");
+          resolve(1);
+        });
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (thrown) => {
+    console.error(`tickler: ${coerceError(thrown).stack ?? thrown}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,63 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Keys } from "../redis/keys.js";
+import { coerceError } from "../triggers/index.js";
+import type { Producer } from "./producer.js";
+
+/** What one reconcile pass found. */
+export interface ReconcileReport {
+  checked: number;
+  replanned: number;
+  removed: number;
+}
+
+/**
+ * One pass over every trigger and every job scheduler, making BullMQ match the stored definitions: a
+ * definition without its pending fire (a writer died between steps, or BullMQ #3499 broke a scheduler's
+ * chain) is re-planned; a scheduler without a definition is removed. Only one process runs a pass at a
+ * time (a Redis lease); returns null when another holds it.
+ */
+export async function reconcile(producer: Producer, redis: Redis, keys: Keys, leaseMs: number): Promise<ReconcileReport | null> {
+  const lease = `${keys.prefix}:reconcile`;
+  if ((await redis.set(lease, String(process.pid), "PX", leaseMs, "NX")) !== "OK") return null;
+  const report: ReconcileReport = { checked: 0, replanned: 0, removed: 0 };
+  const tally = (result: "ok" | "replanned" | "removed"): void => {
+    report.checked++;
+    if (result !== "ok") report[result]++;
+  };
+  let cursor: string | null = null;
+  do {
+    const page = await producer.store.allIds(cursor, 500);
+    for (const id of page.items) tally(await producer.repair(id));
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  const schedulerCount = await producer.fires.queue.getJobSchedulersCount();
+  for (let start = 0; start < schedulerCount; start += 500) {
+    const schedulers = await producer.fires.queue.getJobSchedulers(start, start + 499, true);
+    const ids = schedulers.map((scheduler) => scheduler.key);
+    const records = await producer.store.getMany(ids);
+    for (const [i, id] of ids.entries()) if (records[i] === null) tally(await producer.repair(id));
+  }
+  return report;
+}
+
+/** Runs {@link reconcile} now and then every `intervalMs` until the returned stop function is called. */
+export function startReconciler(producer: Producer, redis: Redis, keys: Keys, intervalMs: number, logger: Logger): () => void {
+  let stopped = false;
+  const run = async (): Promise<void> => {
+    try {
+      const report = await reconcile(producer, redis, keys, Math.max(1000, intervalMs - 500));
+      if (report && (report.replanned > 0 || report.removed > 0)) logger.warn(report, "reconciler repaired triggers");
+      else if (report) logger.debug(report, "reconciler found nothing to repair");
+    } catch (thrown) {
+      if (!stopped) logger.warn({ err: coerceError(thrown).message }, "reconcile pass failed; will try again");
+    }
+  };
+  void run();
+  const timer = setInterval(() => void run(), intervalMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}

@@ -1,0 +1,113 @@
+import type { Server } from "node:http";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { buildApp } from "./api/app.js";
+import type { Config } from "./config/index.js";
+import { FireQueue } from "./producer/fire-queue.js";
+import { Producer } from "./producer/producer.js";
+import { startReconciler } from "./producer/reconciler.js";
+import { connectRedis, waitReady } from "./redis/connection.js";
+import { keysFor } from "./redis/keys.js";
+import { RunStore } from "./runs/run-store.js";
+import { coerceError } from "./triggers/index.js";
+import { createDispatcher } from "./worker/deliver.js";
+import { startWorker, type FireWorker } from "./worker/fleet.js";
+
+/** The roles a process can run: `all` is api + worker. */
+export const ROLES = ["all", "api", "worker"] as const;
+/** A process role. */
+export type Role = (typeof ROLES)[number];
+
+/** A running tickler process. */
+export interface Tickler {
+  producer: Producer;
+  runs: RunStore;
+  /** The HTTP server (api and all roles). */
+  server: Server | null;
+  /** The port the server listens on (useful with PORT=0). */
+  port: number | null;
+  worker: FireWorker | null;
+  /** Graceful stop: no new requests or jobs, in-flight deliveries finish (bounded), connections close. */
+  close(): Promise<void>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+/**
+ * Starts the parts of tickler a role needs, on connections of its own. The API side uses fail-fast Redis
+ * connections (503 while Redis is down); the worker side waits Redis restarts out.
+ */
+export async function startTickler(config: Config, role: Role, logger: Logger): Promise<Tickler> {
+  const withApi = role === "all" || role === "api";
+  const withWorker = role === "all" || role === "worker";
+  if (withApi && config.tokens.size === 0 && !isLoopback(config.host)) {
+    throw new Error(`HOST=${config.host} without tokens: refusing to serve the API beyond loopback; add tokens to tickler.yaml or use HOST=127.0.0.1`);
+  }
+  const keys = keysFor(config.prefix);
+  const connections: Redis[] = [];
+  const open = (kind: "api" | "worker", name: string): Redis => {
+    const redis = connectRedis(config.redisUrl, kind, name);
+    redis.on("error", (error) => logger.debug({ err: error.message, connection: name }, "Redis connection error"));
+    connections.push(redis);
+    return redis;
+  };
+  const redis = open(withApi ? "api" : "worker", "tickler-commands");
+  await waitReady(redis, 10_000).catch((thrown) => {
+    throw new Error(`cannot reach Redis at ${config.redisUrl}: ${coerceError(thrown).message}`);
+  });
+  const fires = new FireQueue(redis, config.prefix);
+  const producer = new Producer({ redis, keys, fires, config });
+  const runs = new RunStore(redis, keys, { historyLimit: config.runHistoryLimit, retentionMs: config.runRetentionMs });
+
+  let worker: FireWorker | null = null;
+  let stopReconciler: (() => void) | null = null;
+  let workerFires: FireQueue | null = null;
+  const dispatcher = createDispatcher(Math.max(16, config.concurrency * 2));
+  if (withWorker) {
+    const workerRedis = open("worker", "tickler-worker-commands");
+    workerFires = new FireQueue(workerRedis, config.prefix);
+    const workerProducer = new Producer({ redis: workerRedis, keys, fires: workerFires, config });
+    worker = startWorker({ redis: workerRedis, keys, store: workerProducer.store, runs: new RunStore(workerRedis, keys, { historyLimit: config.runHistoryLimit, retentionMs: config.runRetentionMs }), fires: workerFires, config, dispatcher, logger });
+    stopReconciler = startReconciler(workerProducer, workerRedis, keys, config.worker.reconcileIntervalMs, logger);
+  }
+
+  if (withApi && config.schedules.length > 0) {
+    const seeded = await producer.seed(config.schedules);
+    logger.info({ schedules: seeded }, "upserted schedules from config");
+  }
+
+  let server: Server | null = null;
+  let port: number | null = null;
+  if (withApi) {
+    const app = buildApp({ config, producer, runs, redis, logger, roles: [role] });
+    server = await new Promise<Server>((resolve, reject) => {
+      const listening = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+    });
+    const address = server.address();
+    port = typeof address === "object" && address ? address.port : config.port;
+    if (config.tokens.size === 0) logger.warn({ host: config.host }, "no tokens configured: every caller is admin, so the API listens on loopback only");
+    logger.info({ url: `http://${config.host}:${port}`, role }, "tickler API listening");
+  }
+  if (worker) logger.info({ concurrency: config.concurrency, prefix: config.prefix }, "tickler worker started");
+
+  return {
+    producer,
+    runs,
+    server,
+    port,
+    worker,
+    async close() {
+      const closing = server ? new Promise<void>((resolve) => server?.close(() => resolve())) : Promise.resolve();
+      server?.closeIdleConnections();
+      stopReconciler?.();
+      if (worker) await worker.close();
+      await closing;
+      await fires.close();
+      await workerFires?.close();
+      await dispatcher.close();
+      await Promise.all(connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { Worker } from "bullmq";
+import type { Logger } from "pino";
+import type { Config } from "../config/index.js";
+import type { FireJobData } from "../producer/fire-queue.js";
+import { connectRedis } from "../redis/connection.js";
+import { QUEUE_NAME } from "../redis/keys.js";
+import { coerceError } from "../triggers/index.js";
+import { createProcessor, type FireResult, type ProcessorDeps } from "./processor.js";
+
+/** A running worker: BullMQ Worker plus its own blocking connection. */
+export interface FireWorker {
+  worker: Worker<FireJobData, FireResult>;
+  /** Stops taking jobs, lets in-flight deliveries finish for up to `timeoutMs`, then closes. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Starts a BullMQ Worker on the fire queue. Any number of these, in any number of processes on any number
+ * of hosts, share one Redis: BullMQ hands each job to one worker, and a dead worker's job returns to the
+ * queue after its lock expires (lockDuration + up to 2 × stalledInterval).
+ */
+export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logger }): FireWorker {
+  const { config, logger } = deps;
+  const connection = connectRedis(config.redisUrl, "worker", "tickler-worker");
+  connection.on("error", (error) => logger.debug({ err: error.message }, "worker Redis connection error"));
+  const worker = new Worker<FireJobData, FireResult>(QUEUE_NAME, createProcessor(deps), {
+    connection,
+    prefix: config.prefix,
+    concurrency: config.concurrency,
+    lockDuration: config.worker.lockDurationMs,
+    stalledInterval: config.worker.stalledIntervalMs,
+    maxStalledCount: config.worker.maxStalledCount,
+    settings: {
+      // The processor computed the wait (Retry-After, jitter) and put it on the error.
+      backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) => {
+        const delayMs = (error as { delayMs?: unknown } | undefined)?.delayMs;
+        return typeof delayMs === "number" ? delayMs : 1000;
+      },
+    },
+  });
+  worker.on("error", (error) => logger.warn({ err: coerceError(error).message }, "worker error"));
+  worker.on("failed", (job, error) => {
+    if (job && /stalled/i.test(error.message)) logger.error({ job: job.id, err: error.message }, "fire failed after repeated worker crashes");
+  });
+  worker.on("stalled", (jobId) => logger.warn({ job: jobId }, "a worker died holding this fire; it is being taken over"));
+  return {
+    worker,
+    async close(timeoutMs = config.worker.shutdownTimeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = worker.close(false);
+      const timedOut = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), timeoutMs);
+      });
+      if ((await Promise.race([graceful, timedOut])) === "timeout") {
+        logger.warn({ timeoutMs }, "deliveries still in flight at shutdown; their jobs will be taken over by another worker");
+        await worker.close(true);
+      }
+      clearTimeout(timer);
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}
