@@ -220,7 +220,8 @@ export class Producer {
     checkName(userId, "user_id");
     const items: TriggerRecord[] = [];
     let next = cursor;
-    // Filters apply after reading, so a filtered page may need several index pages; each is bounded.
+    // Filters apply after reading, so a filtered page may need several index pages. One match past the
+    // limit tells whether there is a next page.
     do {
       const names = await this.store.userNames(userId, next, limit);
       const records = await this.store.getMany(names.items.map((name) => triggerId(userId, name)));
@@ -228,8 +229,8 @@ export class Producer {
         if (!record) continue;
         if (filter.kind && kindOf(record.spec) !== filter.kind) continue;
         if (filter.state && stateOf(record) !== filter.state) continue;
+        if (items.length === limit) return { items, nextCursor: items[limit - 1]?.spec.name ?? null };
         items.push(record);
-        if (items.length === limit) return { items, nextCursor: record.spec.name };
       }
       next = names.nextCursor;
     } while (next !== null);

@@ -1,0 +1,82 @@
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { waitFor } from "./wait.js";
+
+/** One request the sink received. */
+export interface Received {
+  at: number;
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  raw: string;
+  body: Record<string, unknown>;
+}
+
+/** Decides the answer to a request: status, headers, body, and an optional hold before answering. */
+export type Responder = (request: Received, index: number) => { status?: number; headers?: Record<string, string>; body?: string; holdMs?: number; destroy?: boolean };
+
+/** A real HTTP agent endpoint on 127.0.0.1 that records every request. */
+export interface Sink {
+  url: string;
+  received: Received[];
+  respond(responder: Responder): void;
+  /** Waits until `count` requests arrived (matching `filter`, when given). */
+  waitForCount(count: number, timeoutMs?: number, filter?: (r: Received) => boolean): Promise<Received[]>;
+  close(): Promise<void>;
+}
+
+export async function startSink(responder: Responder = () => ({})): Promise<Sink> {
+  let respond = responder;
+  const received: Received[] = [];
+  const open = new Set<ServerResponse>();
+  const server: Server = createServer((req, res) => {
+    let raw = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => (raw += chunk));
+    req.on("end", () => {
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        /* recorded raw */
+      }
+      const entry: Received = { at: Date.now(), method: req.method ?? "", path: req.url ?? "", headers: req.headers, raw, body };
+      const index = received.push(entry) - 1;
+      const answer = respond(entry, index);
+      if (answer.destroy) {
+        req.socket.destroy();
+        return;
+      }
+      open.add(res);
+      const send = (): void => {
+        open.delete(res);
+        if (res.destroyed) return;
+        res.writeHead(answer.status ?? 200, { "content-type": "application/json", ...answer.headers });
+        res.end(answer.body ?? '{"ok":true}');
+      };
+      if (answer.holdMs) setTimeout(send, answer.holdMs).unref();
+      else send();
+    });
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/turns`,
+    received,
+    respond(next) {
+      respond = next;
+    },
+    async waitForCount(count, timeoutMs = 10_000, filter = () => true) {
+      return waitFor(() => {
+        const matching = received.filter(filter);
+        return matching.length >= count ? matching : null;
+      }, `${count} deliveries at the sink (have ${received.filter(filter).length})`, timeoutMs);
+    },
+    async close() {
+      for (const res of open) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { loadConfig, type Config } from "../../src/config/index.js";
+import { createLogger } from "../../src/logger.js";
+import { startTickler, type Role, type Tickler } from "../../src/runtime.js";
+
+/** The shared Redis of the machine (tests isolate themselves by prefix). */
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** A fresh random key prefix: one per test file (or per test that needs a clean slate). */
+export function testPrefix(label = "t"): string {
+  return `tt-${label}-${randomBytes(4).toString("hex")}`;
+}
+
+/** Deletes every key under a prefix. */
+export async function removePrefix(prefix: string, url = REDIS_URL): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Config for tests: short periods allowed, fast lock takeover, logs silent unless TEST_LOG is set. */
+export function testConfig(prefix: string, file: Record<string, unknown> = {}, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    env: { REDIS_URL, TICKLER_PREFIX: prefix, PORT: "0", LOG_LEVEL: process.env.TEST_LOG ?? "silent", TICKLER_CONCURRENCY: "20", ...env },
+    file: { min_interval: "1s", worker: { lock_duration: "3s", stalled_interval: "1s", reconcile_interval: "30s" }, ...file },
+  });
+}
+
+/** A running in-process tickler plus a small HTTP client for its API. */
+export interface TestTickler {
+  tickler: Tickler;
+  config: Config;
+  base: string;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export async function startTestTickler(prefix: string, file: Record<string, unknown> = {}, role: Role = "all"): Promise<TestTickler> {
+  const config = testConfig(prefix, file);
+  const tickler = await startTickler(config, role, createLogger(config.logLevel));
+  const base = tickler.port === null ? "" : `http://127.0.0.1:${tickler.port}`;
+  return {
+    tickler,
+    config,
+    base,
+    async api(method, path, body, headers = {}) {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* not JSON */
+      }
+      return { status: res.status, body: parsed };
+    },
+    close: () => tickler.close(),
+  };
+}
+
+/** An ISO time `ms` from now. */
+export const inMs = (ms: number): string => new Date(Date.now() + ms).toISOString();

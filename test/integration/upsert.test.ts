@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSink, type Sink } from "../helpers/sink.js";
+import { inMs, removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { waitFor } from "../helpers/wait.js";
+
+describe("upserting triggers keyed by (user_id, name)", () => {
+  const prefix = testPrefix("upsert");
+  let sink: Sink;
+  let t: TestTickler;
+  const forTrigger = (name: string) => (r: { body: Record<string, unknown> }) => (r.body.trigger as { name?: string } | undefined)?.name === name;
+  /** The fire jobs BullMQ holds for a trigger, pending (delayed or waiting). */
+  const pendingFor = async (tid: string) => {
+    const jobs = await t.tickler.producer.fires.queue.getJobs(["delayed", "waiting", "prioritized"]);
+    return jobs.filter((job) => job?.data.tid === tid);
+  };
+
+  beforeAll(async () => {
+    sink = await startSink();
+    t = await startTestTickler(prefix, { agents: { default: { url: sink.url } } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sink?.close();
+    await removePrefix(prefix);
+  });
+
+  it("creates (201), then updates (200), skips or raises (409) on the same key", async () => {
+    const body = { prompt: "water the plants", delay: "1h" };
+    const created = await t.api("PUT", "/v1/users/u1/triggers/plants", body);
+    expect(created.status).toBe(201);
+    expect(created.body.result).toBe("created");
+
+    const updated = await t.api("PUT", "/v1/users/u1/triggers/plants", { ...body, prompt: "water the plants now" });
+    expect(updated.status).toBe(200);
+    expect(updated.body).toMatchObject({ result: "updated", prompt: "water the plants now" });
+    expect(updated.body.version).toBeGreaterThan(created.body.version);
+
+    const skipped = await t.api("PUT", "/v1/users/u1/triggers/plants?if_exists=skip", { ...body, prompt: "other" });
+    expect(skipped.status).toBe(200);
+    expect(skipped.body).toMatchObject({ result: "skipped", prompt: "water the plants now" });
+
+    const raised = await t.api("PUT", "/v1/users/u1/triggers/plants?if_exists=raise", body);
+    expect(raised.status).toBe(409);
+    expect(raised.body.error.code).toBe("already_exists");
+    expect((await t.api("GET", "/v1/users/u1/triggers/plants")).body.prompt).toBe("water the plants now");
+  });
+
+  it("treats an identical write as a no-op: same version, same phase, same pending job", async () => {
+    const body = { prompt: "check in", every: "1h", metadata: { source: "seed" } };
+    const first = await t.api("PUT", "/v1/users/u1/triggers/checkin", body);
+    const [jobBefore] = await pendingFor("u1/checkin");
+    const again = await t.api("PUT", "/v1/users/u1/triggers/checkin", { ...body, timezone: "UTC", missed_policy: "run_once" });
+    expect(again.status).toBe(200);
+    expect(again.body.result).toBe("unchanged");
+    expect(again.body.version).toBe(first.body.version);
+    expect(again.body.next_fire_at).toBe(first.body.next_fire_at);
+    const after = await pendingFor("u1/checkin");
+    expect(after.map((job) => job.id)).toEqual([jobBefore!.id]);
+  });
+
+  it("keeps the phase when only the prompt changes, and replaces the pending fire when the schedule changes", async () => {
+    const first = await t.api("PUT", "/v1/users/u1/triggers/phase", { prompt: "a", every: "1h" });
+    const reprompt = await t.api("PUT", "/v1/users/u1/triggers/phase", { prompt: "b", every: "1h" });
+    expect(reprompt.body.result).toBe("updated");
+    expect(reprompt.body.next_fire_at).toBe(first.body.next_fire_at);
+
+    const rescheduled = await t.api("PUT", "/v1/users/u1/triggers/phase", { prompt: "b", every: "2h" });
+    expect(rescheduled.body.next_fire_at).not.toBe(first.body.next_fire_at);
+    const pending = await pendingFor("u1/phase");
+    expect(pending).toHaveLength(1);
+    expect(pending[0]!.opts.repeat?.every).toBe(2 * 3600 * 1000);
+  });
+
+  it("fires only the new time when a one-shot is rescheduled; the old fire never happens", async () => {
+    const oldAt = inMs(600);
+    const newAt = inMs(1400);
+    await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "old", at: oldAt });
+    await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "new", at: newAt });
+    const [got] = await sink.waitForCount(1, 5000, forTrigger("moved"));
+    expect(got!.body).toMatchObject({ prompt: "new", scheduled_at: newAt });
+    await waitFor(async () => (await t.api("GET", "/v1/users/u1/triggers/moved")).body.state === "completed", "completion");
+    expect(sink.received.filter(forTrigger("moved"))).toHaveLength(1);
+  });
+
+  describe("when 50 producers upsert one key at once", () => {
+    it("leaves one trigger and one pending fire, and exactly one delivery happens", async () => {
+      const delays = Array.from({ length: 50 }, (_, i) => 1 + i * 0.01);
+      const results = await Promise.all(
+        delays.map((delay) => t.api("PUT", "/v1/users/u2/triggers/race", { prompt: `delay ${delay}`, delay })),
+      );
+      expect(results.every((r) => r.status === 200 || r.status === 201)).toBe(true);
+      expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+      const list = await t.api("GET", "/v1/users/u2/triggers");
+      expect(list.body.items.map((item: { name: string }) => item.name)).toEqual(["race"]);
+      expect(await pendingFor("u2/race")).toHaveLength(1);
+
+      const stored = (await t.api("GET", "/v1/users/u2/triggers/race")).body;
+      const [got] = await sink.waitForCount(1, 5000, forTrigger("race"));
+      expect(got!.body.prompt).toBe(stored.prompt);
+      expect(got!.body.scheduled_at).toBe(stored.next_fire_at);
+      // Every planned time has passed: had any stale job survived, it would have fired by now.
+      await waitFor(() => Date.now() > Date.parse(stored.created_at) + 1600, "the latest possible delay to pass", 5000);
+      await waitFor(async () => (await t.tickler.producer.fires.queue.getActiveCount()) === 0, "no active fires");
+      expect(sink.received.filter(forTrigger("race"))).toHaveLength(1);
+    });
+  });
+
+  it("cancels: the trigger, its pending job and its scheduler are gone and nothing fires", async () => {
+    await t.api("PUT", "/v1/users/u1/triggers/gone", { prompt: "x", every: "1s", start_at: inMs(700) });
+    await t.api("PUT", "/v1/users/u1/triggers/gone-once", { prompt: "x", at: inMs(700) });
+    const canceled = await t.api("DELETE", "/v1/users/u1/triggers/gone");
+    expect(canceled).toMatchObject({ status: 200, body: { canceled: true } });
+    expect((await t.api("DELETE", "/v1/users/u1/triggers/gone-once")).status).toBe(200);
+    expect((await t.api("DELETE", "/v1/users/u1/triggers/gone")).status).toBe(404);
+    expect((await t.api("GET", "/v1/users/u1/triggers/gone")).status).toBe(404);
+    expect(await t.tickler.producer.fires.queue.getJobScheduler("u1/gone")).toBeUndefined();
+    expect(await pendingFor("u1/gone")).toHaveLength(0);
+    expect(await pendingFor("u1/gone-once")).toHaveLength(0);
+    const pastBoth = Date.now() + 1500;
+    await waitFor(() => Date.now() > pastBoth, "past both planned times", 5000);
+    expect(sink.received.filter((r) => String((r.body.trigger as { name?: string })?.name).startsWith("gone"))).toHaveLength(0);
+  });
+
+  it("pauses (nothing fires) and resumes (fires again)", async () => {
+    await t.api("PUT", "/v1/users/u1/triggers/nap", { prompt: "nap", every: "1s", start_at: inMs(500) });
+    const paused = await t.api("POST", "/v1/users/u1/triggers/nap/pause");
+    expect(paused.body).toMatchObject({ state: "paused", next_fire_at: null });
+    expect(await pendingFor("u1/nap")).toHaveLength(0);
+    expect(await t.tickler.producer.fires.queue.getJobScheduler("u1/nap")).toBeUndefined();
+    expect((await t.api("POST", "/v1/users/u1/triggers/nap/pause")).body.result).toBe("unchanged");
+
+    const resumed = await t.api("POST", "/v1/users/u1/triggers/nap/resume");
+    expect(resumed.body.state).toBe("active");
+    const since = Date.now();
+    const [got] = await sink.waitForCount(1, 5000, (r) => forTrigger("nap")(r) && r.at >= since);
+    expect(got!.body.prompt).toBe("nap");
+    expect(sink.received.filter((r) => forTrigger("nap")(r) && r.at < since)).toHaveLength(0);
+    await t.api("DELETE", "/v1/users/u1/triggers/nap");
+  });
+
+  it("runs a trigger now, marked manual, without touching its schedule", async () => {
+    const put = await t.api("PUT", "/v1/users/u1/triggers/later", { prompt: "later", delay: "1d" });
+    const run = await t.api("POST", "/v1/users/u1/triggers/later/run");
+    expect(run.status).toBe(202);
+    const [got] = await sink.waitForCount(1, 5000, forTrigger("later"));
+    expect(got!.body).toMatchObject({ manual: true, run_id: run.body.run_id });
+    expect(got!.headers["idempotency-key"]).toBe(run.body.idempotency_key);
+    const after = await waitFor(async () => {
+      const res = await t.api("GET", "/v1/users/u1/triggers/later");
+      return res.body.last_status === "succeeded" ? res.body : null;
+    }, "the manual run to be recorded");
+    expect(after).toMatchObject({ state: "active", next_fire_at: put.body.next_fire_at, fire_count: 0 });
+  });
+
+  it("completes a heartbeat after max_fires", async () => {
+    await t.api("PUT", "/v1/users/u1/triggers/thrice", { prompt: "x", every: "1s", start_at: inMs(300), max_fires: 2 });
+    await sink.waitForCount(2, 6000, forTrigger("thrice"));
+    const done = await waitFor(async () => {
+      const res = await t.api("GET", "/v1/users/u1/triggers/thrice");
+      return res.body.state === "completed" ? res.body : null;
+    }, "completion after max_fires");
+    expect(done.fire_count).toBe(2);
+    expect(await t.tickler.producer.fires.queue.getJobScheduler("u1/thrice")).toBeUndefined();
+  });
+
+  it("completes a heartbeat at end_at", async () => {
+    const start = Date.now() + 300;
+    await t.api("PUT", "/v1/users/u1/triggers/window", { prompt: "x", every: "1s", start_at: new Date(start).toISOString(), end_at: new Date(start + 1500).toISOString() });
+    const done = await waitFor(async () => {
+      const res = await t.api("GET", "/v1/users/u1/triggers/window");
+      return res.body.state === "completed" ? res.body : null;
+    }, "completion at end_at", 6000);
+    expect(done.fire_count).toBe(2);
+    expect(sink.received.filter(forTrigger("window"))).toHaveLength(2);
+  });
+
+  it("patches some fields, keeping the rest", async () => {
+    await t.api("PUT", "/v1/users/u1/triggers/patchme", { prompt: "a", cron: "0 9 * * 1-5", timezone: "America/New_York", thread_key: "t" });
+    const patched = await t.api("PATCH", "/v1/users/u1/triggers/patchme", { prompt: "b" });
+    expect(patched.body).toMatchObject({ prompt: "b", cron: "0 9 * * 1-5", timezone: "America/New_York", thread_key: "t", result: "updated" });
+    const reform = await t.api("PATCH", "/v1/users/u1/triggers/patchme", { every: "1h" });
+    expect(reform.body).toMatchObject({ kind: "heartbeat", every: "1h", prompt: "b" });
+    expect(reform.body.cron).toBeUndefined();
+    expect((await t.api("PATCH", "/v1/users/u1/triggers/nope", { prompt: "x" })).status).toBe(404);
+  });
+
+  it("lists a user's triggers in name order with a cursor and filters", async () => {
+    for (const name of ["l-a", "l-b", "l-c"]) await t.api("PUT", `/v1/users/u3/triggers/${name}`, { prompt: "x", every: "1h" });
+    await t.api("PUT", "/v1/users/u3/triggers/l-d", { prompt: "x", delay: "1h" });
+    const first = await t.api("GET", "/v1/users/u3/triggers?limit=2");
+    expect(first.body.items.map((i: { name: string }) => i.name)).toEqual(["l-a", "l-b"]);
+    const second = await t.api("GET", `/v1/users/u3/triggers?limit=2&cursor=${first.body.next_cursor}`);
+    expect(second.body.items.map((i: { name: string }) => i.name)).toEqual(["l-c", "l-d"]);
+    expect(second.body.next_cursor).toBeNull();
+    const once = await t.api("GET", "/v1/users/u3/triggers?kind=once");
+    expect(once.body.items.map((i: { name: string }) => i.name)).toEqual(["l-d"]);
+    const all = await t.api("GET", "/v1/triggers?user_id=u3");
+    expect(all.body.items).toHaveLength(4);
+  });
+
+  it("previews a schedule without storing anything", async () => {
+    const res = await t.api("POST", "/v1/preview", { cron: "0 9 * * MON-FRI", timezone: "America/New_York", count: 3 });
+    expect(res.status).toBe(200);
+    expect(res.body.kind).toBe("cron");
+    expect(res.body.next).toHaveLength(3);
+    for (const time of res.body.next) expect(new Date(time).getUTCHours() % 24).toBeOneOf([13, 14]);
+    const bad = await t.api("POST", "/v1/preview", { cron: "0 9 * *" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: "invalid_cron", field: "cron" });
+  });
+});
