@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { REDIS_URL } from "./tickler.js";
+import { waitFor } from "./wait.js";
+
+const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
+
+/** Writes a YAML config file for child processes and returns its path. */
+export function writeConfig(file: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), "tickler-test-"));
+  const path = join(dir, "tickler.yaml");
+  writeFileSync(path, stringify(file));
+  return path;
+}
+
+/** A `tickler <role>` child process, as a user would run it. */
+export interface Child {
+  process: ChildProcess;
+  output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Spawns `tickler <role>` from source and resolves once it says it started. */
+export async function spawnTickler(role: "worker" | "api" | "all", env: Record<string, string>): Promise<Child> {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, role], {
+    env: { ...process.env, REDIS_URL, LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  await waitFor(() => {
+    if (child.exitCode !== null) throw new Error(`tickler ${role} exited early: ${output}`);
+    return /tickler (worker started|API listening)/.test(output);
+  }, `tickler ${role} to start`, 20_000);
+  return {
+    process: child,
+    output: () => output,
+    async kill(signal = "SIGKILL") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
