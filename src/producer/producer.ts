@@ -25,7 +25,7 @@ import {
   type TriggerSpec,
   type TriggerState,
 } from "../triggers/index.js";
-import { FireQueue, type FireJobData } from "./fire-queue.js";
+import type { FireJobData, FireQueue } from "./fire-queue.js";
 import { TriggerStore } from "./trigger-store.js";
 import { withWriteLock } from "./write-lock.js";
 

@@ -68,7 +68,7 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     expect(rescheduled.body.next_fire_at).not.toBe(first.body.next_fire_at);
     const pending = await pendingFor("u1/phase");
     expect(pending).toHaveLength(1);
-    expect(pending[0]!.opts.repeat?.every).toBe(2 * 3600 * 1000);
+    expect((pending[0]!.opts as { repeat?: { every?: number } }).repeat?.every).toBe(2 * 3600 * 1000);
   });
 
   it("fires only the new time when a one-shot is rescheduled; the old fire never happens", async () => {
