@@ -12,14 +12,21 @@ export interface ReconcileReport {
 }
 
 /**
- * One pass over every trigger and every job scheduler, making BullMQ match the stored definitions: a
- * definition without its pending fire (a writer died between steps, or BullMQ #3499 broke a scheduler's
- * chain) is re-planned; a scheduler without a definition is removed. Only one process runs a pass at a
- * time (a Redis lease); returns null when another holds it.
+ * Runs {@link reconcilePass} unless another process ran one within `leaseMs` (a Redis lease), so a fleet
+ * of N workers makes one pass per interval, not N. Returns null when the lease is taken.
  */
 export async function reconcile(producer: Producer, redis: Redis, keys: Keys, leaseMs: number): Promise<ReconcileReport | null> {
   const lease = `${keys.prefix}:reconcile`;
   if ((await redis.set(lease, String(process.pid), "PX", leaseMs, "NX")) !== "OK") return null;
+  return reconcilePass(producer);
+}
+
+/**
+ * One pass over every trigger and every job scheduler, making BullMQ match the stored definitions: a
+ * definition without its pending fire (a writer died between steps, or BullMQ #3499 broke a scheduler's
+ * chain) is re-planned; a scheduler without a definition is removed.
+ */
+export async function reconcilePass(producer: Producer): Promise<ReconcileReport> {
   const report: ReconcileReport = { checked: 0, replanned: 0, removed: 0 };
   const tally = (result: "ok" | "replanned" | "removed"): void => {
     report.checked++;

@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEFAULTS, loadConfig } from "../../src/config/index.js";
+
+const load = (env: Record<string, string>, file?: unknown) => loadConfig({ env, cwd: "/nonexistent", ...(file === undefined ? {} : { file }) });
+function configError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("configuration", () => {
+  it("has the documented defaults", () => {
+    const config = load({});
+    expect(config).toMatchObject({ redisUrl: DEFAULTS.redisUrl, redisUrlFromEnv: false, host: "127.0.0.1", port: 3000, prefix: "tickler", concurrency: 50, logLevel: "info" });
+    expect(config.minIntervalMs).toBe(10_000);
+    expect(config.triggerDefaults).toMatchObject({ missedPolicy: "run_once", misfireGraceMs: 30_000, catchupWindowMs: 86_400_000, overlap: "skip", timeoutMs: 30_000 });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it.each([
+    [{ PORT: "http" }, "PORT"],
+    [{ PORT: "70000" }, "PORT"],
+    [{ TICKLER_CONCURRENCY: "0" }, "TICKLER_CONCURRENCY"],
+    [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ TICKLER_PREFIX: "a:b" }, "TICKLER_PREFIX"],
+    [{ REDIS_URL: "http://x" }, "REDIS_URL"],
+    [{ TICKLER_CONFIG: "/no/such/file.yaml" }, "TICKLER_CONFIG"],
+  ])("stops on a bad environment value with one line naming it (%j)", (env, name) => {
+    const message = configError(() => load(env));
+    expect(message.startsWith(name)).toBe(true);
+    expect(message).not.toContain("\n");
+  });
+
+  it("substitutes ${ENV} in YAML strings and refuses an unset one by name", () => {
+    const file = { tokens: [{ token: "${ADMIN}", role: "admin" }] };
+    expect(load({ ADMIN: "a-very-long-admin-token" }, file).tokens.get("a-very-long-admin-token")).toEqual({ role: "admin" });
+    expect(configError(() => load({}, file))).toContain("tokens[0].token uses ${ADMIN}, which is not set");
+  });
+
+  it.each([
+    [{ min_interval: "soon" }, "min_interval"],
+    [{ default_timezone: "Mars/Phobos" }, "default_timezone"],
+    [{ tokens: [{ token: "short", role: "admin" }] }, "shorter than 16"],
+    [{ agents: { a: { url: "ftp://x" } } }, "agents.a.url"],
+    [{ agents: { a: { url: "http://x", signing_secret: "not base64!" } } }, "signing_secret"],
+    [{ unknown_key: 1 }, "unknown_key"],
+    [{ schedules: [{ user_id: "a", name: "b", prompt: "x", delay: "1h" }, { user_id: "a", name: "b", prompt: "y", delay: "1h" }] }, "repeats a/b"],
+  ])("refuses a bad YAML value (%j)", (file, words) => {
+    expect(configError(() => load({}, file))).toContain(words);
+  });
+});
