@@ -58,7 +58,7 @@ export class TriggerStore {
     const deleted = await runScript<number>(
       this.redis,
       "deleteTrigger",
-      [this.keys.trigger(id), this.keys.userIndex(spec.userId), this.keys.allIndex, this.keys.running(id)],
+      [this.keys.trigger(id), this.keys.userIndex(spec.userId), this.keys.allIndex, this.keys.running(id), this.keys.runs(id)],
       [expectedVersion, spec.name, id],
     );
     return deleted === 1;

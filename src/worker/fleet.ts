@@ -1,7 +1,8 @@
 import { Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
-import type { FireJobData } from "../producer/fire-queue.js";
+import { slotOf, type FireJobData } from "../producer/fire-queue.js";
+import { runIdFor } from "../runs/run-store.js";
 import { connectRedis } from "../redis/connection.js";
 import { QUEUE_NAME } from "../redis/keys.js";
 import { coerceError } from "../triggers/index.js";
@@ -40,7 +41,19 @@ export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logg
   });
   worker.on("error", (error) => logger.warn({ err: coerceError(error).message }, "worker error"));
   worker.on("failed", (job, error) => {
-    if (job && /stalled/i.test(error.message)) logger.error({ job: job.id, err: error.message }, "fire failed after repeated worker crashes");
+    // A job failed by BullMQ itself (its workers died more than maxStalledCount times) never reached the
+    // processor's bookkeeping: close its run record here so it does not stay "running" forever.
+    if (!job || !/stalled/i.test(error.message)) return;
+    logger.error({ job: job.id, err: error.message }, "fire failed after repeated worker crashes");
+    const runId = runIdFor(job.data.tid, slotOf(job), job.data.manualNonce);
+    void deps.runs
+      .get(runId)
+      .then((run) =>
+        run && (run.status === "running" || run.status === "retrying")
+          ? deps.runs.save([{ ...run, status: "failed", error: `the worker delivering it died ${config.worker.maxStalledCount + 1} times`, finishedAtMs: Date.now(), nextAttemptAtMs: null }])
+          : undefined,
+      )
+      .catch((thrown) => logger.warn({ err: coerceError(thrown).message, runId }, "could not record a stalled fire's failure"));
   });
   worker.on("stalled", (jobId) => logger.warn({ job: jobId }, "a worker died holding this fire; it is being taken over"));
   return {

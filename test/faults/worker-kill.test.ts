@@ -49,3 +49,33 @@ describe("when a worker is SIGKILLed in the middle of a delivery", () => {
     expect(sink.received).toHaveLength(2);
   });
 });
+
+describe("when a worker gets SIGTERM in the middle of a delivery", () => {
+  const prefix = testPrefix("drain");
+  let sink: Sink;
+  let api: TestTickler;
+  let worker: Child | undefined;
+
+  beforeAll(async () => {
+    sink = await startSink(() => ({ holdMs: 1500 }));
+    const file = { min_interval: "1s", agents: { default: { url: sink.url } } };
+    api = await startTestTickler(prefix, file, "api");
+    worker = await spawnTickler("worker", { TICKLER_PREFIX: prefix, TICKLER_CONFIG: writeConfig(file) });
+  });
+  afterAll(async () => {
+    await worker?.kill();
+    await api?.close();
+    await sink?.close();
+    await removePrefix(prefix);
+  });
+
+  it("lets the delivery finish, records it, and exits 0", async () => {
+    await api.api("PUT", "/v1/users/d/triggers/drain", { prompt: "drain", at: inMs(300) });
+    await sink.waitForCount(1);
+    const exit = worker!.kill("SIGTERM");
+    expect(await exit).toBe(0);
+    const runs = await api.api("GET", "/v1/users/d/triggers/drain/runs");
+    expect(runs.body.items[0]).toMatchObject({ status: "succeeded", http_status: 200 });
+    expect(worker!.output()).toMatch(/draining/);
+  });
+});
