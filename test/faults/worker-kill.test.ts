@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Child } from "../helpers/processes.js";
 import { spawnTickler, writeConfig } from "../helpers/processes.js";
 import { startSink, type Sink } from "../helpers/sink.js";
-import { inMs, removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 describe("when a worker is SIGKILLed in the middle of a delivery", () => {
@@ -29,7 +29,7 @@ describe("when a worker is SIGKILLed in the middle of a delivery", () => {
     const env = { TICKLER_PREFIX: prefix, TICKLER_CONFIG: configPath };
     const first = await spawnTickler("worker", env);
     children.push(first);
-    await api.api("PUT", "/v1/users/k/triggers/survive", { prompt: "survive", at: inMs(300) });
+    expect((await api.api("PUT", "/v1/users/k/triggers/survive", { prompt: "survive", delay: 0.3 })).status).toBe(201);
     const [held] = await sink.waitForCount(1, 10_000);
     expect(await first.kill("SIGKILL")).not.toBe(0);
     const killedAt = Date.now();
@@ -70,7 +70,7 @@ describe("when a worker gets SIGTERM in the middle of a delivery", () => {
   });
 
   it("lets the delivery finish, records it, and exits 0", async () => {
-    await api.api("PUT", "/v1/users/d/triggers/drain", { prompt: "drain", at: inMs(300) });
+    expect((await api.api("PUT", "/v1/users/d/triggers/drain", { prompt: "drain", delay: 0.3 })).status).toBe(201);
     await sink.waitForCount(1);
     const exit = worker!.kill("SIGTERM");
     expect(await exit).toBe(0);

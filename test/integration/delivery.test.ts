@@ -36,7 +36,7 @@ describe("delivery to a real HTTP endpoint", () => {
   const forTrigger = (name: string) => (r: { body: Record<string, unknown> }) => (r.body.trigger as { name?: string } | undefined)?.name === name;
 
   it("delivers a one-shot at its time with the §5 body and headers", async () => {
-    const at = inMs(1200);
+    const at = inMs(2000);
     const put = await t.api("PUT", "/v1/users/u1/triggers/stretch", { prompt: "Time to stretch", at, thread_key: "th-1", payload: { n: 1 } });
     expect(put.status).toBe(201);
     expect(put.body).toMatchObject({ id: "u1/stretch", kind: "once", state: "active", next_fire_at: at, result: "created" });
@@ -74,8 +74,8 @@ describe("delivery to a real HTTP endpoint", () => {
   });
 
   it("delivers a heartbeat on its grid, one slot after another", async () => {
-    const start = inMs(800);
-    await t.api("PUT", "/v1/users/u1/triggers/pulse", { prompt: "pulse", every: "1s", start_at: start });
+    const put = await t.api("PUT", "/v1/users/u1/triggers/pulse", { prompt: "pulse", every: "1s", start_at: inMs(800) });
+    const start = String(put.body.next_fire_at);
     const got = await sink.waitForCount(3, 10_000, forTrigger("pulse"));
     const slots = got.slice(0, 3).map((r) => Date.parse(String(r.body.scheduled_at)));
     expect(slots).toEqual([Date.parse(start), Date.parse(start) + 1000, Date.parse(start) + 2000]);

@@ -34,12 +34,16 @@ describe("when workers were down while slots came due", () => {
   });
 
   it("applies each missed_policy to the slots that came due, and records every slot once", async () => {
-    const start = Date.now() + 300;
+    // start_at leaves room for the four writes even on a loaded machine; each trigger's first slot is start.
+    const start = Date.now() + 1000;
     const common = { every: "1s", start_at: new Date(start).toISOString(), misfire_grace: "200ms" };
-    await api.api("PUT", "/v1/users/m/triggers/skip", { prompt: "skip", missed_policy: "skip", ...common });
-    await api.api("PUT", "/v1/users/m/triggers/once", { prompt: "once", missed_policy: "run_once", ...common });
-    await api.api("PUT", "/v1/users/m/triggers/all", { prompt: "all", missed_policy: "run_all", ...common });
-    await api.api("PUT", "/v1/users/m/triggers/window", { prompt: "window", missed_policy: "run_all", catchup_window: "1500ms", ...common });
+    const created = [
+      await api.api("PUT", "/v1/users/m/triggers/skip", { prompt: "skip", missed_policy: "skip", ...common }),
+      await api.api("PUT", "/v1/users/m/triggers/once", { prompt: "once", missed_policy: "run_once", ...common }),
+      await api.api("PUT", "/v1/users/m/triggers/all", { prompt: "all", missed_policy: "run_all", ...common }),
+      await api.api("PUT", "/v1/users/m/triggers/window", { prompt: "window", missed_policy: "run_all", catchup_window: "1500ms", ...common }),
+    ];
+    for (const res of created) expect(res.body.next_fire_at).toBe(new Date(start).toISOString());
 
     // No worker runs for ~3.5 s: slots start, start+1s, start+2s, start+3s come due and nobody delivers them.
     await waitFor(() => Date.now() > start + 3200, "the outage to span several slots", 10_000);

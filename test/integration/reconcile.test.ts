@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reconcilePass } from "../../src/producer/reconciler.js";
 import { startSink, type Sink } from "../helpers/sink.js";
-import { inMs, removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 describe("when BullMQ and the stored definitions disagree", () => {
@@ -32,7 +32,7 @@ describe("when BullMQ and the stored definitions disagree", () => {
   });
 
   it("re-plans a one-shot whose job is gone, and it fires", async () => {
-    const put = await t.api("PUT", "/v1/users/r/triggers/lost-once", { prompt: "x", at: inMs(800) });
+    const put = await t.api("PUT", "/v1/users/r/triggers/lost-once", { prompt: "x", delay: 0.8 });
     const record = await producer().get("r", "lost-once");
     await producer().fires.removeOnce("r/lost-once", record.scheduleVersion);
     expect(await producer().repair("r/lost-once")).toBe("replanned");

@@ -72,10 +72,10 @@ describe("upserting triggers keyed by (user_id, name)", () => {
   });
 
   it("fires only the new time when a one-shot is rescheduled; the old fire never happens", async () => {
-    const oldAt = inMs(600);
-    const newAt = inMs(1400);
-    await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "old", at: oldAt });
-    await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "new", at: newAt });
+    const oldAt = inMs(1000);
+    const newAt = inMs(2000);
+    expect((await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "old", at: oldAt })).status).toBe(201);
+    expect((await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "new", at: newAt })).status).toBe(200);
     const [got] = await sink.waitForCount(1, 5000, forTrigger("moved"));
     expect(got!.body).toMatchObject({ prompt: "new", scheduled_at: newAt });
     await waitFor(async () => (await t.api("GET", "/v1/users/u1/triggers/moved")).body.state === "completed", "completion");
@@ -106,8 +106,8 @@ describe("upserting triggers keyed by (user_id, name)", () => {
   });
 
   it("cancels: the trigger, its pending job and its scheduler are gone and nothing fires", async () => {
-    await t.api("PUT", "/v1/users/u1/triggers/gone", { prompt: "x", every: "1s", start_at: inMs(700) });
-    await t.api("PUT", "/v1/users/u1/triggers/gone-once", { prompt: "x", at: inMs(700) });
+    expect((await t.api("PUT", "/v1/users/u1/triggers/gone", { prompt: "x", every: "1s", start_at: inMs(1000) })).status).toBe(201);
+    expect((await t.api("PUT", "/v1/users/u1/triggers/gone-once", { prompt: "x", delay: 1 })).status).toBe(201);
     const canceled = await t.api("DELETE", "/v1/users/u1/triggers/gone");
     expect(canceled).toMatchObject({ status: 200, body: { canceled: true } });
     expect((await t.api("DELETE", "/v1/users/u1/triggers/gone-once")).status).toBe(200);
@@ -116,7 +116,7 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     expect(await t.tickler.producer.fires.queue.getJobScheduler("u1/gone")).toBeUndefined();
     expect(await pendingFor("u1/gone")).toHaveLength(0);
     expect(await pendingFor("u1/gone-once")).toHaveLength(0);
-    const pastBoth = Date.now() + 1500;
+    const pastBoth = Date.now() + 1800;
     await waitFor(() => Date.now() > pastBoth, "past both planned times", 5000);
     expect(sink.received.filter((r) => String((r.body.trigger as { name?: string })?.name).startsWith("gone"))).toHaveLength(0);
   });
