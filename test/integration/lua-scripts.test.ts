@@ -1,0 +1,80 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keysFor } from "../../src/redis/keys.js";
+import { runScript } from "../../src/redis/scripts.js";
+import { REDIS_URL, removePrefix, testPrefix } from "../helpers/tickler.js";
+
+describe("tickler's Lua scripts", () => {
+  const prefix = testPrefix("lua");
+  const keys = keysFor(prefix);
+  let redis: Redis;
+  const write = (expected: number, quota: number, name: string, version: number) =>
+    runScript<number>(redis, "writeTrigger", [keys.trigger(`u/${name}`), keys.userIndex("u"), keys.allIndex], [expected, quota, name, `u/${name}`, "spec", "{}", "version", version, "sv", version]);
+
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await removePrefix(prefix);
+  });
+
+  describe("write-trigger.lua", () => {
+    it("creates only when absent, updates only from the version read, and indexes the trigger", async () => {
+      expect(await write(0, 10, "a", 1)).toBe(1);
+      expect(await write(0, 10, "a", 2)).toBe(0);
+      expect(await write(5, 10, "a", 6)).toBe(0);
+      expect(await write(1, 10, "a", 2)).toBe(1);
+      expect(await redis.hget(keys.trigger("u/a"), "version")).toBe("2");
+      expect(await redis.zrange(keys.userIndex("u"), 0, -1)).toEqual(["a"]);
+      expect(await redis.zrange(keys.allIndex, 0, -1)).toEqual(["u/a"]);
+    });
+    it("refuses a create over the user's quota and changes nothing", async () => {
+      expect(await write(0, 2, "b", 3)).toBe(1);
+      expect(await write(0, 2, "c", 4)).toBe(-1);
+      expect(await redis.exists(keys.trigger("u/c"))).toBe(0);
+      expect(await redis.zcard(keys.userIndex("u"))).toBe(2);
+    });
+  });
+
+  describe("delete-trigger.lua", () => {
+    it("deletes only at the version read, with its indexes, overlap marker and run index", async () => {
+      await redis.set(keys.running("u/b"), "job");
+      await redis.zadd(keys.runs("u/b"), 1, "run_x");
+      const del = (version: number) =>
+        runScript<number>(redis, "deleteTrigger", [keys.trigger("u/b"), keys.userIndex("u"), keys.allIndex, keys.running("u/b"), keys.runs("u/b")], [version, "b", "u/b"]);
+      expect(await del(9)).toBe(0);
+      expect(await redis.exists(keys.trigger("u/b"))).toBe(1);
+      expect(await del(3)).toBe(1);
+      expect(await redis.exists(keys.trigger("u/b"), keys.running("u/b"), keys.runs("u/b"))).toBe(0);
+      expect(await redis.zrange(keys.userIndex("u"), 0, -1)).toEqual(["a"]);
+    });
+  });
+
+  describe("record-fire.lua", () => {
+    const record = (tid: string, sv: number, count: number, done: number, maxFires: number | "") =>
+      runScript<[number, number]>(redis, "recordFire", [keys.trigger(tid)], [sv, "succeeded", 1000, count, done, 2000, maxFires]);
+
+    it("touches nothing for a trigger that is gone or rescheduled", async () => {
+      expect(await record("u/none", 1, 1, 0, "")).toEqual([-1, 0]);
+      expect(await redis.exists(keys.trigger("u/none"))).toBe(0);
+      expect(await record("u/a", 1, 1, 0, "")).toEqual([-1, 0]);
+      expect(await redis.hget(keys.trigger("u/a"), "fire_count")).toBeNull();
+    });
+    it("counts fires and completes the trigger at max_fires, once", async () => {
+      expect(await record("u/a", 2, 1, 0, 2)).toEqual([1, 0]);
+      expect(await record("u/a", 2, 1, 0, 2)).toEqual([2, 1]);
+      expect(await redis.hmget(keys.trigger("u/a"), "completed_at", "last_status", "last_fire_at")).toEqual(["2000", "succeeded", "1000"]);
+      expect(await record("u/a", 2, 1, 0, 2)).toEqual([3, 0]);
+    });
+  });
+
+  describe("release-lock.lua", () => {
+    it("releases only the holder's own lock", async () => {
+      await redis.set(`${prefix}:l`, "mine");
+      expect(await runScript<number>(redis, "releaseLock", [`${prefix}:l`], ["theirs"])).toBe(0);
+      expect(await runScript<number>(redis, "releaseLock", [`${prefix}:l`], ["mine"])).toBe(1);
+      expect(await redis.exists(`${prefix}:l`)).toBe(0);
+    });
+  });
+});
