@@ -13,8 +13,8 @@ import {
   parseDuration,
   parseTimeZone,
   TicklerError,
+  type Endpoint,
   type IfExists,
-  type TargetFormat,
   type TriggerDefaults,
   type TriggerInput,
 } from "../triggers/index.js";
@@ -49,15 +49,8 @@ export const DEFAULTS = {
 export type Principal = { role: "admin" } | { role: "user"; userId: string };
 
 /** An agent endpoint from config. */
-export interface AgentConfig {
+export interface AgentConfig extends Endpoint {
   name: string;
-  url: string;
-  method: "POST" | "PUT" | "PATCH";
-  format: TargetFormat;
-  a2aVersion: "1.0" | "0.3";
-  headers: Record<string, string>;
-  signingSecret: string | null;
-  timeoutMs: number;
 }
 
 /** A trigger from the YAML `schedules:` list, upserted at start-up. */

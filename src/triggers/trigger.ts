@@ -38,6 +38,18 @@ export type Target =
   | { agent: string }
   | { url: string; method: "POST" | "PUT" | "PATCH"; headers: Record<string, string>; format: TargetFormat; a2aVersion: "1.0" | "0.3" };
 
+/** An HTTP endpoint fires are delivered to, fully resolved (an agent from config, or a trigger's own URL). */
+export interface Endpoint {
+  url: string;
+  method: "POST" | "PUT" | "PATCH";
+  format: TargetFormat;
+  a2aVersion: "1.0" | "0.3";
+  headers: Record<string, string>;
+  /** Standard Webhooks secret (`whsec_…`), or null for unsigned deliveries. */
+  signingSecret: string | null;
+  timeoutMs: number;
+}
+
 /** Per-trigger defaults, from config. */
 export interface TriggerDefaults {
   missedPolicy: MissedPolicy;
@@ -70,7 +82,7 @@ export interface TriggerRules extends ScheduleContext {
 }
 
 /** A validated, normalised trigger definition: what is stored, minus bookkeeping. */
-export interface TriggerSpec {
+export interface TriggerSpec extends TriggerDefaults {
   userId: string;
   name: string;
   prompt: string;
@@ -80,12 +92,6 @@ export interface TriggerSpec {
   target: Target | null;
   schedule: ParsedSchedule;
   maxFires: number | null;
-  missedPolicy: MissedPolicy;
-  misfireGraceMs: number;
-  catchupWindowMs: number;
-  overlap: OverlapPolicy;
-  retry: RetryPolicy;
-  timeoutMs: number;
   enabled: boolean;
   metadata: Record<string, string>;
 }

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { Agent, errors as undiciErrors, request, type Dispatcher } from "undici";
-import { coerceError, type TargetFormat } from "../triggers/index.js";
+import { coerceError, type Endpoint, type TargetFormat } from "../triggers/index.js";
 import { classifyStatus, type AttemptOutcome } from "./outcome.js";
 
 /** The `tickler.fire` body of §5, before it is wrapped for A2A. */
@@ -20,14 +20,7 @@ export interface FireBody {
 }
 
 /** One HTTP request to an agent, fully resolved. */
-export interface DeliveryRequest {
-  url: string;
-  method: "POST" | "PUT" | "PATCH";
-  format: TargetFormat;
-  a2aVersion: "1.0" | "0.3";
-  headers: Record<string, string>;
-  signingSecret: string | null;
-  timeoutMs: number;
+export interface DeliveryRequest extends Endpoint {
   idempotencyKey: string;
   fire: FireBody;
 }

@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
-import type { AgentConfig, Config } from "../config/index.js";
+import type { Config } from "../config/index.js";
 import { catchupJobId, slotOf, type FireJobData, type FireQueue } from "../producer/fire-queue.js";
 import type { TriggerStore } from "../producer/trigger-store.js";
 import type { Keys } from "../redis/keys.js";
@@ -16,6 +16,7 @@ import {
   slotAfter,
   slotsBetween,
   stateOf,
+  type Endpoint,
   type TriggerRecord,
 } from "../triggers/index.js";
 import { deliver, type DeliveryRequest } from "./deliver.js";
@@ -263,6 +264,7 @@ export function createProcessor(deps: ProcessorDeps) {
       a2aVersion: target.a2aVersion,
       headers: target.headers,
       signingSecret: target.signingSecret,
+      // The shorter of the trigger's and the agent's timeout wins.
       timeoutMs: Math.min(spec.timeoutMs, target.timeoutMs),
       idempotencyKey: idempotencyKeyFor(run.triggerId, run.scheduledAtMs, data.manualNonce),
       fire: {
@@ -284,7 +286,7 @@ export function createProcessor(deps: ProcessorDeps) {
 }
 
 /** The endpoint a trigger's fires go to: its agent from config, the `default` agent, or its own URL. */
-export function resolveTarget(record: TriggerRecord, config: Config): Omit<AgentConfig, "name"> | { error: string } {
+export function resolveTarget(record: TriggerRecord, config: Config): Endpoint | { error: string } {
   const target = record.spec.target;
   if (target !== null && "url" in target) {
     return { url: target.url, method: target.method, format: target.format, a2aVersion: target.a2aVersion, headers: target.headers, signingSecret: null, timeoutMs: record.spec.timeoutMs };
