@@ -21,8 +21,26 @@ export default tseslint.config(
         "error",
         {
           patterns: [
-            { group: ["bullmq", "ioredis", "express", "undici", "pino", "node:fs", "node:http", "node:net", "fs", "http", "net"], message: "src/triggers is the I/O-free domain." },
-            { group: ["../producer/*", "../worker/*", "../api/*", "../runs/*", "../redis/*", "../config/*"], message: "src/triggers may not depend on I/O modules." },
+            {
+              group: [
+                "bullmq",
+                "ioredis",
+                "express",
+                "undici",
+                "pino",
+                "node:fs",
+                "node:http",
+                "node:net",
+                "fs",
+                "http",
+                "net",
+              ],
+              message: "src/triggers is the I/O-free domain.",
+            },
+            {
+              group: ["../producer/*", "../worker/*", "../api/*", "../runs/*", "../redis/*", "../config/*"],
+              message: "src/triggers may not depend on I/O modules.",
+            },
           ],
         },
       ],

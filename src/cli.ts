@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig } from "./config/index.js";
 import { createLogger } from "./logger.js";
-import { hasRedisServer, redisAnswers, startPrivateRedis, type PrivateRedis } from "./redis/private-server.js";
+import {
+  hasRedisServer,
+  redisAnswers,
+  startPrivateRedis,
+  type PrivateRedis,
+} from "./redis/private-server.js";
 import { ROLES, startTickler, type Role } from "./runtime.js";
 import { coerceError } from "./triggers/index.js";
 
@@ -29,7 +34,8 @@ Docs: README.md`;
 const ROLE_HELP: Record<Role, string> = {
   all: "tickler all — the API and a worker in one process.\n\nSee tickler --help for the environment.",
   api: "tickler api — the HTTP API only: triggers, runs, preview, queue, health.\n\nSee tickler --help for the environment.",
-  worker: "tickler worker — delivers fires to agents. Start any number, on any hosts, against one Redis.\n\nSee tickler --help for the environment.",
+  worker:
+    "tickler worker — delivers fires to agents. Start any number, on any hosts, against one Redis.\n\nSee tickler --help for the environment.",
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -77,7 +83,10 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     privateRedis = await startPrivateRedis(Number(new URL(config.redisUrl).port || 6379), "data");
-    logger.info({ url: privateRedis.url, dir: "./data", appendonly: true, hz: 100 }, "no Redis was running: started a private redis-server (stopped on exit)");
+    logger.info(
+      { url: privateRedis.url, dir: "./data", appendonly: true, hz: 100 },
+      "no Redis was running: started a private redis-server (stopped on exit)",
+    );
   }
 
   let tickler;

@@ -3,7 +3,14 @@
  * that wires them. `tickler all|api|worker` (src/cli.ts) is built from the same parts.
  */
 export * from "./triggers/index.js";
-export { loadConfig, ConfigError, DEFAULTS, type Config, type Principal, type AgentConfig } from "./config/index.js";
+export {
+  loadConfig,
+  ConfigError,
+  DEFAULTS,
+  type Config,
+  type Principal,
+  type AgentConfig,
+} from "./config/index.js";
 export { Producer, type WriteOutcome, type UpsertStatus } from "./producer/producer.js";
 export { FireQueue, type FireJobData } from "./producer/fire-queue.js";
 export { RunStore, runToWire, type RunRecord, type RunStatus } from "./runs/run-store.js";

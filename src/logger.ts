@@ -10,7 +10,15 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
       level,
       base: { pid: process.pid, ...base },
       redact: {
-        paths: ["token", "*.token", "headers.authorization", "*.headers.authorization", "signingSecret", "*.signingSecret", "req.headers.authorization"],
+        paths: [
+          "token",
+          "*.token",
+          "headers.authorization",
+          "*.headers.authorization",
+          "signingSecret",
+          "*.signingSecret",
+          "req.headers.authorization",
+        ],
         censor: "***",
       },
     },

@@ -43,13 +43,17 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
   const withApi = role === "all" || role === "api";
   const withWorker = role === "all" || role === "worker";
   if (withApi && config.tokens.size === 0 && !isLoopback(config.host)) {
-    throw new Error(`HOST=${config.host} without tokens: refusing to serve the API beyond loopback; add tokens to tickler.yaml or use HOST=127.0.0.1`);
+    throw new Error(
+      `HOST=${config.host} without tokens: refusing to serve the API beyond loopback; add tokens to tickler.yaml or use HOST=127.0.0.1`,
+    );
   }
   const keys = keysFor(config.prefix);
   const connections: Redis[] = [];
   const open = (kind: "api" | "worker", name: string): Redis => {
     const redis = connectRedis(config.redisUrl, kind, name);
-    redis.on("error", (error) => logger.debug({ err: error.message, connection: name }, "Redis connection error"));
+    redis.on("error", (error) =>
+      logger.debug({ err: error.message, connection: name }, "Redis connection error"),
+    );
     connections.push(redis);
     return redis;
   };
@@ -59,7 +63,10 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
   });
   const fires = new FireQueue(redis, config.prefix);
   const producer = new Producer({ redis, keys, fires, config });
-  const runs = new RunStore(redis, keys, { historyLimit: config.runHistoryLimit, retentionMs: config.runRetentionMs });
+  const runs = new RunStore(redis, keys, {
+    historyLimit: config.runHistoryLimit,
+    retentionMs: config.runRetentionMs,
+  });
 
   let worker: FireWorker | null = null;
   let stopReconciler: (() => void) | null = null;
@@ -69,8 +76,26 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
     const workerRedis = open("worker", "tickler-worker-commands");
     workerFires = new FireQueue(workerRedis, config.prefix);
     const workerProducer = new Producer({ redis: workerRedis, keys, fires: workerFires, config });
-    worker = startWorker({ redis: workerRedis, keys, store: workerProducer.store, runs: new RunStore(workerRedis, keys, { historyLimit: config.runHistoryLimit, retentionMs: config.runRetentionMs }), fires: workerFires, config, dispatcher, logger });
-    stopReconciler = startReconciler(workerProducer, workerRedis, keys, config.worker.reconcileIntervalMs, logger);
+    worker = startWorker({
+      redis: workerRedis,
+      keys,
+      store: workerProducer.store,
+      runs: new RunStore(workerRedis, keys, {
+        historyLimit: config.runHistoryLimit,
+        retentionMs: config.runRetentionMs,
+      }),
+      fires: workerFires,
+      config,
+      dispatcher,
+      logger,
+    });
+    stopReconciler = startReconciler(
+      workerProducer,
+      workerRedis,
+      keys,
+      config.worker.reconcileIntervalMs,
+      logger,
+    );
   }
 
   if (withApi && config.schedules.length > 0) {
@@ -83,14 +108,21 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
   if (withApi) {
     const app = buildApp({ config, producer, runs, redis, logger, roles: [role] });
     server = await new Promise<Server>((resolve, reject) => {
-      const listening = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+      const listening = app.listen(config.port, config.host, (error?: Error) =>
+        error ? reject(error) : resolve(listening),
+      );
     });
     const address = server.address();
     port = typeof address === "object" && address ? address.port : config.port;
-    if (config.tokens.size === 0) logger.warn({ host: config.host }, "no tokens configured: every caller is admin, so the API listens on loopback only");
+    if (config.tokens.size === 0)
+      logger.warn(
+        { host: config.host },
+        "no tokens configured: every caller is admin, so the API listens on loopback only",
+      );
     logger.info({ url: `http://${config.host}:${port}`, role }, "tickler API listening");
   }
-  if (worker) logger.info({ concurrency: config.concurrency, prefix: config.prefix }, "tickler worker started");
+  if (worker)
+    logger.info({ concurrency: config.concurrency, prefix: config.prefix }, "tickler worker started");
 
   return {
     producer,
@@ -99,7 +131,9 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
     port,
     worker,
     async close() {
-      const closing = server ? new Promise<void>((resolve) => server?.close(() => resolve())) : Promise.resolve();
+      const closing = server
+        ? new Promise<void>((resolve) => server?.close(() => resolve()))
+        : Promise.resolve();
       server?.closeIdleConnections();
       stopReconciler?.();
       if (worker) await worker.close();
@@ -107,7 +141,9 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
       await fires.close();
       await workerFires?.close();
       await dispatcher.close();
-      await Promise.all(connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+      await Promise.all(
+        connections.map((connection) => connection.quit().catch(() => connection.disconnect())),
+      );
     },
   };
 }

@@ -37,7 +37,16 @@ export function buildApp(deps: AppDeps): Express {
     res.set("x-request-id", req.requestId);
     res.on("finish", () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info({ requestId: req.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "request");
+      logger.info(
+        {
+          requestId: req.requestId,
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Math.round(ms * 10) / 10,
+        },
+        "request",
+      );
     });
     next();
   });
@@ -55,7 +64,13 @@ export function buildApp(deps: AppDeps): Express {
   });
 
   app.use(authenticate(config.tokens));
-  app.use(express.json({ limit: config.maxBodyBytes, strict: false, type: ["application/json", "application/*+json"] }));
+  app.use(
+    express.json({
+      limit: config.maxBodyBytes,
+      strict: false,
+      type: ["application/json", "application/*+json"],
+    }),
+  );
 
   app.get("/v1/queue", async (req, res) => {
     assertAdmin(req.principal);

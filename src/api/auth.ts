@@ -20,7 +20,14 @@ export function authenticate(tokens: ReadonlyMap<string, Principal>) {
     const header = req.get("authorization") ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) {
-      return next(new TicklerError("unauthorized", header === "" ? "missing Authorization: Bearer <token> header" : "malformed Authorization header; expected Bearer <token>"));
+      return next(
+        new TicklerError(
+          "unauthorized",
+          header === ""
+            ? "missing Authorization: Bearer <token> header"
+            : "malformed Authorization header; expected Bearer <token>",
+        ),
+      );
     }
     const candidate = digest(match[1] as string);
     let found: Principal | undefined;
@@ -35,7 +42,10 @@ export function authenticate(tokens: ReadonlyMap<string, Principal>) {
 export function assertMayActOn(principal: Principal | undefined, userId: string): void {
   if (!principal) throw new TicklerError("unauthorized", "not authenticated");
   if (principal.role === "admin" || principal.userId === userId) return;
-  throw new TicklerError("forbidden", `this token belongs to user "${principal.userId}" and may not act on user "${userId}"`);
+  throw new TicklerError(
+    "forbidden",
+    `this token belongs to user "${principal.userId}" and may not act on user "${userId}"`,
+  );
 }
 
 /** Throws 403 unless the principal is admin. */

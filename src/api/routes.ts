@@ -27,7 +27,14 @@ const limit = z.coerce.number().int().min(1).max(MAX_PAGE).default(50);
 const cursor = z.string().max(1024).optional();
 const queries = {
   upsert: z.object({ if_exists: z.enum(IF_EXISTS).default("update") }).strict(),
-  list: z.object({ kind: z.enum(TRIGGER_KINDS).optional(), state: z.enum(TRIGGER_STATES).optional(), limit, cursor }).strict(),
+  list: z
+    .object({
+      kind: z.enum(TRIGGER_KINDS).optional(),
+      state: z.enum(TRIGGER_STATES).optional(),
+      limit,
+      cursor,
+    })
+    .strict(),
   listAll: z.object({ user_id: z.string().optional(), limit, cursor }).strict(),
   runs: z.object({ limit, cursor }).strict(),
   none: z.object({}).strict(),
@@ -40,12 +47,15 @@ function query<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
 }
 
 /** Cursors are opaque to clients: base64url of the position. */
-const encodeCursor = (value: string | null): string | null => (value === null ? null : Buffer.from(value).toString("base64url"));
+const encodeCursor = (value: string | null): string | null =>
+  value === null ? null : Buffer.from(value).toString("base64url");
 function decodeCursor(value: string | undefined): string | null {
   if (value === undefined || value === "") return null;
   const decoded = Buffer.from(value, "base64url").toString("utf8");
   if (decoded === "" || Buffer.from(decoded).toString("base64url") !== value) {
-    throw new TicklerError("invalid_field", "query.cursor: not a cursor from a previous page", { field: "query.cursor" });
+    throw new TicklerError("invalid_field", "query.cursor: not a cursor from a previous page", {
+      field: "query.cursor",
+    });
   }
   return decoded;
 }
@@ -72,13 +82,19 @@ export function triggerRoutes(deps: RouteDeps): Router {
   const router = Router();
   const one = "/v1/users/:userId/triggers/:name";
 
-  const reply = (outcome: WriteOutcome, nextCount = 1) => ({ ...recordToWire(outcome.record, now(), nextCount), result: outcome.status });
+  const reply = (outcome: WriteOutcome, nextCount = 1) => ({
+    ...recordToWire(outcome.record, now(), nextCount),
+    result: outcome.status,
+  });
 
   router.put(one, async (req, res) => {
     const { userId, name } = params(req);
     assertMayActOn(req.principal, userId);
     const { if_exists } = query(queries.upsert, req);
-    const outcome = await producer.upsert(userId, name, requireJson(req), { ifExists: if_exists, caller: req.principal });
+    const outcome = await producer.upsert(userId, name, requireJson(req), {
+      ifExists: if_exists,
+      caller: req.principal,
+    });
     res.status(outcome.status === "created" ? 201 : 200).json(reply(outcome));
   });
 
@@ -119,7 +135,14 @@ export function triggerRoutes(deps: RouteDeps): Router {
     const { userId, name } = params(req);
     assertMayActOn(req.principal, userId);
     const run = await producer.runNow(userId, name);
-    res.status(202).json({ run_id: run.runId, idempotency_key: run.idempotencyKey, scheduled_at: iso(run.scheduledAtMs), manual: true });
+    res
+      .status(202)
+      .json({
+        run_id: run.runId,
+        idempotency_key: run.idempotencyKey,
+        scheduled_at: iso(run.scheduledAtMs),
+        manual: true,
+      });
   });
 
   router.get(`${one}/runs`, async (req, res) => {
@@ -137,7 +160,10 @@ export function triggerRoutes(deps: RouteDeps): Router {
     const q = query(queries.list, req);
     const filter = { ...(q.kind ? { kind: q.kind } : {}), ...(q.state ? { state: q.state } : {}) };
     const page = await producer.list(userId, filter, decodeCursor(q.cursor), q.limit);
-    res.json({ items: page.items.map((record) => recordToWire(record, now())), next_cursor: encodeCursor(page.nextCursor) });
+    res.json({
+      items: page.items.map((record) => recordToWire(record, now())),
+      next_cursor: encodeCursor(page.nextCursor),
+    });
   });
 
   router.get("/v1/triggers", async (req, res) => {
@@ -147,7 +173,10 @@ export function triggerRoutes(deps: RouteDeps): Router {
       q.user_id === undefined
         ? await producer.listAll(decodeCursor(q.cursor), q.limit)
         : await producer.list(checkName(q.user_id, "user_id"), {}, decodeCursor(q.cursor), q.limit);
-    res.json({ items: page.items.map((record) => recordToWire(record, now())), next_cursor: encodeCursor(page.nextCursor) });
+    res.json({
+      items: page.items.map((record) => recordToWire(record, now())),
+      next_cursor: encodeCursor(page.nextCursor),
+    });
   });
 
   router.get("/v1/runs/:runId", async (req, res) => {
@@ -155,7 +184,9 @@ export function triggerRoutes(deps: RouteDeps): Router {
     const run = /^run_[A-Za-z0-9_-]{22}$/.test(runId) ? await runs.get(runId) : null;
     // A user asking for another user's run learns nothing about its existence: 404, not 403.
     if (!run || (req.principal?.role === "user" && req.principal.userId !== run.userId)) {
-      throw new TicklerError("not_found", `no run ${JSON.stringify(runId.slice(0, 64))}`, { field: "run_id" });
+      throw new TicklerError("not_found", `no run ${JSON.stringify(runId.slice(0, 64))}`, {
+        field: "run_id",
+      });
     }
     res.json(runToWire(run));
   });
@@ -163,14 +194,28 @@ export function triggerRoutes(deps: RouteDeps): Router {
   router.post("/v1/preview", async (req, res) => {
     const body = requireJson(req);
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
-      throw new TicklerError("invalid_request", "the body must be a JSON object with one of when, at, delay, every, cron", { field: "body" });
+      throw new TicklerError(
+        "invalid_request",
+        "the body must be a JSON object with one of when, at, delay, every, cron",
+        { field: "body" },
+      );
     }
     const { count = 5, ...schedule } = body as Record<string, unknown>;
     if (typeof count !== "number" || !Number.isInteger(count) || count < 1 || count > 50) {
-      throw new TicklerError("invalid_field", "count: expected a whole number from 1 to 50", { field: "count" });
+      throw new TicklerError("invalid_field", "count: expected a whole number from 1 to 50", {
+        field: "count",
+      });
     }
-    const unknown = Object.keys(schedule).filter((key) => !["when", "at", "delay", "every", "cron", "timezone", "start_at", "end_at", "allow_past"].includes(key));
-    if (unknown.length > 0) throw new TicklerError("invalid_field", `${unknown[0]}: unknown field`, { field: unknown[0] as string });
+    const unknown = Object.keys(schedule).filter(
+      (key) =>
+        !["when", "at", "delay", "every", "cron", "timezone", "start_at", "end_at", "allow_past"].includes(
+          key,
+        ),
+    );
+    if (unknown.length > 0)
+      throw new TicklerError("invalid_field", `${unknown[0]}: unknown field`, {
+        field: unknown[0] as string,
+      });
     const preview = producer.preview(schedule, count, req.principal);
     res.json({ kind: preview.kind, timezone: preview.timezone, next: preview.nextMs.map(iso) });
   });

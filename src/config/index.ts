@@ -85,7 +85,13 @@ export interface Config {
   allowTargetUrls: boolean;
   schedules: readonly SeedSchedule[];
   triggerDefaults: TriggerDefaults;
-  worker: { lockDurationMs: number; stalledIntervalMs: number; maxStalledCount: number; shutdownTimeoutMs: number; reconcileIntervalMs: number };
+  worker: {
+    lockDurationMs: number;
+    stalledIntervalMs: number;
+    maxStalledCount: number;
+    shutdownTimeoutMs: number;
+    reconcileIntervalMs: number;
+  };
 }
 
 /** A configuration problem: one line naming the variable or key and what it accepts. */
@@ -133,17 +139,30 @@ const fileSchema = z
         overlap: z.enum(["skip", "allow"]),
         timeout: duration,
         retry: z
-          .object({ attempts: z.number().int().min(1).max(25), backoff: z.enum(["exponential", "fixed"]), delay: duration, max_delay: duration })
+          .object({
+            attempts: z.number().int().min(1).max(25),
+            backoff: z.enum(["exponential", "fixed"]),
+            delay: duration,
+            max_delay: duration,
+          })
           .partial()
           .strict(),
       })
       .partial()
       .strict(),
     worker: z
-      .object({ lock_duration: duration, stalled_interval: duration, max_stalled_count: z.number().int().min(1), shutdown_timeout: duration, reconcile_interval: duration })
+      .object({
+        lock_duration: duration,
+        stalled_interval: duration,
+        max_stalled_count: z.number().int().min(1),
+        shutdown_timeout: duration,
+        reconcile_interval: duration,
+      })
       .partial()
       .strict(),
-    schedules: z.array(z.looseObject({ user_id: z.string(), name: z.string(), if_exists: z.enum(IF_EXISTS).optional() })),
+    schedules: z.array(
+      z.looseObject({ user_id: z.string(), name: z.string(), if_exists: z.enum(IF_EXISTS).optional() }),
+    ),
   })
   .partial()
   .strict();
@@ -172,7 +191,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   const configPath = explicitPath ? resolve(cwd, explicitPath) : existsSync(defaultPath) ? defaultPath : null;
   let raw: unknown = sources.file ?? {};
   if (sources.file === undefined && configPath !== null) {
-    if (!existsSync(configPath)) throw new ConfigError(`TICKLER_CONFIG: no file at ${configPath}; give the path of a YAML file or unset it`);
+    if (!existsSync(configPath))
+      throw new ConfigError(
+        `TICKLER_CONFIG: no file at ${configPath}; give the path of a YAML file or unset it`,
+      );
     try {
       raw = parseYaml(readFileSync(configPath, "utf8")) ?? {};
     } catch (thrown) {
@@ -195,14 +217,20 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, where: string, pa
   if (typeof value === "string") {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
       const found = env[name];
-      if (found === undefined) throw new ConfigError(`${where}: ${path || "a value"} uses \${${name}}, which is not set in the environment`);
+      if (found === undefined)
+        throw new ConfigError(
+          `${where}: ${path || "a value"} uses \${${name}}, which is not set in the environment`,
+        );
       return found;
     });
   }
   if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, where, `${path}[${i}]`));
   if (value !== null && typeof value === "object") {
     return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, where, path ? `${path}.${key}` : key)]),
+      Object.entries(value).map(([key, item]) => [
+        key,
+        substituteEnv(item, env, where, path ? `${path}.${key}` : key),
+      ]),
     );
   }
   return value;
@@ -216,14 +244,22 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
   const triggerDefaults: TriggerDefaults = {
     missedPolicy: defaults.missed_policy ?? TRIGGER_DEFAULTS.missedPolicy,
     misfireGraceMs: dur(defaults.misfire_grace, "defaults.misfire_grace", TRIGGER_DEFAULTS.misfireGraceMs),
-    catchupWindowMs: dur(defaults.catchup_window, "defaults.catchup_window", TRIGGER_DEFAULTS.catchupWindowMs),
+    catchupWindowMs: dur(
+      defaults.catchup_window,
+      "defaults.catchup_window",
+      TRIGGER_DEFAULTS.catchupWindowMs,
+    ),
     overlap: defaults.overlap ?? TRIGGER_DEFAULTS.overlap,
     timeoutMs: dur(defaults.timeout, "defaults.timeout", TRIGGER_DEFAULTS.timeoutMs),
     retry: {
       attempts: defaults.retry?.attempts ?? TRIGGER_DEFAULTS.retry.attempts,
       backoff: defaults.retry?.backoff ?? TRIGGER_DEFAULTS.retry.backoff,
       delayMs: dur(defaults.retry?.delay, "defaults.retry.delay", TRIGGER_DEFAULTS.retry.delayMs),
-      maxDelayMs: dur(defaults.retry?.max_delay, "defaults.retry.max_delay", TRIGGER_DEFAULTS.retry.maxDelayMs),
+      maxDelayMs: dur(
+        defaults.retry?.max_delay,
+        "defaults.retry.max_delay",
+        TRIGGER_DEFAULTS.retry.maxDelayMs,
+      ),
     },
   };
   const worker = file.worker ?? {};
@@ -236,7 +272,9 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
     concurrency: readInt(env.TICKLER_CONCURRENCY, "TICKLER_CONCURRENCY", DEFAULTS.concurrency, 1, 10_000),
     logLevel: readLogLevel(env.LOG_LEVEL),
     configPath,
-    defaultTimeZone: wrap(where, () => parseTimeZone(file.default_timezone ?? DEFAULTS.defaultTimeZone, "default_timezone")),
+    defaultTimeZone: wrap(where, () =>
+      parseTimeZone(file.default_timezone ?? DEFAULTS.defaultTimeZone, "default_timezone"),
+    ),
     minIntervalMs: dur(file.min_interval, "min_interval", DEFAULTS.minIntervalMs),
     maxTriggersPerUser: file.max_triggers_per_user ?? DEFAULTS.maxTriggersPerUser,
     maxPromptBytes: file.max_prompt_bytes ?? DEFAULTS.maxPromptBytes,
@@ -254,7 +292,11 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
       stalledIntervalMs: dur(worker.stalled_interval, "worker.stalled_interval", DEFAULTS.stalledIntervalMs),
       maxStalledCount: worker.max_stalled_count ?? DEFAULTS.maxStalledCount,
       shutdownTimeoutMs: dur(worker.shutdown_timeout, "worker.shutdown_timeout", DEFAULTS.shutdownTimeoutMs),
-      reconcileIntervalMs: dur(worker.reconcile_interval, "worker.reconcile_interval", DEFAULTS.reconcileIntervalMs),
+      reconcileIntervalMs: dur(
+        worker.reconcile_interval,
+        "worker.reconcile_interval",
+        DEFAULTS.reconcileIntervalMs,
+      ),
     },
   };
 }
@@ -278,12 +320,20 @@ function readRedisUrl(value: string | undefined): string {
     const parsed = new URL(url);
     if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") throw new Error("scheme");
   } catch {
-    throw new ConfigError(`REDIS_URL: "${url}" is not a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379)`);
+    throw new ConfigError(
+      `REDIS_URL: "${url}" is not a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379)`,
+    );
   }
   return url;
 }
 
-function readInt(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+function readInt(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const text = nonEmpty(value);
   if (text === undefined) return fallback;
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
@@ -295,7 +345,9 @@ function readInt(value: string | undefined, name: string, fallback: number, min:
 function readPrefix(value: string | undefined): string {
   const prefix = nonEmpty(value) ?? DEFAULTS.prefix;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
-    throw new ConfigError(`TICKLER_PREFIX: "${prefix}" must be 1–64 letters, digits, _ . or - (no ":" or spaces)`);
+    throw new ConfigError(
+      `TICKLER_PREFIX: "${prefix}" must be 1–64 letters, digits, _ . or - (no ":" or spaces)`,
+    );
   }
   return prefix;
 }
@@ -303,7 +355,8 @@ function readPrefix(value: string | undefined): string {
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 function readLogLevel(value: string | undefined): string {
   const level = (nonEmpty(value) ?? DEFAULTS.logLevel).toLowerCase();
-  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`LOG_LEVEL: "${level}" is not one of ${LOG_LEVELS.join(", ")}`);
+  if (!LOG_LEVELS.includes(level))
+    throw new ConfigError(`LOG_LEVEL: "${level}" is not one of ${LOG_LEVELS.join(", ")}`);
   return level;
 }
 
@@ -311,7 +364,9 @@ function readTokens(tokens: NonNullable<ConfigFile["tokens"]>, where: string): M
   const out = new Map<string, Principal>();
   tokens.forEach((entry, i) => {
     if (entry.token.length < 16) {
-      throw new ConfigError(`${where}: tokens[${i}].token is shorter than 16 characters; use a long random string (e.g. openssl rand -hex 32)`);
+      throw new ConfigError(
+        `${where}: tokens[${i}].token is shorter than 16 characters; use a long random string (e.g. openssl rand -hex 32)`,
+      );
     }
     if (out.has(entry.token)) throw new ConfigError(`${where}: tokens[${i}].token is listed twice`);
     if ("user_id" in entry) {
@@ -338,9 +393,12 @@ function readAgents(agents: NonNullable<ConfigFile["agents"]>, where: string): M
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new ConfigError(`${where}: agents.${name}.url must be http or https, got ${url.protocol}`);
     }
-    const secret = agent.signing_secret === undefined || agent.signing_secret === "" ? null : agent.signing_secret;
+    const secret =
+      agent.signing_secret === undefined || agent.signing_secret === "" ? null : agent.signing_secret;
     if (secret !== null && !/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(secret)) {
-      throw new ConfigError(`${where}: agents.${name}.signing_secret must be base64, optionally prefixed whsec_ (Standard Webhooks)`);
+      throw new ConfigError(
+        `${where}: agents.${name}.signing_secret must be base64, optionally prefixed whsec_ (Standard Webhooks)`,
+      );
     }
     out.set(name, {
       name,
@@ -350,7 +408,10 @@ function readAgents(agents: NonNullable<ConfigFile["agents"]>, where: string): M
       a2aVersion: agent.a2a_version ?? "1.0",
       headers: agent.headers ?? {},
       signingSecret: secret,
-      timeoutMs: agent.timeout === undefined ? DEFAULTS.agentTimeoutMs : wrap(where, () => parseDuration(agent.timeout, `agents.${name}.timeout`)),
+      timeoutMs:
+        agent.timeout === undefined
+          ? DEFAULTS.agentTimeoutMs
+          : wrap(where, () => parseDuration(agent.timeout, `agents.${name}.timeout`)),
     });
   }
   return out;

@@ -82,13 +82,21 @@ export class FireQueue {
     if (stateOf(record) !== "active") return;
     const { schedule } = record;
     const { startAtMs, endAtMs } = record.spec.schedule;
-    const data: FireJobData = { tid, sv: record.scheduleVersion, origin: schedule.kind === "once" ? "once" : "scheduled" };
+    const data: FireJobData = {
+      tid,
+      sv: record.scheduleVersion,
+      origin: schedule.kind === "once" ? "once" : "scheduled",
+    };
     if (schedule.kind === "once") {
-      await this.queue.add("once", { ...data, slot: schedule.atMs }, {
-        ...FIRE_JOB_OPTIONS,
-        jobId: onceJobId(tid, record.scheduleVersion),
-        delay: Math.max(0, schedule.atMs - nowMs),
-      });
+      await this.queue.add(
+        "once",
+        { ...data, slot: schedule.atMs },
+        {
+          ...FIRE_JOB_OPTIONS,
+          jobId: onceJobId(tid, record.scheduleVersion),
+          delay: Math.max(0, schedule.atMs - nowMs),
+        },
+      );
       return;
     }
     const first = nextFires(schedule, nowMs, 1, { startAtMs, endAtMs })[0];
@@ -96,7 +104,11 @@ export class FireQueue {
     const repeat =
       schedule.kind === "heartbeat"
         ? { every: schedule.everyMs, startDate: first }
-        : { pattern: schedule.cron, tz: schedule.timezone, ...(startAtMs === null ? {} : { startDate: startAtMs }) };
+        : {
+            pattern: schedule.cron,
+            tz: schedule.timezone,
+            ...(startAtMs === null ? {} : { startDate: startAtMs }),
+          };
     await this.queue.upsertJobScheduler(
       tid,
       { ...repeat, ...(endAtMs === null ? {} : { endDate: endAtMs }) },
@@ -111,13 +123,20 @@ export class FireQueue {
    */
   async hasPendingFire(record: TriggerRecord, nowMs: number): Promise<boolean> {
     const tid = triggerId(record.spec.userId, record.spec.name);
-    if (record.schedule.kind === "once") return (await this.queue.getJob(onceJobId(tid, record.scheduleVersion))) !== undefined;
+    if (record.schedule.kind === "once")
+      return (await this.queue.getJob(onceJobId(tid, record.scheduleVersion))) !== undefined;
     const scheduler = await this.queue.getJobScheduler(tid);
-    if (!scheduler || scheduler.template?.data?.sv !== record.scheduleVersion || scheduler.next == null) return false;
+    if (!scheduler || scheduler.template?.data?.sv !== record.scheduleVersion || scheduler.next == null)
+      return false;
     const job = await this.queue.getJob(`repeat:${tid}:${scheduler.next}`);
     if (!job) return false;
     const state = await job.getState();
-    return state === "delayed" || state === "waiting" || state === "prioritized" || scheduler.next > nowMs - STUCK_AFTER_MS;
+    return (
+      state === "delayed" ||
+      state === "waiting" ||
+      state === "prioritized" ||
+      scheduler.next > nowMs - STUCK_AFTER_MS
+    );
   }
 
   /** Removes a trigger's job scheduler (and its delayed next iteration). */

@@ -117,7 +117,12 @@ export class Producer {
    * @throws TicklerError on bad input (nothing is stored), `already_exists` with ifExists=raise,
    *   `quota_exceeded`, `conflict` when the trigger stays busy
    */
-  async upsert(userId: string, name: string, body: unknown, opts: { ifExists?: IfExists; caller?: Caller } = {}): Promise<WriteOutcome> {
+  async upsert(
+    userId: string,
+    name: string,
+    body: unknown,
+    opts: { ifExists?: IfExists; caller?: Caller } = {},
+  ): Promise<WriteOutcome> {
     const caller = opts.caller ?? SYSTEM_CALLER;
     const identity = { userId: checkName(userId, "user_id"), name: checkName(name, "name") };
     const spec = parseTrigger(body, identity, this.rules(caller));
@@ -125,9 +130,16 @@ export class Producer {
   }
 
   /** Changes some fields of an existing trigger (same rules as upsert). */
-  async patch(userId: string, name: string, changes: unknown, caller: Caller = SYSTEM_CALLER): Promise<WriteOutcome> {
+  async patch(
+    userId: string,
+    name: string,
+    changes: unknown,
+    caller: Caller = SYSTEM_CALLER,
+  ): Promise<WriteOutcome> {
     if (changes === null || typeof changes !== "object" || Array.isArray(changes)) {
-      throw new TicklerError("invalid_request", "the patch must be a JSON object of the fields to change", { field: "body" });
+      throw new TicklerError("invalid_request", "the patch must be a JSON object of the fields to change", {
+        field: "body",
+      });
     }
     const identity = { userId: checkName(userId, "user_id"), name: checkName(name, "name") };
     const patch = changes as Record<string, unknown>;
@@ -170,18 +182,26 @@ export class Producer {
       const current = await this.store.get(id);
       if (current && ifExists === "skip") return { status: "skipped", record: current };
       if (current && ifExists === "raise") {
-        throw new TicklerError("already_exists", `trigger ${id} already exists; use if_exists=update to replace it`, { field: "name" });
+        throw new TicklerError(
+          "already_exists",
+          `trigger ${id} already exists; use if_exists=update to replace it`,
+          { field: "name" },
+        );
       }
       const spec = build(current);
       if (current && sameDefinition(current.spec, spec)) return { status: "unchanged", record: current };
-      if (!current && (await this.store.countForUser(identity.userId)) >= quota) throw overQuota(identity.userId, quota);
+      if (!current && (await this.store.countForUser(identity.userId)) >= quota)
+        throw overQuota(identity.userId, quota);
 
       const now = this.now();
       const replan = !current || !sameSchedule(current.spec, spec) || current.spec.enabled !== spec.enabled;
       const version = await this.redis.incr(`${this.keys.prefix}:seq`);
       const next: TriggerRecord = {
         spec,
-        schedule: current && sameSchedule(current.spec, spec) ? current.schedule : resolveSchedule(spec.schedule, now),
+        schedule:
+          current && sameSchedule(current.spec, spec)
+            ? current.schedule
+            : resolveSchedule(spec.schedule, now),
         version,
         scheduleVersion: replan ? version : (current?.scheduleVersion ?? version),
         createdAtMs: current?.createdAtMs ?? now,
@@ -203,7 +223,8 @@ export class Producer {
         if (written === "over_quota") throw overQuota(identity.userId, quota);
         throw new TicklerError("conflict", `trigger ${id} was changed by another writer; retry`);
       }
-      if (replan && current && current.schedule.kind === "once") await this.fires.removeOnce(id, current.scheduleVersion);
+      if (replan && current && current.schedule.kind === "once")
+        await this.fires.removeOnce(id, current.scheduleVersion);
       return { status: current ? "updated" : "created", record: next };
     });
   }
@@ -216,7 +237,12 @@ export class Producer {
   }
 
   /** A user's triggers in name order, filtered by kind and state. */
-  async list(userId: string, filter: ListFilter = {}, cursor: string | null = null, limit = 50): Promise<Page<TriggerRecord>> {
+  async list(
+    userId: string,
+    filter: ListFilter = {},
+    cursor: string | null = null,
+    limit = 50,
+  ): Promise<Page<TriggerRecord>> {
     checkName(userId, "user_id");
     const items: TriggerRecord[] = [];
     let next = cursor;
@@ -241,7 +267,10 @@ export class Producer {
   async listAll(cursor: string | null = null, limit = 50): Promise<Page<TriggerRecord>> {
     const ids = await this.store.allIds(cursor, limit);
     const records = await this.store.getMany(ids.items);
-    return { items: records.filter((record): record is TriggerRecord => record !== null), nextCursor: ids.nextCursor };
+    return {
+      items: records.filter((record): record is TriggerRecord => record !== null),
+      nextCursor: ids.nextCursor,
+    };
   }
 
   /** Removes the trigger, its pending job and its scheduler; nothing fires afterwards. */
@@ -259,18 +288,29 @@ export class Producer {
   }
 
   /** Fires the trigger now, outside its schedule (a manual run). Works on paused and completed triggers too. */
-  async runNow(userId: string, name: string): Promise<{ runId: string; idempotencyKey: string; scheduledAtMs: number }> {
+  async runNow(
+    userId: string,
+    name: string,
+  ): Promise<{ runId: string; idempotencyKey: string; scheduledAtMs: number }> {
     const record = await this.get(userId, name);
     const tid = triggerId(record.spec.userId, record.spec.name);
     const nonce = randomUUID();
     const slot = this.now();
     const data: FireJobData = { tid, sv: record.scheduleVersion, origin: "manual", slot, manualNonce: nonce };
     await this.fires.addNow(`manual|${encodeURIComponent(tid)}|${nonce}`, data);
-    return { runId: runIdFor(tid, slot, nonce), idempotencyKey: idempotencyKeyFor(tid, slot, nonce), scheduledAtMs: slot };
+    return {
+      runId: runIdFor(tid, slot, nonce),
+      idempotencyKey: idempotencyKeyFor(tid, slot, nonce),
+      scheduledAtMs: slot,
+    };
   }
 
   /** Validates schedule fields without storing anything and returns the next fire times. */
-  preview(input: ScheduleInput, count = 5, caller: Caller = SYSTEM_CALLER): { kind: TriggerKind; nextMs: number[]; timezone: string } {
+  preview(
+    input: ScheduleInput,
+    count = 5,
+    caller: Caller = SYSTEM_CALLER,
+  ): { kind: TriggerKind; nextMs: number[]; timezone: string } {
     const now = this.now();
     const parsed = parseSchedule(input, this.rules(caller, now));
     const schedule = resolveSchedule(parsed, now);
@@ -278,7 +318,12 @@ export class Producer {
     return {
       kind,
       timezone: parsed.timezone,
-      nextMs: nextFires(schedule, Math.min(now, schedule.kind === "once" ? schedule.atMs : now), count, parsed),
+      nextMs: nextFires(
+        schedule,
+        Math.min(now, schedule.kind === "once" ? schedule.atMs : now),
+        count,
+        parsed,
+      ),
     };
   }
 
@@ -300,7 +345,10 @@ export class Producer {
         return "ok";
       }
       if (await this.fires.hasPendingFire(record, this.now())) return "ok";
-      if (record.schedule.kind === "once" && (await this.redis.exists(this.keys.run(runIdFor(id, record.schedule.atMs))))) {
+      if (
+        record.schedule.kind === "once" &&
+        (await this.redis.exists(this.keys.run(runIdFor(id, record.schedule.atMs))))
+      ) {
         return "ok"; // it fired; the worker records completion
       }
       if (record.schedule.kind !== "once") await this.fires.removeScheduler(id);
@@ -313,7 +361,10 @@ export class Producer {
   async seed(schedules: readonly SeedSchedule[]): Promise<{ id: string; status: UpsertStatus }[]> {
     const out: { id: string; status: UpsertStatus }[] = [];
     for (const seed of schedules) {
-      const { status } = await this.upsert(seed.userId, seed.name, seed.body, { ifExists: seed.ifExists, caller: SYSTEM_CALLER });
+      const { status } = await this.upsert(seed.userId, seed.name, seed.body, {
+        ifExists: seed.ifExists,
+        caller: SYSTEM_CALLER,
+      });
       out.push({ id: triggerId(seed.userId, seed.name), status });
     }
     return out;

@@ -15,7 +15,12 @@ export interface ReconcileReport {
  * Runs {@link reconcilePass} unless another process ran one within `leaseMs` (a Redis lease), so a fleet
  * of N workers makes one pass per interval, not N. Returns null when the lease is taken.
  */
-export async function reconcile(producer: Producer, redis: Redis, keys: Keys, leaseMs: number): Promise<ReconcileReport | null> {
+export async function reconcile(
+  producer: Producer,
+  redis: Redis,
+  keys: Keys,
+  leaseMs: number,
+): Promise<ReconcileReport | null> {
   const lease = `${keys.prefix}:reconcile`;
   if ((await redis.set(lease, String(process.pid), "PX", leaseMs, "NX")) !== "OK") return null;
   return reconcilePass(producer);
@@ -49,15 +54,23 @@ export async function reconcilePass(producer: Producer): Promise<ReconcileReport
 }
 
 /** Runs {@link reconcile} now and then every `intervalMs` until the returned stop function is called. */
-export function startReconciler(producer: Producer, redis: Redis, keys: Keys, intervalMs: number, logger: Logger): () => void {
+export function startReconciler(
+  producer: Producer,
+  redis: Redis,
+  keys: Keys,
+  intervalMs: number,
+  logger: Logger,
+): () => void {
   let stopped = false;
   const run = async (): Promise<void> => {
     try {
       const report = await reconcile(producer, redis, keys, Math.max(1000, intervalMs - 500));
-      if (report && (report.replanned > 0 || report.removed > 0)) logger.warn(report, "reconciler repaired triggers");
+      if (report && (report.replanned > 0 || report.removed > 0))
+        logger.warn(report, "reconciler repaired triggers");
       else if (report) logger.debug(report, "reconciler found nothing to repair");
     } catch (thrown) {
-      if (!stopped) logger.warn({ err: coerceError(thrown).message }, "reconcile pass failed; will try again");
+      if (!stopped)
+        logger.warn({ err: coerceError(thrown).message }, "reconcile pass failed; will try again");
     }
   };
   void run();

@@ -1,7 +1,13 @@
 import type { Redis } from "ioredis";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
-import { triggerId, type Page, type Schedule, type TriggerRecord, type TriggerSpec } from "../triggers/index.js";
+import {
+  triggerId,
+  type Page,
+  type Schedule,
+  type TriggerRecord,
+  type TriggerSpec,
+} from "../triggers/index.js";
 
 /** Outcome of a compare-and-set write. */
 export type WriteResult = "written" | "conflict" | "over_quota";
@@ -58,7 +64,13 @@ export class TriggerStore {
     const deleted = await runScript<number>(
       this.redis,
       "deleteTrigger",
-      [this.keys.trigger(id), this.keys.userIndex(spec.userId), this.keys.allIndex, this.keys.running(id), this.keys.runs(id)],
+      [
+        this.keys.trigger(id),
+        this.keys.userIndex(spec.userId),
+        this.keys.allIndex,
+        this.keys.running(id),
+        this.keys.runs(id),
+      ],
       [expectedVersion, spec.name, id],
     );
     return deleted === 1;
@@ -117,7 +129,8 @@ function encode(record: TriggerRecord, withBookkeeping: boolean): string[] {
 
 function decode(hash: Record<string, string> | null | undefined): TriggerRecord | null {
   if (!hash || hash.spec === undefined || hash.version === undefined) return null;
-  const optionalNumber = (value: string | undefined): number | null => (value === undefined || value === "" ? null : Number(value));
+  const optionalNumber = (value: string | undefined): number | null =>
+    value === undefined || value === "" ? null : Number(value);
   return {
     spec: JSON.parse(hash.spec) as TriggerSpec,
     schedule: JSON.parse(hash.schedule ?? "null") as Schedule,

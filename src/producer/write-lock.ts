@@ -21,7 +21,10 @@ export async function withWriteLock<T>(redis: Redis, key: string, work: () => Pr
   let pause = 2;
   while ((await redis.set(key, token, "PX", LOCK_TTL_MS, "NX")) !== "OK") {
     if (Date.now() > deadline) {
-      throw new TicklerError("conflict", "another write to this trigger is still in progress; retry in a moment");
+      throw new TicklerError(
+        "conflict",
+        "another write to this trigger is still in progress; retry in a moment",
+      );
     }
     await sleep(pause + Math.random() * pause);
     pause = Math.min(pause * 2, 50);

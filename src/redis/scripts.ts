@@ -29,15 +29,24 @@ const DEFINED = Symbol("tickler.scripts");
  * Runs one of tickler's scripts on `redis` (EVALSHA, loading it on first use). Keys first, then arguments,
  * as the script's header lists them.
  */
-export async function runScript<T = unknown>(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<T> {
+export async function runScript<T = unknown>(
+  redis: Redis,
+  name: ScriptName,
+  keys: readonly string[],
+  args: readonly Arg[],
+): Promise<T> {
   const tagged = redis as Redis & { [DEFINED]?: boolean };
   if (!tagged[DEFINED]) {
-    for (const [scriptName, script] of Object.entries(SCRIPTS) as [ScriptName, (typeof SCRIPTS)[ScriptName]][]) {
+    for (const [scriptName, script] of Object.entries(SCRIPTS) as [
+      ScriptName,
+      (typeof SCRIPTS)[ScriptName],
+    ][]) {
       redis.defineCommand(`tickler_${scriptName}`, { numberOfKeys: script.keys, lua: source(scriptName) });
     }
     tagged[DEFINED] = true;
   }
-  if (keys.length !== SCRIPTS[name].keys) throw new Error(`script ${name} takes ${SCRIPTS[name].keys} keys, got ${keys.length}`);
+  if (keys.length !== SCRIPTS[name].keys)
+    throw new Error(`script ${name} takes ${SCRIPTS[name].keys} keys, got ${keys.length}`);
   const command = (redis as unknown as Record<string, (...a: Arg[]) => Promise<T>>)[`tickler_${name}`];
   if (!command) throw new Error(`script ${name} is not defined`);
   return command.call(redis, ...keys, ...args);

@@ -4,7 +4,14 @@ import type { Keys } from "../redis/keys.js";
 import { iso, type Page } from "../triggers/index.js";
 
 /** The states of a run. */
-export const RUN_STATUSES = ["running", "retrying", "succeeded", "failed", "missed", "skipped_overlap"] as const;
+export const RUN_STATUSES = [
+  "running",
+  "retrying",
+  "succeeded",
+  "failed",
+  "missed",
+  "skipped_overlap",
+] as const;
 /** `running`/`retrying` are in progress; the rest are outcomes. */
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
@@ -34,7 +41,8 @@ export interface RunRecord {
  * Manual runs add their own nonce.
  */
 export function runIdFor(triggerId: string, slotMs: number, manualNonce?: string): string {
-  const material = manualNonce === undefined ? `${triggerId}@${slotMs}` : `${triggerId}@${slotMs}#${manualNonce}`;
+  const material =
+    manualNonce === undefined ? `${triggerId}@${slotMs}` : `${triggerId}@${slotMs}#${manualNonce}`;
   return `run_${createHash("sha256").update(material).digest("base64url").slice(0, 22)}`;
 }
 
@@ -83,10 +91,19 @@ export class RunStore {
   /** A trigger's runs, newest first; the cursor is the scheduled time of the last run of the previous page. */
   async list(triggerId: string, cursor: string | null, limit: number): Promise<Page<RunRecord>> {
     const max = cursor === null ? "+inf" : `(${cursor}`;
-    const ids = await this.redis.zrevrangebyscore(this.keys.runs(triggerId), max, "-inf", "LIMIT", 0, limit + 1);
+    const ids = await this.redis.zrevrangebyscore(
+      this.keys.runs(triggerId),
+      max,
+      "-inf",
+      "LIMIT",
+      0,
+      limit + 1,
+    );
     const page = ids.slice(0, limit);
     const json = page.length === 0 ? [] : await this.redis.mget(page.map((id) => this.keys.run(id)));
-    const items = json.filter((item): item is string => item !== null).map((item) => JSON.parse(item) as RunRecord);
+    const items = json
+      .filter((item): item is string => item !== null)
+      .map((item) => JSON.parse(item) as RunRecord);
     const last = items.at(-1);
     return { items, nextCursor: ids.length > limit && last ? String(last.scheduledAtMs) : null };
   }

@@ -31,7 +31,11 @@ export function parseCron(input: unknown, field = "cron"): string {
   const raw = input.trim().replace(/\s+/g, " ");
   const expression = MACROS[raw.toLowerCase()] ?? raw;
   if (expression.startsWith("@")) {
-    throw invalid("invalid_cron", field, `unknown macro "${raw}"; use one of ${Object.keys(MACROS).join(", ")}`);
+    throw invalid(
+      "invalid_cron",
+      field,
+      `unknown macro "${raw}"; use one of ${Object.keys(MACROS).join(", ")}`,
+    );
   }
   const fields = expression.split(" ");
   if (fields.length !== 5 && fields.length !== 6) {
@@ -46,7 +50,12 @@ export function parseCron(input: unknown, field = "cron"): string {
     const parsed = CronExpressionParser.parse(expression, { tz: "UTC", currentDate: 0 });
     parsed.next();
   } catch (thrown) {
-    throw invalid("invalid_cron", field, `"${raw}" is not valid: ${coerceError(thrown).message}; e.g. "0 9 * * 1-5" is 09:00 on weekdays`, thrown);
+    throw invalid(
+      "invalid_cron",
+      field,
+      `"${raw}" is not valid: ${coerceError(thrown).message}; e.g. "0 9 * * 1-5" is 09:00 on weekdays`,
+      thrown,
+    );
   }
   return expression;
 }
@@ -62,7 +71,13 @@ function suggestion(fields: string[]): string {
  * runs at the shifted local time, a time in a fall-back repeat runs once for a fixed hour and twice for
  * `*`-style minute lists.
  */
-export function cronFiresAfter(expression: string, zone: string, afterMs: number, count: number, untilMs = Infinity): number[] {
+export function cronFiresAfter(
+  expression: string,
+  zone: string,
+  afterMs: number,
+  count: number,
+  untilMs = Infinity,
+): number[] {
   const iterator = CronExpressionParser.parse(expression, { tz: zone, currentDate: afterMs });
   const out: number[] = [];
   while (out.length < count) {

@@ -22,7 +22,8 @@ const UNIT_MS: ReadonlyArray<readonly [RegExp, number]> = [
 ];
 
 /** Words models write when they mean "some time": each is rejected with a hint instead of guessed at. */
-const VAGUE = /\b(soon|later|tomorrow|tonight|morning|afternoon|evening|next week|next month|asap|now|today|a while|couple|few)\b/;
+const VAGUE =
+  /\b(soon|later|tomorrow|tonight|morning|afternoon|evening|next week|next month|asap|now|today|a while|couple|few)\b/;
 
 const HINT = `write a duration such as "90s", "30m", "1h30m", "2 hours", "2d", "PT45M" or a number of seconds`;
 
@@ -43,7 +44,11 @@ export const MAX_DURATION_MS = 3650 * DAY;
 export function parseDuration(input: unknown, field: string): number {
   const ms = readDuration(input, field);
   if (!Number.isFinite(ms) || ms <= 0) {
-    throw invalid("invalid_duration", field, `must be greater than zero, got ${JSON.stringify(input)}; ${HINT}`);
+    throw invalid(
+      "invalid_duration",
+      field,
+      `must be greater than zero, got ${JSON.stringify(input)}; ${HINT}`,
+    );
   }
   if (ms > MAX_DURATION_MS) {
     throw invalid("invalid_duration", field, `${JSON.stringify(input)} is longer than 10 years; ${HINT}`);
@@ -54,15 +59,21 @@ export function parseDuration(input: unknown, field: string): number {
 function readDuration(input: unknown, field: string): number {
   if (typeof input === "number") return input * SECOND;
   if (typeof input !== "string") {
-    throw invalid("invalid_duration", field, `expected a string or a number of seconds, got ${typeName(input)}; ${HINT}`);
+    throw invalid(
+      "invalid_duration",
+      field,
+      `expected a string or a number of seconds, got ${typeName(input)}; ${HINT}`,
+    );
   }
   const text = input.trim().toLowerCase();
   if (text === "") throw invalid("invalid_duration", field, `is empty; ${HINT}`);
-  if (/^-/.test(text)) throw invalid("invalid_duration", field, `must be greater than zero, got "${input}"; ${HINT}`);
+  if (/^-/.test(text))
+    throw invalid("invalid_duration", field, `must be greater than zero, got "${input}"; ${HINT}`);
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * SECOND;
   if (/^p/.test(text)) {
     const iso = Duration.fromISO(text.toUpperCase());
-    if (!iso.isValid) throw invalid("invalid_duration", field, `"${input}" is not an ISO-8601 duration; ${HINT}`);
+    if (!iso.isValid)
+      throw invalid("invalid_duration", field, `"${input}" is not an ISO-8601 duration; ${HINT}`);
     return iso.as("milliseconds");
   }
   const body = text.replace(/^in\s+/, "").replace(/\s+from now$/, "");

@@ -20,7 +20,11 @@ export const ERROR_CODES = {
   not_found: { status: 404, retryable: false, title: "No such trigger, run or route" },
   already_exists: { status: 409, retryable: false, title: "The trigger exists and if_exists=raise" },
   conflict: { status: 409, retryable: true, title: "Another write to the same trigger is in progress" },
-  quota_exceeded: { status: 409, retryable: false, title: "The user already has max_triggers_per_user triggers" },
+  quota_exceeded: {
+    status: 409,
+    retryable: false,
+    title: "The user already has max_triggers_per_user triggers",
+  },
   body_too_large: { status: 413, retryable: false, title: "The request body is over the size limit" },
   unsupported_media_type: { status: 415, retryable: false, title: "The body is not application/json" },
   rate_limited: { status: 429, retryable: true, title: "Too many requests" },

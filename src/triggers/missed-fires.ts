@@ -18,7 +18,12 @@ export interface MissedPlan {
  * @param lateSlots - the late slots, in any order
  * @param nowMs - the instant of the decision
  */
-export function planMissed(lateSlots: readonly number[], nowMs: number, policy: MissedPolicy, catchupWindowMs: number): MissedPlan {
+export function planMissed(
+  lateSlots: readonly number[],
+  nowMs: number,
+  policy: MissedPolicy,
+  catchupWindowMs: number,
+): MissedPlan {
   const sorted = [...lateSlots].sort((a, b) => a - b);
   const inWindow = sorted.filter((slot) => nowMs - slot <= catchupWindowMs);
   const tooOld = sorted.filter((slot) => nowMs - slot > catchupWindowMs);

@@ -53,7 +53,9 @@ export function upcomingFires(record: TriggerRecord, nowMs: number, count: numbe
 }
 
 /** The schedule fields as the caller wrote them (one of at/delay/every/cron), for responses and PATCH. */
-export function writtenFields(spec: TriggerSpec): Pick<TriggerInput, "at" | "delay" | "every" | "cron" | "allow_past"> {
+export function writtenFields(
+  spec: TriggerSpec,
+): Pick<TriggerInput, "at" | "delay" | "every" | "cron" | "allow_past"> {
   const written = spec.schedule.written;
   switch (written.form) {
     case "at":
@@ -84,7 +86,13 @@ export function specToInput(spec: TriggerSpec): TriggerInput {
         ? null
         : "agent" in target
           ? { agent: target.agent }
-          : { url: target.url, method: target.method, headers: target.headers, format: target.format, a2a_version: target.a2aVersion },
+          : {
+              url: target.url,
+              method: target.method,
+              headers: target.headers,
+              format: target.format,
+              a2a_version: target.a2aVersion,
+            },
     missed_policy: spec.missedPolicy,
     misfire_grace: formatDuration(spec.misfireGraceMs),
     catchup_window: formatDuration(spec.catchupWindowMs),
@@ -111,7 +119,10 @@ export function recordToWire(record: TriggerRecord, nowMs: number, nextCount = 1
   const input = specToInput(spec);
   if (input.target && "headers" in input.target && input.target.headers) {
     input.target.headers = Object.fromEntries(
-      Object.entries(input.target.headers).map(([key, value]) => [key, SECRET_HEADER.test(key) ? "***" : value]),
+      Object.entries(input.target.headers).map(([key, value]) => [
+        key,
+        SECRET_HEADER.test(key) ? "***" : value,
+      ]),
     );
   }
   const next = upcomingFires(record, nowMs, Math.max(1, nextCount));

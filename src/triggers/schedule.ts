@@ -69,13 +69,17 @@ export function parseSchedule(input: ScheduleInput, ctx: ScheduleContext): Parse
   if (given.length !== 1) {
     throw new TicklerError(
       "invalid_schedule",
-      given.length === 0 ? `no schedule: ${FORM_HINT}` : `more than one schedule form (${given.join(", ")}): ${FORM_HINT}`,
+      given.length === 0
+        ? `no schedule: ${FORM_HINT}`
+        : `more than one schedule form (${given.join(", ")}): ${FORM_HINT}`,
       { field: given[1] ?? "when" },
     );
   }
   const form = given[0] as (typeof FORMS)[number];
   const timezone =
-    input.timezone === undefined || input.timezone === null ? ctx.defaultTimeZone : parseTimeZone(input.timezone);
+    input.timezone === undefined || input.timezone === null
+      ? ctx.defaultTimeZone
+      : parseTimeZone(input.timezone);
   const startAtMs = optionalInstant(input.start_at, timezone, "start_at");
   const endAtMs = optionalInstant(input.end_at, timezone, "end_at");
   if (startAtMs !== null && endAtMs !== null && endAtMs <= startAtMs) {
@@ -90,7 +94,11 @@ export function parseSchedule(input: ScheduleInput, ctx: ScheduleContext): Parse
   const allowPast = input.allow_past === true;
   const written = readForm(form, input[form], { timezone, allowPast }, ctx);
   if (written.form !== "every" && written.form !== "cron" && startAtMs !== null) {
-    throw invalid("invalid_field", "start_at", "only applies to heartbeats and cron; a one-shot fires at its own time");
+    throw invalid(
+      "invalid_field",
+      "start_at",
+      "only applies to heartbeats and cron; a one-shot fires at its own time",
+    );
   }
   return { written, field: form, timezone, startAtMs, endAtMs };
 }
@@ -111,7 +119,10 @@ function readForm(
     case "delay":
       return { form: "delay", delayMs: parseDuration(value, "delay") };
     case "every":
-      return { form: "every", everyMs: checkInterval(parseDuration(stripEvery(value), "every"), "every", ctx) };
+      return {
+        form: "every",
+        everyMs: checkInterval(parseDuration(stripEvery(value), "every"), "every", ctx),
+      };
     case "cron":
       return { form: "cron", cron: checkCronInterval(parseCron(value, "cron"), "cron", ctx) };
     case "when":
@@ -124,7 +135,11 @@ function stripEvery(value: unknown): unknown {
 }
 
 /** `when` is detected: "every …" is a heartbeat, a cron-looking string is cron, an ISO time is `at`, else a delay. */
-function readWhen(value: unknown, opts: { timezone: string; allowPast: boolean }, ctx: ScheduleContext): WrittenSchedule {
+function readWhen(
+  value: unknown,
+  opts: { timezone: string; allowPast: boolean },
+  ctx: ScheduleContext,
+): WrittenSchedule {
   if (typeof value === "number") return { form: "delay", delayMs: parseDuration(value, "when") };
   if (typeof value !== "string" || value.trim() === "") {
     throw invalid("invalid_schedule", "when", `expected a string; ${FORM_HINT}`);
@@ -133,8 +148,10 @@ function readWhen(value: unknown, opts: { timezone: string; allowPast: boolean }
   if (/^every\s/i.test(text)) {
     return { form: "every", everyMs: checkInterval(parseDuration(stripEvery(text), "when"), "when", ctx) };
   }
-  if (looksLikeCron(text)) return { form: "cron", cron: checkCronInterval(parseCron(text, "when"), "when", ctx) };
-  if (looksLikeIsoTime(text)) return { form: "at", atMs: parseInstant(text, opts.timezone, "when"), allowPast: opts.allowPast };
+  if (looksLikeCron(text))
+    return { form: "cron", cron: checkCronInterval(parseCron(text, "when"), "when", ctx) };
+  if (looksLikeIsoTime(text))
+    return { form: "at", atMs: parseInstant(text, opts.timezone, "when"), allowPast: opts.allowPast };
   return { form: "delay", delayMs: parseDuration(text, "when") };
 }
 
@@ -244,7 +261,12 @@ export function slotsBetween(
 }
 
 /** The next `count` fire times at or after `fromMs` (inclusive), within the bounds. */
-export function nextFires(schedule: Schedule, fromMs: number, count: number, bounds: ScheduleBounds = {}): number[] {
+export function nextFires(
+  schedule: Schedule,
+  fromMs: number,
+  count: number,
+  bounds: ScheduleBounds = {},
+): number[] {
   return slotsBetween(schedule, fromMs - 1, Infinity, count, bounds);
 }
 

@@ -11,10 +11,15 @@ import { invalid } from "./errors.js";
  */
 export function parseTimeZone(zone: unknown, field = "timezone"): string {
   if (typeof zone !== "string" || zone.trim() === "") {
-    throw invalid("invalid_timezone", field, `expected an IANA time zone such as "America/New_York", got ${typeName(zone)}`);
+    throw invalid(
+      "invalid_timezone",
+      field,
+      `expected an IANA time zone such as "America/New_York", got ${typeName(zone)}`,
+    );
   }
   const name = zone.trim();
-  if (name.toUpperCase() === "UTC" || name.toUpperCase() === "Z" || name.toUpperCase() === "GMT") return "UTC";
+  if (name.toUpperCase() === "UTC" || name.toUpperCase() === "Z" || name.toUpperCase() === "GMT")
+    return "UTC";
   if (!IANAZone.isValidZone(name) || /^[+-]|^utc[+-]/i.test(name)) {
     throw invalid(
       "invalid_timezone",
@@ -40,11 +45,19 @@ const HAS_OFFSET = /(z|[+-]\d{2}(:?\d{2})?)$/i;
  */
 export function parseInstant(input: unknown, zone: string, field: string): number {
   if (typeof input !== "string") {
-    throw invalid("invalid_time", field, `expected an ISO-8601 date-time such as "2026-06-15T14:00:00Z", got ${typeName(input)}`);
+    throw invalid(
+      "invalid_time",
+      field,
+      `expected an ISO-8601 date-time such as "2026-06-15T14:00:00Z", got ${typeName(input)}`,
+    );
   }
   const text = input.trim().replace(/^(\d{4}-\d{2}-\d{2}) +(?=\d)/, "$1T");
   if (DATE_ONLY.test(text)) {
-    throw invalid("invalid_time", field, `"${input}" has a date but no time; add one, e.g. "${text}T09:00:00" or "${text}T09:00:00Z"`);
+    throw invalid(
+      "invalid_time",
+      field,
+      `"${input}" has a date but no time; add one, e.g. "${text}T09:00:00" or "${text}T09:00:00Z"`,
+    );
   }
   const parsed = DateTime.fromISO(text, { zone: HAS_OFFSET.test(text) ? "UTC" : zone, setZone: false });
   if (!parsed.isValid || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(text)) {

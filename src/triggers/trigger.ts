@@ -36,7 +36,13 @@ export interface RetryPolicy {
 /** Where fires go: an agent named in config, or (admins only, when allowed) an explicit URL. */
 export type Target =
   | { agent: string }
-  | { url: string; method: "POST" | "PUT" | "PATCH"; headers: Record<string, string>; format: TargetFormat; a2aVersion: "1.0" | "0.3" };
+  | {
+      url: string;
+      method: "POST" | "PUT" | "PATCH";
+      headers: Record<string, string>;
+      format: TargetFormat;
+      a2aVersion: "1.0" | "0.3";
+    };
 
 /** An HTTP endpoint fires are delivered to, fully resolved (an agent from config, or a trigger's own URL). */
 export interface Endpoint {
@@ -168,7 +174,11 @@ export function fromZodError(error: z.ZodError, fieldPrefix = ""): TicklerError 
   if (issue.code === "unrecognized_keys") {
     const key = issue.keys[0] ?? "";
     const field = path === "" ? key : `${path}.${key}`;
-    return invalid("invalid_field", field, `unknown field "${key}"; check the spelling against the API reference`);
+    return invalid(
+      "invalid_field",
+      field,
+      `unknown field "${key}"; check the spelling against the API reference`,
+    );
   }
   const field = path === "" ? "body" : path;
   if (issue.code === "invalid_type" && issue.input === undefined) {
@@ -199,9 +209,15 @@ export function checkName(value: unknown, field: "user_id" | "name"): string {
  * @param identity - the `(user_id, name)` the caller addresses; a body that names others is refused
  * @throws TicklerError for the first problem found, naming its field
  */
-export function parseTrigger(body: unknown, identity: { userId: string; name: string }, rules: TriggerRules): TriggerSpec {
+export function parseTrigger(
+  body: unknown,
+  identity: { userId: string; name: string },
+  rules: TriggerRules,
+): TriggerSpec {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new TicklerError("invalid_request", `the trigger must be a JSON object, got ${typeName(body)}`, { field: "body" });
+    throw new TicklerError("invalid_request", `the trigger must be a JSON object, got ${typeName(body)}`, {
+      field: "body",
+    });
   }
   const parsed = triggerInputSchema.safeParse(body);
   if (!parsed.success) throw fromZodError(parsed.error);
@@ -209,7 +225,11 @@ export function parseTrigger(body: unknown, identity: { userId: string; name: st
   const userId = checkName(identity.userId, "user_id");
   const name = checkName(identity.name, "name");
   if (input.user_id != null && input.user_id !== userId) {
-    throw invalid("invalid_field", "user_id", `the body says "${input.user_id}" but the path says "${userId}"`);
+    throw invalid(
+      "invalid_field",
+      "user_id",
+      `the body says "${input.user_id}" but the path says "${userId}"`,
+    );
   }
   if (input.name != null && input.name !== name) {
     throw invalid("invalid_field", "name", `the body says "${input.name}" but the path says "${name}"`);
@@ -236,23 +256,36 @@ export function parseTrigger(body: unknown, identity: { userId: string; name: st
   };
 }
 
-function optionalDuration(value: string | number | null | undefined, field: string, fallback: number): number {
+function optionalDuration(
+  value: string | number | null | undefined,
+  field: string,
+  fallback: number,
+): number {
   return value === undefined || value === null ? fallback : parseDuration(value, field);
 }
 
 function checkPrompt(prompt: string, maxBytes: number): string {
-  if (prompt.trim() === "") throw invalid("invalid_field", "prompt", "is empty; say what the agent should do when this fires");
+  if (prompt.trim() === "")
+    throw invalid("invalid_field", "prompt", "is empty; say what the agent should do when this fires");
   const bytes = Buffer.byteLength(prompt, "utf8");
   if (bytes > maxBytes) {
-    throw invalid("too_large", "prompt", `is ${bytes} bytes, over the limit of ${maxBytes}; shorten it or move data into payload`);
+    throw invalid(
+      "too_large",
+      "prompt",
+      `is ${bytes} bytes, over the limit of ${maxBytes}; shorten it or move data into payload`,
+    );
   }
   return prompt;
 }
 
-function checkPayload(payload: Record<string, unknown> | null, maxBytes: number): Record<string, unknown> | null {
+function checkPayload(
+  payload: Record<string, unknown> | null,
+  maxBytes: number,
+): Record<string, unknown> | null {
   if (payload === null) return null;
   const bytes = Buffer.byteLength(JSON.stringify(payload), "utf8");
-  if (bytes > maxBytes) throw invalid("too_large", "payload", `is ${bytes} bytes as JSON, over the limit of ${maxBytes}`);
+  if (bytes > maxBytes)
+    throw invalid("too_large", "payload", `is ${bytes} bytes as JSON, over the limit of ${maxBytes}`);
   // A JSON.parse round trip drops anything JSON cannot carry and makes `__proto__` an ordinary key.
   return JSON.parse(JSON.stringify(payload)) as Record<string, unknown>;
 }
@@ -281,7 +314,11 @@ function checkTarget(target: z.infer<typeof targetSchema> | null, rules: Trigger
   if ("agent" in target) {
     if (!rules.agents.has(target.agent)) {
       const known = [...rules.agents].join(", ") || "none configured";
-      throw invalid("target_not_allowed", "target.agent", `no agent "${target.agent}" in config (known: ${known})`);
+      throw invalid(
+        "target_not_allowed",
+        "target.agent",
+        `no agent "${target.agent}" in config (known: ${known})`,
+      );
     }
     return { agent: target.agent };
   }
@@ -299,7 +336,11 @@ function checkTarget(target: z.infer<typeof targetSchema> | null, rules: Trigger
     throw invalid("invalid_field", "target.url", `"${target.url}" is not an absolute URL`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw invalid("target_not_allowed", "target.url", `only http and https URLs are allowed, got ${url.protocol}`);
+    throw invalid(
+      "target_not_allowed",
+      "target.url",
+      `only http and https URLs are allowed, got ${url.protocol}`,
+    );
   }
   return {
     url: url.toString(),
@@ -338,5 +379,7 @@ export function sameSchedule(a: TriggerSpec, b: TriggerSpec): boolean {
 
 /** Whether a write of `b` over `a` changes nothing at all. */
 export function sameDefinition(a: TriggerSpec, b: TriggerSpec): boolean {
-  return sameSchedule(a, b) && canonicalJson({ ...a, schedule: null }) === canonicalJson({ ...b, schedule: null });
+  return (
+    sameSchedule(a, b) && canonicalJson({ ...a, schedule: null }) === canonicalJson({ ...b, schedule: null })
+  );
 }

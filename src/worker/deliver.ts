@@ -37,7 +37,16 @@ export function createDispatcher(connections = 256): Dispatcher {
 export function encodeBody(format: TargetFormat, a2aVersion: "1.0" | "0.3", fire: FireBody): string {
   if (format === "json") return JSON.stringify(fire);
   const metadata = {
-    tickler: { run_id: fire.run_id, trigger: fire.trigger, scheduled_at: fire.scheduled_at, attempt: fire.attempt, manual: fire.manual, catchup: fire.catchup, channel: fire.channel, payload: fire.payload },
+    tickler: {
+      run_id: fire.run_id,
+      trigger: fire.trigger,
+      scheduled_at: fire.scheduled_at,
+      attempt: fire.attempt,
+      manual: fire.manual,
+      catchup: fire.catchup,
+      channel: fire.channel,
+      payload: fire.payload,
+    },
   };
   const context = fire.thread_key === null ? {} : { contextId: fire.thread_key };
   if (a2aVersion === "0.3") {
@@ -45,14 +54,31 @@ export function encodeBody(format: TargetFormat, a2aVersion: "1.0" | "0.3", fire
       jsonrpc: "2.0",
       id: fire.run_id,
       method: "message/send",
-      params: { message: { kind: "message", role: "user", messageId: fire.run_id, ...context, parts: [{ kind: "text", text: fire.prompt }], metadata } },
+      params: {
+        message: {
+          kind: "message",
+          role: "user",
+          messageId: fire.run_id,
+          ...context,
+          parts: [{ kind: "text", text: fire.prompt }],
+          metadata,
+        },
+      },
     });
   }
   return JSON.stringify({
     jsonrpc: "2.0",
     id: fire.run_id,
     method: "SendMessage",
-    params: { message: { role: "ROLE_USER", messageId: fire.run_id, ...context, parts: [{ text: fire.prompt }], metadata } },
+    params: {
+      message: {
+        role: "ROLE_USER",
+        messageId: fire.run_id,
+        ...context,
+        parts: [{ text: fire.prompt }],
+        metadata,
+      },
+    },
   });
 }
 
@@ -66,7 +92,11 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
 }
 
 /** Sends one attempt and classifies the answer. Never throws: every failure is an outcome. */
-export async function deliver(dispatcher: Dispatcher, req: DeliveryRequest, signal?: AbortSignal): Promise<AttemptOutcome> {
+export async function deliver(
+  dispatcher: Dispatcher,
+  req: DeliveryRequest,
+  signal?: AbortSignal,
+): Promise<AttemptOutcome> {
   const body = encodeBody(req.format, req.a2aVersion, req.fire);
   const headers: Record<string, string> = {
     ...req.headers,
@@ -93,14 +123,21 @@ export async function deliver(dispatcher: Dispatcher, req: DeliveryRequest, sign
       bodyTimeout: req.timeoutMs,
     });
     const retryAfter = response.headers["retry-after"];
-    const outcome = classifyStatus(response.statusCode, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+    const outcome = classifyStatus(
+      response.statusCode,
+      Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+    );
     if (outcome.kind !== "succeeded" || req.format !== "a2a") {
       await response.body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => undefined);
       return outcome;
     }
     return classifyA2a(await readCapped(response.body), response.statusCode);
   } catch (thrown) {
-    return { kind: "retryable", httpStatus: null, error: networkError(thrown, req.timeoutMs, timeout.aborted) };
+    return {
+      kind: "retryable",
+      httpStatus: null,
+      error: networkError(thrown, req.timeoutMs, timeout.aborted),
+    };
   }
 }
 
@@ -119,8 +156,16 @@ async function readCapped(body: Dispatcher.ResponseData["body"]): Promise<string
 }
 
 /** JSON-RPC codes worth retrying: internal error, and the implementation-defined server-error range. */
-const A2A_RETRYABLE = (code: number): boolean => code === -32603 || (code <= -32000 && code >= -32099 && code !== -32009);
-const A2A_FAILED_STATES = new Set(["TASK_STATE_FAILED", "TASK_STATE_REJECTED", "TASK_STATE_CANCELED", "failed", "rejected", "canceled"]);
+const A2A_RETRYABLE = (code: number): boolean =>
+  code === -32603 || (code <= -32000 && code >= -32099 && code !== -32009);
+const A2A_FAILED_STATES = new Set([
+  "TASK_STATE_FAILED",
+  "TASK_STATE_REJECTED",
+  "TASK_STATE_CANCELED",
+  "failed",
+  "rejected",
+  "canceled",
+]);
 
 /** An A2A answer is HTTP 200 even when it failed: the JSON-RPC body decides. */
 export function classifyA2a(text: string, httpStatus: number): AttemptOutcome {
@@ -128,12 +173,18 @@ export function classifyA2a(text: string, httpStatus: number): AttemptOutcome {
   try {
     reply = JSON.parse(text) as typeof reply;
   } catch {
-    return { kind: "permanent", httpStatus, error: "A2A agent answered 200 with a body that is not JSON-RPC" };
+    return {
+      kind: "permanent",
+      httpStatus,
+      error: "A2A agent answered 200 with a body that is not JSON-RPC",
+    };
   }
   if (reply.error) {
     const code = typeof reply.error.code === "number" ? reply.error.code : 0;
     const error = `A2A error ${code}: ${String(reply.error.message ?? "no message")}`;
-    return A2A_RETRYABLE(code) ? { kind: "retryable", httpStatus, error } : { kind: "permanent", httpStatus, error };
+    return A2A_RETRYABLE(code)
+      ? { kind: "retryable", httpStatus, error }
+      : { kind: "permanent", httpStatus, error };
   }
   if (!reply.result || typeof reply.result !== "object") {
     return { kind: "permanent", httpStatus, error: "A2A agent answered without result or error" };
@@ -147,7 +198,11 @@ export function classifyA2a(text: string, httpStatus: number): AttemptOutcome {
 }
 
 function networkError(thrown: unknown, timeoutMs: number, timedOut: boolean): string {
-  if (timedOut || thrown instanceof undiciErrors.HeadersTimeoutError || thrown instanceof undiciErrors.BodyTimeoutError) {
+  if (
+    timedOut ||
+    thrown instanceof undiciErrors.HeadersTimeoutError ||
+    thrown instanceof undiciErrors.BodyTimeoutError
+  ) {
     return `agent did not answer within ${timeoutMs} ms`;
   }
   const error = coerceError(thrown);

@@ -50,12 +50,24 @@ export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logg
       .get(runId)
       .then((run) =>
         run && (run.status === "running" || run.status === "retrying")
-          ? deps.runs.save([{ ...run, status: "failed", error: `the worker delivering it died ${config.worker.maxStalledCount + 1} times`, finishedAtMs: Date.now(), nextAttemptAtMs: null }])
+          ? deps.runs.save([
+              {
+                ...run,
+                status: "failed",
+                error: `the worker delivering it died ${config.worker.maxStalledCount + 1} times`,
+                finishedAtMs: Date.now(),
+                nextAttemptAtMs: null,
+              },
+            ])
           : undefined,
       )
-      .catch((thrown) => logger.warn({ err: coerceError(thrown).message, runId }, "could not record a stalled fire's failure"));
+      .catch((thrown) =>
+        logger.warn({ err: coerceError(thrown).message, runId }, "could not record a stalled fire's failure"),
+      );
   });
-  worker.on("stalled", (jobId) => logger.warn({ job: jobId }, "a worker died holding this fire; it is being taken over"));
+  worker.on("stalled", (jobId) =>
+    logger.warn({ job: jobId }, "a worker died holding this fire; it is being taken over"),
+  );
   return {
     worker,
     async close(timeoutMs = config.worker.shutdownTimeoutMs) {
@@ -65,7 +77,10 @@ export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logg
         timer = setTimeout(() => resolve("timeout"), timeoutMs);
       });
       if ((await Promise.race([graceful, timedOut])) === "timeout") {
-        logger.warn({ timeoutMs }, "deliveries still in flight at shutdown; their jobs will be taken over by another worker");
+        logger.warn(
+          { timeoutMs },
+          "deliveries still in flight at shutdown; their jobs will be taken over by another worker",
+        );
         await worker.close(true);
       }
       clearTimeout(timer);

@@ -12,7 +12,11 @@ export type AttemptOutcome =
 const RETRYABLE_STATUS = new Set([408, 425, 429]);
 
 /** Classifies an HTTP status (before any A2A body check). */
-export function classifyStatus(status: number, retryAfterHeader?: string | null, nowMs = Date.now()): AttemptOutcome {
+export function classifyStatus(
+  status: number,
+  retryAfterHeader?: string | null,
+  nowMs = Date.now(),
+): AttemptOutcome {
   if (status >= 200 && status < 300) return { kind: "succeeded", httpStatus: status };
   if (status >= 500 || RETRYABLE_STATUS.has(status)) {
     const retryAfterMs = parseRetryAfter(retryAfterHeader, nowMs);
@@ -23,14 +27,19 @@ export function classifyStatus(status: number, retryAfterHeader?: string | null,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     };
   }
-  const why = status >= 300 && status < 400 ? " (redirects are not followed; point the agent URL at the final address)" : "";
+  const why =
+    status >= 300 && status < 400
+      ? " (redirects are not followed; point the agent URL at the final address)"
+      : "";
   return { kind: "permanent", httpStatus: status, error: `agent answered HTTP ${status}${why}` };
 }
 
 const MONTH = "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";
 const DAY = "(Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
 const IMF_FIXDATE = new RegExp(`^${DAY}, \\d{2} ${MONTH} \\d{4} \\d{2}:\\d{2}:\\d{2} GMT$`);
-const RFC850 = new RegExp(`^(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, \\d{2}-${MONTH}-\\d{2} \\d{2}:\\d{2}:\\d{2} GMT$`);
+const RFC850 = new RegExp(
+  `^(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, \\d{2}-${MONTH}-\\d{2} \\d{2}:\\d{2}:\\d{2} GMT$`,
+);
 const ASCTIME = new RegExp(`^${DAY} ${MONTH} [ \\d]\\d \\d{2}:\\d{2}:\\d{2} \\d{4}$`);
 
 /**
@@ -42,7 +51,12 @@ export function parseRetryAfter(value: string | null | undefined, nowMs = Date.n
   if (value === null || value === undefined) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = IMF_FIXDATE.test(text) || RFC850.test(text) ? Date.parse(text) : ASCTIME.test(text) ? Date.parse(`${text} GMT`) : NaN;
+  const at =
+    IMF_FIXDATE.test(text) || RFC850.test(text)
+      ? Date.parse(text)
+      : ASCTIME.test(text)
+        ? Date.parse(`${text} GMT`)
+        : NaN;
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
@@ -54,7 +68,12 @@ export function parseRetryAfter(value: string | null | undefined, nowMs = Date.n
  * @param attemptsMade - attempts already made, the failed one included (1 after the first failure)
  * @param random - a number in [0, 1), injectable for tests
  */
-export function retryDelayMs(policy: RetryPolicy, attemptsMade: number, retryAfterMs?: number, random = Math.random()): number {
+export function retryDelayMs(
+  policy: RetryPolicy,
+  attemptsMade: number,
+  retryAfterMs?: number,
+  random = Math.random(),
+): number {
   if (retryAfterMs !== undefined) return Math.min(retryAfterMs, policy.maxDelayMs);
   if (policy.backoff === "fixed") return Math.min(policy.delayMs, policy.maxDelayMs);
   const exponential = Math.min(policy.delayMs * 2 ** Math.max(0, attemptsMade - 1), policy.maxDelayMs);

@@ -7,7 +7,13 @@ import { catchupJobId, slotOf, type FireJobData, type FireQueue } from "../produ
 import type { TriggerStore } from "../producer/trigger-store.js";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
-import { idempotencyKeyFor, runIdFor, type RunRecord, type RunStore, type RunStatus } from "../runs/run-store.js";
+import {
+  idempotencyKeyFor,
+  runIdFor,
+  type RunRecord,
+  type RunStore,
+  type RunStatus,
+} from "../runs/run-store.js";
 import {
   isLate,
   iso,
@@ -59,14 +65,21 @@ export function createProcessor(deps: ProcessorDeps) {
   const now = deps.now ?? Date.now;
   const log = deps.logger;
 
-  return async function processFire(job: Job<FireJobData>, token?: string, signal?: AbortSignal): Promise<FireResult> {
+  return async function processFire(
+    job: Job<FireJobData>,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<FireResult> {
     const { data } = job;
     const slot = slotOf(job);
     const manual = data.origin === "manual";
     const record = await deps.store.get(data.tid);
 
     if (!record) {
-      await deps.runs.save([strayRun(data.tid, slot, manual, data.manualNonce, "trigger was canceled; not delivered")], false);
+      await deps.runs.save(
+        [strayRun(data.tid, slot, manual, data.manualNonce, "trigger was canceled; not delivered")],
+        false,
+      );
       return { outcome: "dropped", reason: "canceled" };
     }
     if (!manual && record.scheduleVersion !== data.sv) {
@@ -76,7 +89,12 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     const state = stateOf(record);
     if (!manual && state === "paused") {
-      await finishRun(record, baseRun(record, slot, data, now()), "missed", "trigger is paused; not delivered");
+      await finishRun(
+        record,
+        baseRun(record, slot, data, now()),
+        "missed",
+        "trigger is paused; not delivered",
+      );
       return { outcome: "dropped", reason: "paused" };
     }
     if (!manual && (state === "completed" || pastEnd(record, slot) || maxedOut(record))) {
@@ -86,7 +104,11 @@ export function createProcessor(deps: ProcessorDeps) {
     }
 
     const firstPickup = job.attemptsMade === 0 && (job.attemptsStarted ?? 0) <= 1;
-    if (firstPickup && (data.origin === "scheduled" || data.origin === "once") && isLate(slot, now(), record.spec.misfireGraceMs)) {
+    if (
+      firstPickup &&
+      (data.origin === "scheduled" || data.origin === "once") &&
+      isLate(slot, now(), record.spec.misfireGraceMs)
+    ) {
       return handleLate(job, record, slot);
     }
 
@@ -97,19 +119,33 @@ export function createProcessor(deps: ProcessorDeps) {
         throw new DelayedError();
       }
       const run = baseRun(record, slot, data, now());
-      await finishRun(record, run, "skipped_overlap", "the previous run of this trigger was still in progress");
+      await finishRun(
+        record,
+        run,
+        "skipped_overlap",
+        "the previous run of this trigger was still in progress",
+      );
       return { outcome: "skipped_overlap", run_id: run.runId };
     }
 
     return deliverSlot(job, record, slot, signal);
   };
 
-  async function deliverSlot(job: Job<FireJobData>, record: TriggerRecord, slot: number, signal?: AbortSignal): Promise<FireResult> {
+  async function deliverSlot(
+    job: Job<FireJobData>,
+    record: TriggerRecord,
+    slot: number,
+    signal?: AbortSignal,
+  ): Promise<FireResult> {
     const { data } = job;
     const attempt = job.attemptsMade + 1;
     const startedAt = now();
     const previous = attempt > 1 ? await deps.runs.get(runIdFor(data.tid, slot, data.manualNonce)) : null;
-    const run: RunRecord = { ...baseRun(record, slot, data, previous?.startedAtMs ?? startedAt), status: "running", attempts: attempt };
+    const run: RunRecord = {
+      ...baseRun(record, slot, data, previous?.startedAtMs ?? startedAt),
+      status: "running",
+      attempts: attempt,
+    };
     const request = buildRequest(record, run, data, attempt, startedAt);
     if ("error" in request) {
       await finishRun(record, run, "failed", request.error, job);
@@ -118,7 +154,11 @@ export function createProcessor(deps: ProcessorDeps) {
     await deps.runs.save([run]);
     const outcome: AttemptOutcome = await deliver(deps.dispatcher, request, signal);
     const finished = now();
-    const timing = { finishedAtMs: finished, durationMs: finished - startedAt, httpStatus: outcome.httpStatus };
+    const timing = {
+      finishedAtMs: finished,
+      durationMs: finished - startedAt,
+      httpStatus: outcome.httpStatus,
+    };
     if (outcome.kind === "succeeded") {
       await finishRun(record, { ...run, ...timing }, "succeeded", null, job);
       log.debug({ tid: data.tid, run: run.runId, slot: iso(slot), lateMs: startedAt - slot }, "delivered");
@@ -127,11 +167,17 @@ export function createProcessor(deps: ProcessorDeps) {
     const attempts = record.spec.retry.attempts;
     if (outcome.kind === "retryable" && attempt < attempts) {
       const delayMs = retryDelayMs(record.spec.retry, attempt, outcome.retryAfterMs);
-      await deps.runs.save([{ ...run, ...timing, status: "retrying", error: outcome.error, nextAttemptAtMs: finished + delayMs }]);
-      log.info({ tid: data.tid, run: run.runId, attempt, delayMs, error: outcome.error }, "delivery failed; will retry");
+      await deps.runs.save([
+        { ...run, ...timing, status: "retrying", error: outcome.error, nextAttemptAtMs: finished + delayMs },
+      ]);
+      log.info(
+        { tid: data.tid, run: run.runId, attempt, delayMs, error: outcome.error },
+        "delivery failed; will retry",
+      );
       throw new RetryableDeliveryError(outcome.error, delayMs);
     }
-    const reason = outcome.kind === "retryable" ? `${outcome.error} (gave up after ${attempt} attempts)` : outcome.error;
+    const reason =
+      outcome.kind === "retryable" ? `${outcome.error} (gave up after ${attempt} attempts)` : outcome.error;
     await finishRun(record, { ...run, ...timing }, "failed", reason, job);
     log.warn({ tid: data.tid, run: run.runId, attempt, error: reason }, "delivery failed");
     throw new UnrecoverableError(reason);
@@ -145,7 +191,15 @@ export function createProcessor(deps: ProcessorDeps) {
     if (record.schedule.kind !== "once") {
       // BullMQ ran this one late iteration and planned the next from now: the slots in between were skipped.
       const next = (await deps.fires.queue.getJobScheduler(data.tid))?.next ?? at;
-      late.push(...slotsBetween(record.schedule, slot, Math.min(next, at + 1), MAX_MISSED_SLOTS, record.spec.schedule));
+      late.push(
+        ...slotsBetween(
+          record.schedule,
+          slot,
+          Math.min(next, at + 1),
+          MAX_MISSED_SLOTS,
+          record.spec.schedule,
+        ),
+      );
     }
     const plan = planMissed(late, at, record.spec.missedPolicy, record.spec.catchupWindowMs);
     const missedRuns = plan.missed.map((missedSlot) => ({
@@ -158,7 +212,10 @@ export function createProcessor(deps: ProcessorDeps) {
           : `missed_policy ${record.spec.missedPolicy}: not delivered late`,
     }));
     await deps.runs.save(missedRuns);
-    log.info({ tid: data.tid, late: late.length, deliver: plan.deliver.length, policy: record.spec.missedPolicy }, "slots came due while no worker ran");
+    log.info(
+      { tid: data.tid, late: late.length, deliver: plan.deliver.length, policy: record.spec.missedPolicy },
+      "slots came due while no worker ran",
+    );
     const [first, ...rest] = plan.deliver;
     if (first === undefined) {
       await recordFire(record, "missed", null, false, record.schedule.kind === "once");
@@ -178,31 +235,63 @@ export function createProcessor(deps: ProcessorDeps) {
    * Writes a run's outcome and updates the trigger's bookkeeping. For a delivered slot (`job` given) it also
    * releases the overlap marker and continues a catch-up chain with the next missed slot.
    */
-  async function finishRun(record: TriggerRecord, run: RunRecord, status: RunStatus, error: string | null, job?: Job<FireJobData>): Promise<void> {
-    await deps.runs.save([{ ...run, status, error, finishedAtMs: run.finishedAtMs ?? now(), nextAttemptAtMs: null }]);
+  async function finishRun(
+    record: TriggerRecord,
+    run: RunRecord,
+    status: RunStatus,
+    error: string | null,
+    job?: Job<FireJobData>,
+  ): Promise<void> {
+    await deps.runs.save([
+      { ...run, status, error, finishedAtMs: run.finishedAtMs ?? now(), nextAttemptAtMs: null },
+    ]);
     const fired = job !== undefined;
     const counted = fired && !run.manual;
-    const completed = await recordFire(record, status, fired ? run.startedAtMs : null, counted, counted && isLastSlot(record, run.scheduledAtMs));
+    const completed = await recordFire(
+      record,
+      status,
+      fired ? run.startedAtMs : null,
+      counted,
+      counted && isLastSlot(record, run.scheduledAtMs),
+    );
     if (completed && record.schedule.kind !== "once") await deps.fires.removeScheduler(tidOf(record));
     if (!job) return;
-    if (record.spec.overlap === "skip" && !run.manual) await runScript(deps.redis, "releaseLock", [deps.keys.running(tidOf(record))], [job.id ?? ""]);
+    if (record.spec.overlap === "skip" && !run.manual)
+      await runScript(deps.redis, "releaseLock", [deps.keys.running(tidOf(record))], [job.id ?? ""]);
     const [next, ...rest] = job.data.origin === "catchup" ? (job.data.rest ?? []) : [];
     if (next !== undefined) {
       const tid = tidOf(record);
-      await deps.fires.addNow(catchupJobId(tid, record.scheduleVersion, next), { tid, sv: record.scheduleVersion, origin: "catchup", slot: next, rest });
+      await deps.fires.addNow(catchupJobId(tid, record.scheduleVersion, next), {
+        tid,
+        sv: record.scheduleVersion,
+        origin: "catchup",
+        slot: next,
+        rest,
+      });
     }
   }
 
-  async function recordFire(record: TriggerRecord, status: RunStatus | "", firedAtMs: number | null, count: boolean, done: boolean): Promise<boolean> {
-    const [, completed] = await runScript<[number, number]>(deps.redis, "recordFire", [deps.keys.trigger(tidOf(record))], [
-      record.scheduleVersion,
-      status,
-      firedAtMs ?? "",
-      count ? 1 : 0,
-      done ? 1 : 0,
-      now(),
-      record.spec.maxFires ?? "",
-    ]);
+  async function recordFire(
+    record: TriggerRecord,
+    status: RunStatus | "",
+    firedAtMs: number | null,
+    count: boolean,
+    done: boolean,
+  ): Promise<boolean> {
+    const [, completed] = await runScript<[number, number]>(
+      deps.redis,
+      "recordFire",
+      [deps.keys.trigger(tidOf(record))],
+      [
+        record.scheduleVersion,
+        status,
+        firedAtMs ?? "",
+        count ? 1 : 0,
+        done ? 1 : 0,
+        now(),
+        record.spec.maxFires ?? "",
+      ],
+    );
     return completed === 1;
   }
 
@@ -225,7 +314,13 @@ export function createProcessor(deps: ProcessorDeps) {
       if (holder === jobId) return true;
       const holderJob = await deps.fires.queue.getJob(holder);
       const holderState = holderJob ? await holderJob.getState() : "missing";
-      if (holderState === "active" || holderState === "delayed" || holderState === "waiting" || holderState === "prioritized") return false;
+      if (
+        holderState === "active" ||
+        holderState === "delayed" ||
+        holderState === "waiting" ||
+        holderState === "prioritized"
+      )
+        return false;
       await runScript(deps.redis, "releaseLock", [key], [holder]);
     }
     return false;
@@ -253,7 +348,13 @@ export function createProcessor(deps: ProcessorDeps) {
     };
   }
 
-  function buildRequest(record: TriggerRecord, run: RunRecord, data: FireJobData, attempt: number, firedAt: number): DeliveryRequest | { error: string } {
+  function buildRequest(
+    record: TriggerRecord,
+    run: RunRecord,
+    data: FireJobData,
+    attempt: number,
+    firedAt: number,
+  ): DeliveryRequest | { error: string } {
     const target = resolveTarget(record, deps.config);
     if ("error" in target) return target;
     const { spec } = record;
@@ -289,11 +390,20 @@ export function createProcessor(deps: ProcessorDeps) {
 export function resolveTarget(record: TriggerRecord, config: Config): Endpoint | { error: string } {
   const target = record.spec.target;
   if (target !== null && "url" in target) {
-    return { url: target.url, method: target.method, format: target.format, a2aVersion: target.a2aVersion, headers: target.headers, signingSecret: null, timeoutMs: record.spec.timeoutMs };
+    return {
+      url: target.url,
+      method: target.method,
+      format: target.format,
+      a2aVersion: target.a2aVersion,
+      headers: target.headers,
+      signingSecret: null,
+      timeoutMs: record.spec.timeoutMs,
+    };
   }
   const name = target?.agent ?? "default";
   const agent = config.agents.get(name);
-  if (!agent) return { error: `no agent "${name}" in config: add agents.${name} (url, format) to tickler.yaml` };
+  if (!agent)
+    return { error: `no agent "${name}" in config: add agents.${name} (url, format) to tickler.yaml` };
   return agent;
 }
 
@@ -309,7 +419,13 @@ function maxedOut(record: TriggerRecord): boolean {
   return record.spec.maxFires !== null && record.fireCount >= record.spec.maxFires;
 }
 
-function strayRun(tid: string, slot: number, manual: boolean, nonce: string | undefined, error: string): RunRecord {
+function strayRun(
+  tid: string,
+  slot: number,
+  manual: boolean,
+  nonce: string | undefined,
+  error: string,
+): RunRecord {
   const [userId = "", ...rest] = tid.split("/");
   return {
     runId: runIdFor(tid, slot, nonce),

@@ -17,7 +17,13 @@ describe("when 3 worker processes share one Redis", () => {
     const configPath = writeConfig(file);
     api = await startTestTickler(prefix, file, "api");
     const env = { TICKLER_PREFIX: prefix, TICKLER_CONFIG: configPath, TICKLER_CONCURRENCY: "20" };
-    workers.push(...(await Promise.all([spawnTickler("worker", env), spawnTickler("worker", env), spawnTickler("worker", env)])));
+    workers.push(
+      ...(await Promise.all([
+        spawnTickler("worker", env),
+        spawnTickler("worker", env),
+        spawnTickler("worker", env),
+      ])),
+    );
   });
   afterAll(async () => {
     await Promise.all(workers.map((worker) => worker.kill("SIGTERM")));
@@ -31,13 +37,18 @@ describe("when 3 worker processes share one Redis", () => {
     const due = Math.ceil((Date.now() + 6000) / 1000) * 1000;
     const at = new Date(due).toISOString();
     for (let batch = 0; batch < 300; batch += 50) {
-      const puts = Array.from({ length: 50 }, (_, i) => api.api("PUT", `/v1/users/fleet/triggers/t${batch + i}`, { prompt: `t${batch + i}`, at }));
+      const puts = Array.from({ length: 50 }, (_, i) =>
+        api.api("PUT", `/v1/users/fleet/triggers/t${batch + i}`, { prompt: `t${batch + i}`, at }),
+      );
       for (const res of await Promise.all(puts)) expect(res.status).toBe(201);
     }
     expect(Date.now()).toBeLessThan(due);
     await sink.waitForCount(300, 20_000);
     const queue = api.tickler.producer.fires.queue;
-    await waitFor(async () => (await queue.getJobCountByTypes("active", "waiting", "delayed")) === 0, "the queue to drain");
+    await waitFor(
+      async () => (await queue.getJobCountByTypes("active", "waiting", "delayed")) === 0,
+      "the queue to drain",
+    );
     const keys = sink.received.map((r) => String(r.headers["idempotency-key"]));
     expect(keys).toHaveLength(300);
     expect(new Set(keys).size).toBe(300);

@@ -28,7 +28,10 @@ describe("when Redis goes away under a running API (own redis-server, never the 
     port = await freePort();
     dir = mkdtempSync(join(tmpdir(), "tickler-redis-"));
     redis = await startPrivateRedis(port, dir);
-    const config = loadConfig({ env: { REDIS_URL: redis.url, PORT: "0", LOG_LEVEL: "silent", TICKLER_PREFIX: "down" }, file: { agents: { default: { url: "http://127.0.0.1:9/" } } } });
+    const config = loadConfig({
+      env: { REDIS_URL: redis.url, PORT: "0", LOG_LEVEL: "silent", TICKLER_PREFIX: "down" },
+      file: { agents: { default: { url: "http://127.0.0.1:9/" } } },
+    });
     tickler = await startTickler(config, "api", createLogger("silent"));
   });
   afterAll(async () => {

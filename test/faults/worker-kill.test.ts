@@ -14,7 +14,11 @@ describe("when a worker is SIGKILLed in the middle of a delivery", () => {
 
   beforeAll(async () => {
     sink = await startSink((_r, i) => (i === 0 ? { holdMs: 60_000 } : {}));
-    const file = { min_interval: "1s", agents: { default: { url: sink.url, timeout: "60s" } }, worker: { lock_duration: "3s", stalled_interval: "1s" } };
+    const file = {
+      min_interval: "1s",
+      agents: { default: { url: sink.url, timeout: "60s" } },
+      worker: { lock_duration: "3s", stalled_interval: "1s" },
+    };
     configPath = writeConfig(file);
     api = await startTestTickler(prefix, file, "api");
   });
@@ -29,7 +33,9 @@ describe("when a worker is SIGKILLed in the middle of a delivery", () => {
     const env = { TICKLER_PREFIX: prefix, TICKLER_CONFIG: configPath };
     const first = await spawnTickler("worker", env);
     children.push(first);
-    expect((await api.api("PUT", "/v1/users/k/triggers/survive", { prompt: "survive", delay: 0.3 })).status).toBe(201);
+    expect(
+      (await api.api("PUT", "/v1/users/k/triggers/survive", { prompt: "survive", delay: 0.3 })).status,
+    ).toBe(201);
     const [held] = await sink.waitForCount(1, 10_000);
     expect(await first.kill("SIGKILL")).not.toBe(0);
     const killedAt = Date.now();
@@ -70,7 +76,9 @@ describe("when a worker gets SIGTERM in the middle of a delivery", () => {
   });
 
   it("lets the delivery finish, records it, and exits 0", async () => {
-    expect((await api.api("PUT", "/v1/users/d/triggers/drain", { prompt: "drain", delay: 0.3 })).status).toBe(201);
+    expect((await api.api("PUT", "/v1/users/d/triggers/drain", { prompt: "drain", delay: 0.3 })).status).toBe(
+      201,
+    );
     await sink.waitForCount(1);
     const exit = worker!.kill("SIGTERM");
     expect(await exit).toBe(0);

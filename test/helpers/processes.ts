@@ -24,7 +24,10 @@ export interface Child {
 }
 
 /** Spawns `tickler <role>` from source and resolves once it says it started. */
-export async function spawnTickler(role: "worker" | "api" | "all", env: Record<string, string>): Promise<Child> {
+export async function spawnTickler(
+  role: "worker" | "api" | "all",
+  env: Record<string, string>,
+): Promise<Child> {
   const child = spawn(process.execPath, ["--import", "tsx", CLI, role], {
     env: { ...process.env, REDIS_URL, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -32,11 +35,17 @@ export async function spawnTickler(role: "worker" | "api" | "all", env: Record<s
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
-  await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(`tickler ${role} exited early: ${output}`);
-    return /tickler (worker started|API listening)/.test(output);
-  }, `tickler ${role} to start`, 20_000);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))),
+  );
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`tickler ${role} exited early: ${output}`);
+      return /tickler (worker started|API listening)/.test(output);
+    },
+    `tickler ${role} to start`,
+    20_000,
+  );
   return {
     process: child,
     output: () => output,

@@ -13,7 +13,10 @@ export interface Received {
 }
 
 /** Decides the answer to a request: status, headers, body, and an optional hold before answering. */
-export type Responder = (request: Received, index: number) => { status?: number; headers?: Record<string, string>; body?: string; holdMs?: number; destroy?: boolean };
+export type Responder = (
+  request: Received,
+  index: number,
+) => { status?: number; headers?: Record<string, string>; body?: string; holdMs?: number; destroy?: boolean };
 
 /** A real HTTP agent endpoint on 127.0.0.1 that records every request. */
 export interface Sink {
@@ -40,7 +43,14 @@ export async function startSink(responder: Responder = () => ({})): Promise<Sink
       } catch {
         /* recorded raw */
       }
-      const entry: Received = { at: Date.now(), method: req.method ?? "", path: req.url ?? "", headers: req.headers, raw, body };
+      const entry: Received = {
+        at: Date.now(),
+        method: req.method ?? "",
+        path: req.url ?? "",
+        headers: req.headers,
+        raw,
+        body,
+      };
       const index = received.push(entry) - 1;
       const answer = respond(entry, index);
       if (answer.destroy) {
@@ -68,10 +78,14 @@ export async function startSink(responder: Responder = () => ({})): Promise<Sink
       respond = next;
     },
     async waitForCount(count, timeoutMs = 10_000, filter = () => true) {
-      return waitFor(() => {
-        const matching = received.filter(filter);
-        return matching.length >= count ? matching : null;
-      }, `${count} deliveries at the sink (have ${received.filter(filter).length})`, timeoutMs);
+      return waitFor(
+        () => {
+          const matching = received.filter(filter);
+          return matching.length >= count ? matching : null;
+        },
+        `${count} deliveries at the sink (have ${received.filter(filter).length})`,
+        timeoutMs,
+      );
     },
     async close() {
       for (const res of open) res.destroy();

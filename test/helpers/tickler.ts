@@ -28,10 +28,25 @@ export async function removePrefix(prefix: string, url = REDIS_URL): Promise<voi
 }
 
 /** Config for tests: short periods allowed, fast lock takeover, logs silent unless TEST_LOG is set. */
-export function testConfig(prefix: string, file: Record<string, unknown> = {}, env: Record<string, string> = {}): Config {
+export function testConfig(
+  prefix: string,
+  file: Record<string, unknown> = {},
+  env: Record<string, string> = {},
+): Config {
   return loadConfig({
-    env: { REDIS_URL, TICKLER_PREFIX: prefix, PORT: "0", LOG_LEVEL: process.env.TEST_LOG ?? "silent", TICKLER_CONCURRENCY: "20", ...env },
-    file: { min_interval: "1s", worker: { lock_duration: "3s", stalled_interval: "1s", reconcile_interval: "30s" }, ...file },
+    env: {
+      REDIS_URL,
+      TICKLER_PREFIX: prefix,
+      PORT: "0",
+      LOG_LEVEL: process.env.TEST_LOG ?? "silent",
+      TICKLER_CONCURRENCY: "20",
+      ...env,
+    },
+    file: {
+      min_interval: "1s",
+      worker: { lock_duration: "3s", stalled_interval: "1s", reconcile_interval: "30s" },
+      ...file,
+    },
   });
 }
 
@@ -40,11 +55,20 @@ export interface TestTickler {
   tickler: Tickler;
   config: Config;
   base: string;
-  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 
-export async function startTestTickler(prefix: string, file: Record<string, unknown> = {}, role: Role = "all"): Promise<TestTickler> {
+export async function startTestTickler(
+  prefix: string,
+  file: Record<string, unknown> = {},
+  role: Role = "all",
+): Promise<TestTickler> {
   const config = testConfig(prefix, file);
   const tickler = await startTickler(config, role, createLogger(config.logLevel));
   const base = tickler.port === null ? "" : `http://127.0.0.1:${tickler.port}`;

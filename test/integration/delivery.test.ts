@@ -33,13 +33,25 @@ describe("delivery to a real HTTP endpoint", () => {
     await removePrefix(prefix);
   });
 
-  const forTrigger = (name: string) => (r: { body: Record<string, unknown> }) => (r.body.trigger as { name?: string } | undefined)?.name === name;
+  const forTrigger = (name: string) => (r: { body: Record<string, unknown> }) =>
+    (r.body.trigger as { name?: string } | undefined)?.name === name;
 
   it("delivers a one-shot at its time with the §5 body and headers", async () => {
     const at = inMs(2000);
-    const put = await t.api("PUT", "/v1/users/u1/triggers/stretch", { prompt: "Time to stretch", at, thread_key: "th-1", payload: { n: 1 } });
+    const put = await t.api("PUT", "/v1/users/u1/triggers/stretch", {
+      prompt: "Time to stretch",
+      at,
+      thread_key: "th-1",
+      payload: { n: 1 },
+    });
     expect(put.status).toBe(201);
-    expect(put.body).toMatchObject({ id: "u1/stretch", kind: "once", state: "active", next_fire_at: at, result: "created" });
+    expect(put.body).toMatchObject({
+      id: "u1/stretch",
+      kind: "once",
+      state: "active",
+      next_fire_at: at,
+      result: "created",
+    });
 
     const [got] = await sink.waitForCount(1, 10_000, forTrigger("stretch"));
     const late = got!.at - Date.parse(at);
@@ -68,24 +80,38 @@ describe("delivery to a real HTTP endpoint", () => {
     expect(trigger).toMatchObject({ fire_count: 1, last_status: "succeeded", next_fire_at: null });
     const runs = await t.api("GET", "/v1/users/u1/triggers/stretch/runs");
     expect(runs.body.items).toHaveLength(1);
-    expect(runs.body.items[0]).toMatchObject({ status: "succeeded", attempts: 1, http_status: 200, run_id: got!.body.run_id });
+    expect(runs.body.items[0]).toMatchObject({
+      status: "succeeded",
+      attempts: 1,
+      http_status: 200,
+      run_id: got!.body.run_id,
+    });
     const run = await t.api("GET", `/v1/runs/${String(got!.body.run_id)}`);
     expect(run.body).toMatchObject({ status: "succeeded", trigger_id: "u1/stretch" });
   });
 
   it("delivers a heartbeat on its grid, one slot after another", async () => {
-    const put = await t.api("PUT", "/v1/users/u1/triggers/pulse", { prompt: "pulse", every: "1s", start_at: inMs(800) });
+    const put = await t.api("PUT", "/v1/users/u1/triggers/pulse", {
+      prompt: "pulse",
+      every: "1s",
+      start_at: inMs(800),
+    });
     const start = String(put.body.next_fire_at);
     const got = await sink.waitForCount(3, 10_000, forTrigger("pulse"));
     const slots = got.slice(0, 3).map((r) => Date.parse(String(r.body.scheduled_at)));
     expect(slots).toEqual([Date.parse(start), Date.parse(start) + 1000, Date.parse(start) + 2000]);
-    for (const r of got.slice(0, 3)) expect(r.at - Date.parse(String(r.body.scheduled_at))).toBeLessThan(ON_TIME_MS);
+    for (const r of got.slice(0, 3))
+      expect(r.at - Date.parse(String(r.body.scheduled_at))).toBeLessThan(ON_TIME_MS);
     expect(new Set(got.map((r) => r.headers["idempotency-key"])).size).toBe(got.length);
     await t.api("DELETE", "/v1/users/u1/triggers/pulse");
   });
 
   it("delivers a cron trigger at its pattern's times in its time zone", async () => {
-    await t.api("PUT", "/v1/users/u1/triggers/tick", { prompt: "tick", cron: "*/2 * * * * *", timezone: "America/New_York" });
+    await t.api("PUT", "/v1/users/u1/triggers/tick", {
+      prompt: "tick",
+      cron: "*/2 * * * * *",
+      timezone: "America/New_York",
+    });
     const got = await sink.waitForCount(2, 10_000, forTrigger("tick"));
     for (const r of got.slice(0, 2)) {
       const slot = Date.parse(String(r.body.scheduled_at));
@@ -97,7 +123,11 @@ describe("delivery to a real HTTP endpoint", () => {
   });
 
   it("signs with Standard Webhooks when the agent has a signing secret", async () => {
-    await t.api("PUT", "/v1/users/u1/triggers/signed", { prompt: "signed", delay: 0.2, target: { agent: "signed" } });
+    await t.api("PUT", "/v1/users/u1/triggers/signed", {
+      prompt: "signed",
+      delay: 0.2,
+      target: { agent: "signed" },
+    });
     const [got] = await signed.waitForCount(1);
     const id = String(got!.headers["webhook-id"]);
     const timestamp = Number(got!.headers["webhook-timestamp"]);
@@ -109,10 +139,24 @@ describe("delivery to a real HTTP endpoint", () => {
   it("speaks A2A 1.0 SendMessage and reads a JSON-RPC error in a 200 answer as a failed attempt", async () => {
     a2a.respond((_r, i) =>
       i === 0
-        ? { body: JSON.stringify({ jsonrpc: "2.0", id: "x", error: { code: -32603, message: "agent busy" } }) }
-        : { body: JSON.stringify({ jsonrpc: "2.0", id: "x", result: { message: { role: "ROLE_AGENT", parts: [{ text: "ok" }] } } }) },
+        ? {
+            body: JSON.stringify({ jsonrpc: "2.0", id: "x", error: { code: -32603, message: "agent busy" } }),
+          }
+        : {
+            body: JSON.stringify({
+              jsonrpc: "2.0",
+              id: "x",
+              result: { message: { role: "ROLE_AGENT", parts: [{ text: "ok" }] } },
+            }),
+          },
     );
-    await t.api("PUT", "/v1/users/u1/triggers/a2a", { prompt: "Check the inbox", delay: 0.2, thread_key: "ctx-42", target: { agent: "a2a" }, retry: { delay: 0.05 } });
+    await t.api("PUT", "/v1/users/u1/triggers/a2a", {
+      prompt: "Check the inbox",
+      delay: 0.2,
+      thread_key: "ctx-42",
+      target: { agent: "a2a" },
+      retry: { delay: 0.05 },
+    });
     const got = await a2a.waitForCount(2);
     expect(got[0]!.headers["a2a-version"]).toBe("1.0");
     expect(got[0]!.body).toMatchObject({

@@ -9,7 +9,12 @@ describe("tickler's Lua scripts", () => {
   const keys = keysFor(prefix);
   let redis: Redis;
   const write = (expected: number, quota: number, name: string, version: number) =>
-    runScript<number>(redis, "writeTrigger", [keys.trigger(`u/${name}`), keys.userIndex("u"), keys.allIndex], [expected, quota, name, `u/${name}`, "spec", "{}", "version", version, "sv", version]);
+    runScript<number>(
+      redis,
+      "writeTrigger",
+      [keys.trigger(`u/${name}`), keys.userIndex("u"), keys.allIndex],
+      [expected, quota, name, `u/${name}`, "spec", "{}", "version", version, "sv", version],
+    );
 
   beforeAll(() => {
     redis = new Redis(REDIS_URL);
@@ -42,7 +47,12 @@ describe("tickler's Lua scripts", () => {
       await redis.set(keys.running("u/b"), "job");
       await redis.zadd(keys.runs("u/b"), 1, "run_x");
       const del = (version: number) =>
-        runScript<number>(redis, "deleteTrigger", [keys.trigger("u/b"), keys.userIndex("u"), keys.allIndex, keys.running("u/b"), keys.runs("u/b")], [version, "b", "u/b"]);
+        runScript<number>(
+          redis,
+          "deleteTrigger",
+          [keys.trigger("u/b"), keys.userIndex("u"), keys.allIndex, keys.running("u/b"), keys.runs("u/b")],
+          [version, "b", "u/b"],
+        );
       expect(await del(9)).toBe(0);
       expect(await redis.exists(keys.trigger("u/b"))).toBe(1);
       expect(await del(3)).toBe(1);
@@ -53,7 +63,12 @@ describe("tickler's Lua scripts", () => {
 
   describe("record-fire.lua", () => {
     const record = (tid: string, sv: number, count: number, done: number, maxFires: number | "") =>
-      runScript<[number, number]>(redis, "recordFire", [keys.trigger(tid)], [sv, "succeeded", 1000, count, done, 2000, maxFires]);
+      runScript<[number, number]>(
+        redis,
+        "recordFire",
+        [keys.trigger(tid)],
+        [sv, "succeeded", 1000, count, done, 2000, maxFires],
+      );
 
     it("touches nothing for a trigger that is gone or rescheduled", async () => {
       expect(await record("u/none", 1, 1, 0, "")).toEqual([-1, 0]);
@@ -64,7 +79,11 @@ describe("tickler's Lua scripts", () => {
     it("counts fires and completes the trigger at max_fires, once", async () => {
       expect(await record("u/a", 2, 1, 0, 2)).toEqual([1, 0]);
       expect(await record("u/a", 2, 1, 0, 2)).toEqual([2, 1]);
-      expect(await redis.hmget(keys.trigger("u/a"), "completed_at", "last_status", "last_fire_at")).toEqual(["2000", "succeeded", "1000"]);
+      expect(await redis.hmget(keys.trigger("u/a"), "completed_at", "last_status", "last_fire_at")).toEqual([
+        "2000",
+        "succeeded",
+        "1000",
+      ]);
       expect(await record("u/a", 2, 1, 0, 2)).toEqual([3, 0]);
     });
   });

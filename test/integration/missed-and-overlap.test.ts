@@ -39,9 +39,22 @@ describe("when workers were down while slots came due", () => {
     const common = { every: "1s", start_at: new Date(start).toISOString(), misfire_grace: "200ms" };
     const created = [
       await api.api("PUT", "/v1/users/m/triggers/skip", { prompt: "skip", missed_policy: "skip", ...common }),
-      await api.api("PUT", "/v1/users/m/triggers/once", { prompt: "once", missed_policy: "run_once", ...common }),
-      await api.api("PUT", "/v1/users/m/triggers/all", { prompt: "all", missed_policy: "run_all", ...common }),
-      await api.api("PUT", "/v1/users/m/triggers/window", { prompt: "window", missed_policy: "run_all", catchup_window: "1500ms", ...common }),
+      await api.api("PUT", "/v1/users/m/triggers/once", {
+        prompt: "once",
+        missed_policy: "run_once",
+        ...common,
+      }),
+      await api.api("PUT", "/v1/users/m/triggers/all", {
+        prompt: "all",
+        missed_policy: "run_all",
+        ...common,
+      }),
+      await api.api("PUT", "/v1/users/m/triggers/window", {
+        prompt: "window",
+        missed_policy: "run_all",
+        catchup_window: "1500ms",
+        ...common,
+      }),
     ];
     for (const res of created) expect(res.body.next_fire_at).toBe(new Date(start).toISOString());
 
@@ -51,11 +64,17 @@ describe("when workers were down while slots came due", () => {
     worker = await startTestTickler(prefix, agents(), "worker");
 
     const settle = async (name: string): Promise<WireRun[]> =>
-      waitFor(async () => {
-        const runs = await runsOf(name);
-        const late = runs.filter((r) => Date.parse(r.scheduled_at) < restartedAt - 200);
-        return late.length >= 3 && late.every((r) => r.status === "missed" || r.status === "succeeded") ? late : null;
-      }, `late slots of ${name} to be settled`, 10_000);
+      waitFor(
+        async () => {
+          const runs = await runsOf(name);
+          const late = runs.filter((r) => Date.parse(r.scheduled_at) < restartedAt - 200);
+          return late.length >= 3 && late.every((r) => r.status === "missed" || r.status === "succeeded")
+            ? late
+            : null;
+        },
+        `late slots of ${name} to be settled`,
+        10_000,
+      );
 
     const lateSlots = (runs: WireRun[]) => runs.map((r) => Date.parse(r.scheduled_at)).sort((a, b) => a - b);
     const expectGrid = (runs: WireRun[]) => {
@@ -93,11 +112,15 @@ describe("when workers were down while slots came due", () => {
     expect(Number.isNaN(decidedAt)).toBe(false);
     for (const run of windowed) {
       const age = decidedAt - Date.parse(run.scheduled_at);
-      expect(run.status, `slot ${run.scheduled_at}, ${age} ms old at the decision`).toBe(age > 1500 ? "missed" : "succeeded");
+      expect(run.status, `slot ${run.scheduled_at}, ${age} ms old at the decision`).toBe(
+        age > 1500 ? "missed" : "succeeded",
+      );
     }
 
     // Nothing of the outage was delivered twice, and nothing skipped was delivered at all.
-    const catchupKeys = sink.received.filter((r) => r.body.catchup === true).map((r) => r.headers["idempotency-key"]);
+    const catchupKeys = sink.received
+      .filter((r) => r.body.catchup === true)
+      .map((r) => r.headers["idempotency-key"]);
     expect(new Set(catchupKeys).size).toBe(catchupKeys.length);
     expect(sink.received.filter((r) => nameOf(r) === "skip" && r.body.catchup === true)).toHaveLength(0);
   });
@@ -128,17 +151,30 @@ describe("when a slot comes while the previous run is still going", () => {
   });
 
   it("records the new slot as skipped_overlap and never runs two at once (overlap: skip)", async () => {
-    await t.api("PUT", "/v1/users/o/triggers/slow", { prompt: "slow", every: "1s", start_at: new Date(Date.now() + 200).toISOString() });
-    const runs = await waitFor(async () => {
-      const res = await t.api("GET", "/v1/users/o/triggers/slow/runs");
-      const items = res.body.items as WireRun[];
-      return items.some((r) => r.status === "skipped_overlap") && items.some((r) => r.status === "succeeded") ? items : null;
-    }, "a skipped slot and a finished one", 10_000);
+    await t.api("PUT", "/v1/users/o/triggers/slow", {
+      prompt: "slow",
+      every: "1s",
+      start_at: new Date(Date.now() + 200).toISOString(),
+    });
+    const runs = await waitFor(
+      async () => {
+        const res = await t.api("GET", "/v1/users/o/triggers/slow/runs");
+        const items = res.body.items as WireRun[];
+        return items.some((r) => r.status === "skipped_overlap") &&
+          items.some((r) => r.status === "succeeded")
+          ? items
+          : null;
+      },
+      "a skipped slot and a finished one",
+      10_000,
+    );
     await t.api("POST", "/v1/users/o/triggers/slow/pause");
     expect(maxInFlight).toBe(1);
     const skipped = runs.filter((r) => r.status === "skipped_overlap");
     expect(skipped.length).toBeGreaterThanOrEqual(1);
-    const delivered = new Set(sink.received.filter((r) => nameOf(r) === "slow").map((r) => r.body.scheduled_at));
+    const delivered = new Set(
+      sink.received.filter((r) => nameOf(r) === "slow").map((r) => r.body.scheduled_at),
+    );
     for (const run of skipped) expect(delivered.has(run.scheduled_at)).toBe(false);
   });
 });

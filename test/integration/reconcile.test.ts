@@ -36,12 +36,20 @@ describe("when BullMQ and the stored definitions disagree", () => {
     const record = await producer().get("r", "lost-once");
     await producer().fires.removeOnce("r/lost-once", record.scheduleVersion);
     expect(await producer().repair("r/lost-once")).toBe("replanned");
-    const [got] = await sink.waitForCount(1, 5000, (r) => (r.body.trigger as { name: string }).name === "lost-once");
+    const [got] = await sink.waitForCount(
+      1,
+      5000,
+      (r) => (r.body.trigger as { name: string }).name === "lost-once",
+    );
     expect(got!.body.scheduled_at).toBe(put.body.next_fire_at);
   });
 
   it("removes a scheduler that has no definition", async () => {
-    await queue().upsertJobScheduler("r/orphan", { every: 3600_000 }, { name: "heartbeat", data: { tid: "r/orphan", sv: 1, origin: "scheduled" } });
+    await queue().upsertJobScheduler(
+      "r/orphan",
+      { every: 3600_000 },
+      { name: "heartbeat", data: { tid: "r/orphan", sv: 1, origin: "scheduled" } },
+    );
     const report = await reconcilePass(producer());
     expect(report.removed).toBeGreaterThanOrEqual(1);
     expect(report.checked).toBeGreaterThan(report.removed);
@@ -51,26 +59,40 @@ describe("when BullMQ and the stored definitions disagree", () => {
   it("records a paused trigger's stray job as missed and delivers nothing", async () => {
     await t.api("PUT", "/v1/users/r/triggers/sleepy", { prompt: "x", delay: "1h" });
     const paused = await producer().pause("r", "sleepy");
-    await producer().fires.addNow("stray-1", { tid: "r/sleepy", sv: paused.record.scheduleVersion, origin: "once", slot: Date.now() });
+    await producer().fires.addNow("stray-1", {
+      tid: "r/sleepy",
+      sv: paused.record.scheduleVersion,
+      origin: "once",
+      slot: Date.now(),
+    });
     const run = await waitFor(async () => {
       const res = await t.api("GET", "/v1/users/r/triggers/sleepy/runs");
       return res.body.items?.[0];
     }, "the stray job's run record");
     expect(run).toMatchObject({ status: "missed", error: "trigger is paused; not delivered" });
-    expect(sink.received.filter((r) => (r.body.trigger as { name: string }).name === "sleepy")).toHaveLength(0);
+    expect(sink.received.filter((r) => (r.body.trigger as { name: string }).name === "sleepy")).toHaveLength(
+      0,
+    );
   });
 
   it("drops a job planned under a replaced schedule", async () => {
     await t.api("PUT", "/v1/users/r/triggers/moved", { prompt: "x", delay: "1h" });
     const old = await producer().get("r", "moved");
     await t.api("PUT", "/v1/users/r/triggers/moved", { prompt: "x", delay: "2h" });
-    await producer().fires.addNow("stale-1", { tid: "r/moved", sv: old.scheduleVersion, origin: "once", slot: Date.now() });
+    await producer().fires.addNow("stale-1", {
+      tid: "r/moved",
+      sv: old.scheduleVersion,
+      origin: "once",
+      slot: Date.now(),
+    });
     const job = await waitFor(async () => {
       const found = await queue().getJob("stale-1");
       return found && (await found.isCompleted()) ? found : null;
     }, "the stale job to be processed");
     expect(job.returnvalue).toEqual({ outcome: "dropped", reason: "superseded" });
-    expect(sink.received.filter((r) => (r.body.trigger as { name: string }).name === "moved")).toHaveLength(0);
+    expect(sink.received.filter((r) => (r.body.trigger as { name: string }).name === "moved")).toHaveLength(
+      0,
+    );
   });
 });
 
@@ -81,11 +103,24 @@ describe("schedules from config", () => {
   it("are upserted at start-up with their if_exists", async () => {
     const seed = (prompt: string, ifExists: string) => ({
       agents: { default: { url: "http://127.0.0.1:9/" } },
-      schedules: [{ user_id: "ops", name: "digest", cron: "0 9 * * 1-5", timezone: "America/New_York", prompt, if_exists: ifExists }],
+      schedules: [
+        {
+          user_id: "ops",
+          name: "digest",
+          cron: "0 9 * * 1-5",
+          timezone: "America/New_York",
+          prompt,
+          if_exists: ifExists,
+        },
+      ],
     });
     const first = await startTestTickler(prefix, seed("Post the digest", "update"), "api");
     const created = await first.api("GET", "/v1/users/ops/triggers/digest");
-    expect(created.body).toMatchObject({ kind: "cron", prompt: "Post the digest", timezone: "America/New_York" });
+    expect(created.body).toMatchObject({
+      kind: "cron",
+      prompt: "Post the digest",
+      timezone: "America/New_York",
+    });
     await first.close();
 
     const again = await startTestTickler(prefix, seed("Post the digest", "update"), "api");

@@ -11,11 +11,15 @@ describe("when the agent endpoint is flaky", () => {
   const script = new Map<string, ((r: Received) => ReturnType<Parameters<Sink["respond"]>[0]>)[]>();
   const nameOf = (r: Received): string => String((r.body.trigger as { name?: string } | undefined)?.name);
   const runOf = async (name: string, status: string) =>
-    waitFor(async () => {
-      const res = await t.api("GET", `/v1/users/flaky/triggers/${name}/runs`);
-      const run = res.body.items?.[0];
-      return run?.status === status ? run : null;
-    }, `run of ${name} to be ${status}`, 10_000);
+    waitFor(
+      async () => {
+        const res = await t.api("GET", `/v1/users/flaky/triggers/${name}/runs`);
+        const run = res.body.items?.[0];
+        return run?.status === status ? run : null;
+      },
+      `run of ${name} to be ${status}`,
+      10_000,
+    );
 
   beforeAll(async () => {
     sink = await startSink();
@@ -34,7 +38,11 @@ describe("when the agent endpoint is flaky", () => {
 
   it("retries a 503 and then succeeds, with one idempotency key for the slot", async () => {
     script.set("r503", [() => ({ status: 503 }), () => ({ status: 503 })]);
-    await t.api("PUT", "/v1/users/flaky/triggers/r503", { prompt: "x", delay: 0.1, retry: { attempts: 5, delay: 0.05 } });
+    await t.api("PUT", "/v1/users/flaky/triggers/r503", {
+      prompt: "x",
+      delay: 0.1,
+      retry: { attempts: 5, delay: 0.05 },
+    });
     const got = await sink.waitForCount(3, 10_000, (r) => nameOf(r) === "r503");
     expect(new Set(got.map((r) => r.headers["idempotency-key"])).size).toBe(1);
     expect(got.map((r) => r.body.attempt)).toEqual([1, 2, 3]);
@@ -45,7 +53,11 @@ describe("when the agent endpoint is flaky", () => {
 
   it("fails a 400 at once, without retrying, and keeps the reason", async () => {
     script.set("r400", [() => ({ status: 400 })]);
-    await t.api("PUT", "/v1/users/flaky/triggers/r400", { prompt: "x", delay: 0.1, retry: { attempts: 5, delay: 0.05 } });
+    await t.api("PUT", "/v1/users/flaky/triggers/r400", {
+      prompt: "x",
+      delay: 0.1,
+      retry: { attempts: 5, delay: 0.05 },
+    });
     const run = await runOf("r400", "failed");
     expect(run).toMatchObject({ attempts: 1, http_status: 400 });
     expect(run.error).toContain("HTTP 400");
@@ -58,7 +70,11 @@ describe("when the agent endpoint is flaky", () => {
 
   it("honours Retry-After (seconds) on a 429", async () => {
     script.set("r429", [() => ({ status: 429, headers: { "retry-after": "1" } })]);
-    await t.api("PUT", "/v1/users/flaky/triggers/r429", { prompt: "x", delay: 0.1, retry: { attempts: 3, delay: 0.01 } });
+    await t.api("PUT", "/v1/users/flaky/triggers/r429", {
+      prompt: "x",
+      delay: 0.1,
+      retry: { attempts: 3, delay: 0.01 },
+    });
     const [first, second] = await sink.waitForCount(2, 10_000, (r) => nameOf(r) === "r429");
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
     await runOf("r429", "succeeded");
@@ -66,14 +82,22 @@ describe("when the agent endpoint is flaky", () => {
 
   it("caps Retry-After at the trigger's max_delay", async () => {
     script.set("rcap", [() => ({ status: 503, headers: { "retry-after": "3600" } })]);
-    await t.api("PUT", "/v1/users/flaky/triggers/rcap", { prompt: "x", delay: 0.1, retry: { attempts: 3, delay: 0.01, max_delay: 0.3 } });
+    await t.api("PUT", "/v1/users/flaky/triggers/rcap", {
+      prompt: "x",
+      delay: 0.1,
+      retry: { attempts: 3, delay: 0.01, max_delay: 0.3 },
+    });
     const [first, second] = await sink.waitForCount(2, 10_000, (r) => nameOf(r) === "rcap");
     expect(second!.at - first!.at).toBeLessThan(2000);
   });
 
   it("retries a timeout and a reset connection, and gives up after `attempts` with the reason", async () => {
     script.set("rdead", [() => ({ holdMs: 2000 }), () => ({ destroy: true }), () => ({ status: 502 })]);
-    await t.api("PUT", "/v1/users/flaky/triggers/rdead", { prompt: "x", delay: 0.1, retry: { attempts: 3, delay: 0.05 } });
+    await t.api("PUT", "/v1/users/flaky/triggers/rdead", {
+      prompt: "x",
+      delay: 0.1,
+      retry: { attempts: 3, delay: 0.05 },
+    });
     const run = await runOf("rdead", "failed");
     expect(run.attempts).toBe(3);
     expect(run.error).toContain("gave up after 3 attempts");

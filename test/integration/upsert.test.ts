@@ -7,7 +7,8 @@ describe("upserting triggers keyed by (user_id, name)", () => {
   const prefix = testPrefix("upsert");
   let sink: Sink;
   let t: TestTickler;
-  const forTrigger = (name: string) => (r: { body: Record<string, unknown> }) => (r.body.trigger as { name?: string } | undefined)?.name === name;
+  const forTrigger = (name: string) => (r: { body: Record<string, unknown> }) =>
+    (r.body.trigger as { name?: string } | undefined)?.name === name;
   /** The fire jobs BullMQ holds for a trigger, pending (delayed or waiting). */
   const pendingFor = async (tid: string) => {
     const jobs = await t.tickler.producer.fires.queue.getJobs(["delayed", "waiting", "prioritized"]);
@@ -30,12 +31,18 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     expect(created.status).toBe(201);
     expect(created.body.result).toBe("created");
 
-    const updated = await t.api("PUT", "/v1/users/u1/triggers/plants", { ...body, prompt: "water the plants now" });
+    const updated = await t.api("PUT", "/v1/users/u1/triggers/plants", {
+      ...body,
+      prompt: "water the plants now",
+    });
     expect(updated.status).toBe(200);
     expect(updated.body).toMatchObject({ result: "updated", prompt: "water the plants now" });
     expect(updated.body.version).toBeGreaterThan(created.body.version);
 
-    const skipped = await t.api("PUT", "/v1/users/u1/triggers/plants?if_exists=skip", { ...body, prompt: "other" });
+    const skipped = await t.api("PUT", "/v1/users/u1/triggers/plants?if_exists=skip", {
+      ...body,
+      prompt: "other",
+    });
     expect(skipped.status).toBe(200);
     expect(skipped.body).toMatchObject({ result: "skipped", prompt: "water the plants now" });
 
@@ -49,7 +56,11 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     const body = { prompt: "check in", every: "1h", metadata: { source: "seed" } };
     const first = await t.api("PUT", "/v1/users/u1/triggers/checkin", body);
     const [jobBefore] = await pendingFor("u1/checkin");
-    const again = await t.api("PUT", "/v1/users/u1/triggers/checkin", { ...body, timezone: "UTC", missed_policy: "run_once" });
+    const again = await t.api("PUT", "/v1/users/u1/triggers/checkin", {
+      ...body,
+      timezone: "UTC",
+      missed_policy: "run_once",
+    });
     expect(again.status).toBe(200);
     expect(again.body.result).toBe("unchanged");
     expect(again.body.version).toBe(first.body.version);
@@ -74,11 +85,18 @@ describe("upserting triggers keyed by (user_id, name)", () => {
   it("fires only the new time when a one-shot is rescheduled; the old fire never happens", async () => {
     const oldAt = inMs(1000);
     const newAt = inMs(2000);
-    expect((await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "old", at: oldAt })).status).toBe(201);
-    expect((await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "new", at: newAt })).status).toBe(200);
+    expect((await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "old", at: oldAt })).status).toBe(
+      201,
+    );
+    expect((await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "new", at: newAt })).status).toBe(
+      200,
+    );
     const [got] = await sink.waitForCount(1, 5000, forTrigger("moved"));
     expect(got!.body).toMatchObject({ prompt: "new", scheduled_at: newAt });
-    await waitFor(async () => (await t.api("GET", "/v1/users/u1/triggers/moved")).body.state === "completed", "completion");
+    await waitFor(
+      async () => (await t.api("GET", "/v1/users/u1/triggers/moved")).body.state === "completed",
+      "completion",
+    );
     expect(sink.received.filter(forTrigger("moved"))).toHaveLength(1);
   });
 
@@ -86,7 +104,9 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     it("leaves one trigger and one pending fire, and exactly one delivery happens", async () => {
       const delays = Array.from({ length: 50 }, (_, i) => 1 + i * 0.01);
       const results = await Promise.all(
-        delays.map((delay) => t.api("PUT", "/v1/users/u2/triggers/race", { prompt: `delay ${delay}`, delay })),
+        delays.map((delay) =>
+          t.api("PUT", "/v1/users/u2/triggers/race", { prompt: `delay ${delay}`, delay }),
+        ),
       );
       expect(results.every((r) => r.status === 200 || r.status === 201)).toBe(true);
       expect(results.filter((r) => r.status === 201)).toHaveLength(1);
@@ -99,15 +119,27 @@ describe("upserting triggers keyed by (user_id, name)", () => {
       expect(got!.body.prompt).toBe(stored.prompt);
       expect(got!.body.scheduled_at).toBe(stored.next_fire_at);
       // Every planned time has passed: had any stale job survived, it would have fired by now.
-      await waitFor(() => Date.now() > Date.parse(stored.created_at) + 1600, "the latest possible delay to pass", 5000);
-      await waitFor(async () => (await t.tickler.producer.fires.queue.getActiveCount()) === 0, "no active fires");
+      await waitFor(
+        () => Date.now() > Date.parse(stored.created_at) + 1600,
+        "the latest possible delay to pass",
+        5000,
+      );
+      await waitFor(
+        async () => (await t.tickler.producer.fires.queue.getActiveCount()) === 0,
+        "no active fires",
+      );
       expect(sink.received.filter(forTrigger("race"))).toHaveLength(1);
     });
   });
 
   it("cancels: the trigger, its pending job and its scheduler are gone and nothing fires", async () => {
-    expect((await t.api("PUT", "/v1/users/u1/triggers/gone", { prompt: "x", every: "1s", start_at: inMs(1000) })).status).toBe(201);
-    expect((await t.api("PUT", "/v1/users/u1/triggers/gone-once", { prompt: "x", delay: 1 })).status).toBe(201);
+    expect(
+      (await t.api("PUT", "/v1/users/u1/triggers/gone", { prompt: "x", every: "1s", start_at: inMs(1000) }))
+        .status,
+    ).toBe(201);
+    expect((await t.api("PUT", "/v1/users/u1/triggers/gone-once", { prompt: "x", delay: 1 })).status).toBe(
+      201,
+    );
     const canceled = await t.api("DELETE", "/v1/users/u1/triggers/gone");
     expect(canceled).toMatchObject({ status: 200, body: { canceled: true } });
     expect((await t.api("DELETE", "/v1/users/u1/triggers/gone-once")).status).toBe(200);
@@ -118,7 +150,9 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     expect(await pendingFor("u1/gone-once")).toHaveLength(0);
     const pastBoth = Date.now() + 1800;
     await waitFor(() => Date.now() > pastBoth, "past both planned times", 5000);
-    expect(sink.received.filter((r) => String((r.body.trigger as { name?: string })?.name).startsWith("gone"))).toHaveLength(0);
+    expect(
+      sink.received.filter((r) => String((r.body.trigger as { name?: string })?.name).startsWith("gone")),
+    ).toHaveLength(0);
   });
 
   it("pauses (nothing fires) and resumes (fires again)", async () => {
@@ -153,7 +187,12 @@ describe("upserting triggers keyed by (user_id, name)", () => {
   });
 
   it("completes a heartbeat after max_fires", async () => {
-    await t.api("PUT", "/v1/users/u1/triggers/thrice", { prompt: "x", every: "1s", start_at: inMs(300), max_fires: 2 });
+    await t.api("PUT", "/v1/users/u1/triggers/thrice", {
+      prompt: "x",
+      every: "1s",
+      start_at: inMs(300),
+      max_fires: 2,
+    });
     await sink.waitForCount(2, 6000, forTrigger("thrice"));
     const done = await waitFor(async () => {
       const res = await t.api("GET", "/v1/users/u1/triggers/thrice");
@@ -165,19 +204,39 @@ describe("upserting triggers keyed by (user_id, name)", () => {
 
   it("completes a heartbeat at end_at", async () => {
     const start = Date.now() + 300;
-    await t.api("PUT", "/v1/users/u1/triggers/window", { prompt: "x", every: "1s", start_at: new Date(start).toISOString(), end_at: new Date(start + 1500).toISOString() });
-    const done = await waitFor(async () => {
-      const res = await t.api("GET", "/v1/users/u1/triggers/window");
-      return res.body.state === "completed" ? res.body : null;
-    }, "completion at end_at", 6000);
+    await t.api("PUT", "/v1/users/u1/triggers/window", {
+      prompt: "x",
+      every: "1s",
+      start_at: new Date(start).toISOString(),
+      end_at: new Date(start + 1500).toISOString(),
+    });
+    const done = await waitFor(
+      async () => {
+        const res = await t.api("GET", "/v1/users/u1/triggers/window");
+        return res.body.state === "completed" ? res.body : null;
+      },
+      "completion at end_at",
+      6000,
+    );
     expect(done.fire_count).toBe(2);
     expect(sink.received.filter(forTrigger("window"))).toHaveLength(2);
   });
 
   it("patches some fields, keeping the rest", async () => {
-    await t.api("PUT", "/v1/users/u1/triggers/patchme", { prompt: "a", cron: "0 9 * * 1-5", timezone: "America/New_York", thread_key: "t" });
+    await t.api("PUT", "/v1/users/u1/triggers/patchme", {
+      prompt: "a",
+      cron: "0 9 * * 1-5",
+      timezone: "America/New_York",
+      thread_key: "t",
+    });
     const patched = await t.api("PATCH", "/v1/users/u1/triggers/patchme", { prompt: "b" });
-    expect(patched.body).toMatchObject({ prompt: "b", cron: "0 9 * * 1-5", timezone: "America/New_York", thread_key: "t", result: "updated" });
+    expect(patched.body).toMatchObject({
+      prompt: "b",
+      cron: "0 9 * * 1-5",
+      timezone: "America/New_York",
+      thread_key: "t",
+      result: "updated",
+    });
     const reform = await t.api("PATCH", "/v1/users/u1/triggers/patchme", { every: "1h" });
     expect(reform.body).toMatchObject({ kind: "heartbeat", every: "1h", prompt: "b" });
     expect(reform.body.cron).toBeUndefined();
@@ -185,7 +244,8 @@ describe("upserting triggers keyed by (user_id, name)", () => {
   });
 
   it("lists a user's triggers in name order with a cursor and filters", async () => {
-    for (const name of ["l-a", "l-b", "l-c"]) await t.api("PUT", `/v1/users/u3/triggers/${name}`, { prompt: "x", every: "1h" });
+    for (const name of ["l-a", "l-b", "l-c"])
+      await t.api("PUT", `/v1/users/u3/triggers/${name}`, { prompt: "x", every: "1h" });
     await t.api("PUT", "/v1/users/u3/triggers/l-d", { prompt: "x", delay: "1h" });
     const first = await t.api("GET", "/v1/users/u3/triggers?limit=2");
     expect(first.body.items.map((i: { name: string }) => i.name)).toEqual(["l-a", "l-b"]);
@@ -199,7 +259,11 @@ describe("upserting triggers keyed by (user_id, name)", () => {
   });
 
   it("previews a schedule without storing anything", async () => {
-    const res = await t.api("POST", "/v1/preview", { cron: "0 9 * * MON-FRI", timezone: "America/New_York", count: 3 });
+    const res = await t.api("POST", "/v1/preview", {
+      cron: "0 9 * * MON-FRI",
+      timezone: "America/New_York",
+      count: 3,
+    });
     expect(res.status).toBe(200);
     expect(res.body.kind).toBe("cron");
     expect(res.body.next).toHaveLength(3);

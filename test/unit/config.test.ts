@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, DEFAULTS, loadConfig } from "../../src/config/index.js";
 
-const load = (env: Record<string, string>, file?: unknown) => loadConfig({ env, cwd: "/nonexistent", ...(file === undefined ? {} : { file }) });
+const load = (env: Record<string, string>, file?: unknown) =>
+  loadConfig({ env, cwd: "/nonexistent", ...(file === undefined ? {} : { file }) });
 function configError(fn: () => unknown): string {
   try {
     fn();
@@ -15,9 +16,23 @@ function configError(fn: () => unknown): string {
 describe("configuration", () => {
   it("has the documented defaults", () => {
     const config = load({});
-    expect(config).toMatchObject({ redisUrl: DEFAULTS.redisUrl, redisUrlFromEnv: false, host: "127.0.0.1", port: 3000, prefix: "tickler", concurrency: 50, logLevel: "info" });
+    expect(config).toMatchObject({
+      redisUrl: DEFAULTS.redisUrl,
+      redisUrlFromEnv: false,
+      host: "127.0.0.1",
+      port: 3000,
+      prefix: "tickler",
+      concurrency: 50,
+      logLevel: "info",
+    });
     expect(config.minIntervalMs).toBe(10_000);
-    expect(config.triggerDefaults).toMatchObject({ missedPolicy: "run_once", misfireGraceMs: 30_000, catchupWindowMs: 86_400_000, overlap: "skip", timeoutMs: 30_000 });
+    expect(config.triggerDefaults).toMatchObject({
+      missedPolicy: "run_once",
+      misfireGraceMs: 30_000,
+      catchupWindowMs: 86_400_000,
+      overlap: "skip",
+      timeoutMs: 30_000,
+    });
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -37,7 +52,9 @@ describe("configuration", () => {
 
   it("substitutes ${ENV} in YAML strings and refuses an unset one by name", () => {
     const file = { tokens: [{ token: "${ADMIN}", role: "admin" }] };
-    expect(load({ ADMIN: "a-very-long-admin-token" }, file).tokens.get("a-very-long-admin-token")).toEqual({ role: "admin" });
+    expect(load({ ADMIN: "a-very-long-admin-token" }, file).tokens.get("a-very-long-admin-token")).toEqual({
+      role: "admin",
+    });
     expect(configError(() => load({}, file))).toContain("tokens[0].token uses ${ADMIN}, which is not set");
   });
 
@@ -48,7 +65,15 @@ describe("configuration", () => {
     [{ agents: { a: { url: "ftp://x" } } }, "agents.a.url"],
     [{ agents: { a: { url: "http://x", signing_secret: "not base64!" } } }, "signing_secret"],
     [{ unknown_key: 1 }, "unknown_key"],
-    [{ schedules: [{ user_id: "a", name: "b", prompt: "x", delay: "1h" }, { user_id: "a", name: "b", prompt: "y", delay: "1h" }] }, "repeats a/b"],
+    [
+      {
+        schedules: [
+          { user_id: "a", name: "b", prompt: "x", delay: "1h" },
+          { user_id: "a", name: "b", prompt: "y", delay: "1h" },
+        ],
+      },
+      "repeats a/b",
+    ],
   ])("refuses a bad YAML value (%j)", (file, words) => {
     expect(configError(() => load({}, file))).toContain(words);
   });

@@ -56,7 +56,8 @@ describe("parseDuration", () => {
   });
 
   it("formats durations compactly and readably back", () => {
-    for (const ms of [250, 1000, 90_000, 5_400_000, 86_400_000, 90_061_500]) expect(parseDuration(formatDuration(ms), "x")).toBe(ms);
+    for (const ms of [250, 1000, 90_000, 5_400_000, 86_400_000, 90_061_500])
+      expect(parseDuration(formatDuration(ms), "x")).toBe(ms);
     expect(formatDuration(5_400_000)).toBe("1h30m");
   });
 });

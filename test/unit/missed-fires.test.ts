@@ -9,10 +9,16 @@ describe("planMissed", () => {
     expect(planMissed(slots, NOW, "skip", 60_000)).toEqual({ deliver: [], missed: slots });
   });
   it("run_once delivers the newest and records the rest missed", () => {
-    expect(planMissed([...slots].reverse(), NOW, "run_once", 60_000)).toEqual({ deliver: [NOW - 2000], missed: slots.slice(0, 3) });
+    expect(planMissed([...slots].reverse(), NOW, "run_once", 60_000)).toEqual({
+      deliver: [NOW - 2000],
+      missed: slots.slice(0, 3),
+    });
   });
   it("run_all delivers each slot inside the catch-up window, oldest first, and records older ones missed", () => {
-    expect(planMissed(slots, NOW, "run_all", 3500)).toEqual({ deliver: [NOW - 3000, NOW - 2000], missed: [NOW - 5000, NOW - 4000] });
+    expect(planMissed(slots, NOW, "run_all", 3500)).toEqual({
+      deliver: [NOW - 3000, NOW - 2000],
+      missed: [NOW - 5000, NOW - 4000],
+    });
   });
   it("run_once delivers nothing when every slot is older than the window", () => {
     expect(planMissed(slots, NOW, "run_once", 1000)).toEqual({ deliver: [], missed: slots });

@@ -25,9 +25,16 @@ describe("classifying an agent's answer", () => {
 
   it("reads A2A JSON-RPC errors in a 200 answer", () => {
     expect(classifyA2a('{"jsonrpc":"2.0","id":1,"result":{"message":{}}}', 200).kind).toBe("succeeded");
-    expect(classifyA2a('{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"x"}}', 200).kind).toBe("retryable");
-    expect(classifyA2a('{"jsonrpc":"2.0","id":1,"error":{"code":-32009,"message":"version"}}', 200).kind).toBe("permanent");
-    expect(classifyA2a('{"jsonrpc":"2.0","id":1,"result":{"task":{"status":{"state":"TASK_STATE_FAILED"}}}}', 200).kind).toBe("permanent");
+    expect(classifyA2a('{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"x"}}', 200).kind).toBe(
+      "retryable",
+    );
+    expect(
+      classifyA2a('{"jsonrpc":"2.0","id":1,"error":{"code":-32009,"message":"version"}}', 200).kind,
+    ).toBe("permanent");
+    expect(
+      classifyA2a('{"jsonrpc":"2.0","id":1,"result":{"task":{"status":{"state":"TASK_STATE_FAILED"}}}}', 200)
+        .kind,
+    ).toBe("permanent");
     expect(classifyA2a("<html>", 200).kind).toBe("permanent");
   });
 });
@@ -66,21 +73,40 @@ describe("retry delays", () => {
 
 describe("bodies and signatures", () => {
   const fire: FireBody = {
-    type: "tickler.fire", run_id: "run_x", trigger: { id: "u/n", user_id: "u", name: "n", kind: "once" }, prompt: "hello",
-    thread_key: "ctx", channel: null, payload: {}, scheduled_at: "2026-01-01T00:00:00.000Z", fired_at: "2026-01-01T00:00:00.010Z",
-    attempt: 1, manual: false, catchup: false,
+    type: "tickler.fire",
+    run_id: "run_x",
+    trigger: { id: "u/n", user_id: "u", name: "n", kind: "once" },
+    prompt: "hello",
+    thread_key: "ctx",
+    channel: null,
+    payload: {},
+    scheduled_at: "2026-01-01T00:00:00.000Z",
+    fired_at: "2026-01-01T00:00:00.010Z",
+    attempt: 1,
+    manual: false,
+    catchup: false,
   };
   it("matches the Standard Webhooks test vector", () => {
-    expect(signWebhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, '{"test": 2432232314}')).toBe(
-      "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
-    );
+    expect(
+      signWebhook(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        1614265330,
+        '{"test": 2432232314}',
+      ),
+    ).toBe("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
   });
   it("wraps a fire as A2A 1.0 SendMessage and as 0.3 message/send", () => {
     expect(JSON.parse(encodeBody("a2a", "1.0", fire))).toMatchObject({
-      jsonrpc: "2.0", method: "SendMessage", params: { message: { role: "ROLE_USER", messageId: "run_x", contextId: "ctx", parts: [{ text: "hello" }] } },
+      jsonrpc: "2.0",
+      method: "SendMessage",
+      params: {
+        message: { role: "ROLE_USER", messageId: "run_x", contextId: "ctx", parts: [{ text: "hello" }] },
+      },
     });
     expect(JSON.parse(encodeBody("a2a", "0.3", fire))).toMatchObject({
-      method: "message/send", params: { message: { kind: "message", role: "user", parts: [{ kind: "text", text: "hello" }] } },
+      method: "message/send",
+      params: { message: { kind: "message", role: "user", parts: [{ kind: "text", text: "hello" }] } },
     });
     expect(JSON.parse(encodeBody("json", "1.0", fire))).toEqual(fire);
   });

@@ -50,7 +50,9 @@ describe("the when field is detected", () => {
   it("gives cron errors (not duration errors) for cron-looking text with the wrong field count", () => {
     const error = errorOf(() => parseSchedule({ when: "0 9 * *" }, ctx));
     expect(error.code).toBe("invalid_cron");
-    expect(error.message).toBe('when: expected 5 or 6 fields, got 4 ("0 9 * *"); the form is "minute hour day-of-month month day-of-week"; did you mean "0 9 * * *"?');
+    expect(error.message).toBe(
+      'when: expected 5 or 6 fields, got 4 ("0 9 * *"); the form is "minute hour day-of-month month day-of-week"; did you mean "0 9 * * *"?',
+    );
     expect(looksLikeCron("1h 30m")).toBe(false);
     expect(looksLikeCron("in 2 hours")).toBe(false);
   });
@@ -58,7 +60,9 @@ describe("the when field is detected", () => {
 
 describe("cron", () => {
   it("matches the issue's message for a 4-field expression", () => {
-    expect(errorOf(() => parseCron("0 9 * *")).message).toContain('cron: expected 5 or 6 fields, got 4 ("0 9 * *")');
+    expect(errorOf(() => parseCron("0 9 * *")).message).toContain(
+      'cron: expected 5 or 6 fields, got 4 ("0 9 * *")',
+    );
   });
 
   it("expands macros and accepts names and seconds", () => {
@@ -75,7 +79,11 @@ describe("cron", () => {
   it("fires weekdays at 09:00 New York time, in UTC across the DST change", () => {
     const fires = cronFiresAfter("0 9 * * 1-5", "America/New_York", at("2026-10-30T00:00:00Z"), 3);
     // Fri 30 Oct is EDT (UTC-4); DST ends Sun 1 Nov; Mon 2 Nov and Tue 3 Nov are EST (UTC-5).
-    expect(isoList(fires)).toEqual(["2026-10-30T13:00:00.000Z", "2026-11-02T14:00:00.000Z", "2026-11-03T14:00:00.000Z"]);
+    expect(isoList(fires)).toEqual([
+      "2026-10-30T13:00:00.000Z",
+      "2026-11-02T14:00:00.000Z",
+      "2026-11-03T14:00:00.000Z",
+    ]);
   });
 
   it("runs a time inside the spring-forward gap at the shifted local time (Berlin 02:30 → 03:30 CEST)", () => {
@@ -84,7 +92,10 @@ describe("cron", () => {
   });
 
   it("runs a fixed time once on the fall-back day, and a */30 minute list on both repeated hours", () => {
-    expect(isoList(cronFiresAfter("30 2 * * *", "Europe/Berlin", at("2026-10-24T12:00:00Z"), 2))).toEqual(["2026-10-25T00:30:00.000Z", "2026-10-26T01:30:00.000Z"]);
+    expect(isoList(cronFiresAfter("30 2 * * *", "Europe/Berlin", at("2026-10-24T12:00:00Z"), 2))).toEqual([
+      "2026-10-25T00:30:00.000Z",
+      "2026-10-26T01:30:00.000Z",
+    ]);
     expect(isoList(cronFiresAfter("*/30 * * * *", "Europe/Berlin", at("2026-10-24T23:10:00Z"), 5))).toEqual([
       "2026-10-24T23:30:00.000Z",
       "2026-10-25T00:00:00.000Z",
@@ -99,13 +110,16 @@ describe("time zones and instants", () => {
   it("accepts IANA zones and refuses others", () => {
     expect(parseTimeZone("America/New_York")).toBe("America/New_York");
     expect(parseTimeZone("utc")).toBe("UTC");
-    for (const zone of ["Mars/Phobos", "+02:00", "EST5EDTX", ""]) expect(errorOf(() => parseTimeZone(zone)).code).toBe("invalid_timezone");
+    for (const zone of ["Mars/Phobos", "+02:00", "EST5EDTX", ""])
+      expect(errorOf(() => parseTimeZone(zone)).code).toBe("invalid_timezone");
   });
 
   it("reads an at without offset in the timezone, and one with an offset exactly", () => {
     expect(parseInstant("2026-12-01T09:00:00", "America/New_York", "at")).toBe(at("2026-12-01T14:00:00Z"));
     expect(parseInstant("2026-12-01 09:00", "Europe/Berlin", "at")).toBe(at("2026-12-01T08:00:00Z"));
-    expect(parseInstant("2026-12-01T09:00:00+02:00", "America/New_York", "at")).toBe(at("2026-12-01T07:00:00Z"));
+    expect(parseInstant("2026-12-01T09:00:00+02:00", "America/New_York", "at")).toBe(
+      at("2026-12-01T07:00:00Z"),
+    );
     expect(parseInstant("2026-12-01T09:00:00Z", "Asia/Tokyo", "at")).toBe(at("2026-12-01T09:00:00Z"));
   });
 
@@ -120,12 +134,19 @@ describe("schedules resolve to fire times", () => {
   it("refuses an at in the past unless allow_past, which fires at once", () => {
     const parsed = parseSchedule({ at: "2026-11-23T09:00:00Z" }, ctx);
     expect(errorOf(() => resolveSchedule(parsed, NOW))).toMatchObject({ code: "invalid_time", field: "at" });
-    const allowed = resolveSchedule(parseSchedule({ at: "2026-11-23T09:00:00Z", allow_past: true }, ctx), NOW);
+    const allowed = resolveSchedule(
+      parseSchedule({ at: "2026-11-23T09:00:00Z", allow_past: true }, ctx),
+      NOW,
+    );
     expect(allowed).toEqual({ kind: "once", atMs: NOW });
   });
 
   it("anchors a heartbeat at now + every, or on start_at's grid", () => {
-    expect(resolveSchedule(parseSchedule({ every: "5m" }, ctx), NOW)).toEqual({ kind: "heartbeat", everyMs: 300_000, anchorMs: NOW + 300_000 });
+    expect(resolveSchedule(parseSchedule({ every: "5m" }, ctx), NOW)).toEqual({
+      kind: "heartbeat",
+      everyMs: 300_000,
+      anchorMs: NOW + 300_000,
+    });
     const past = resolveSchedule(parseSchedule({ every: "1h", start_at: "2026-11-23T08:30:00Z" }, ctx), NOW);
     expect(past).toMatchObject({ anchorMs: at("2026-11-23T10:30:00Z") });
   });
@@ -133,10 +154,21 @@ describe("schedules resolve to fire times", () => {
   it("refuses more than one form, none, a short interval and an end_at in the past", () => {
     expect(errorOf(() => parseSchedule({ delay: "5m", every: "5m" }, ctx)).code).toBe("invalid_schedule");
     expect(errorOf(() => parseSchedule({}, ctx)).code).toBe("invalid_schedule");
-    expect(errorOf(() => parseSchedule({ every: "5s" }, ctx))).toMatchObject({ code: "interval_too_short", field: "every" });
-    expect(errorOf(() => parseSchedule({ cron: "*/5 * * * * *" }, ctx))).toMatchObject({ code: "interval_too_short", field: "cron" });
-    expect(errorOf(() => parseSchedule({ every: "1h", end_at: "2026-11-23T09:00:00Z" }, ctx))).toMatchObject({ code: "invalid_time", field: "end_at" });
-    expect(errorOf(() => parseSchedule({ delay: "5m", start_at: "2026-11-24T09:00:00Z" }, ctx))).toMatchObject({ field: "start_at" });
+    expect(errorOf(() => parseSchedule({ every: "5s" }, ctx))).toMatchObject({
+      code: "interval_too_short",
+      field: "every",
+    });
+    expect(errorOf(() => parseSchedule({ cron: "*/5 * * * * *" }, ctx))).toMatchObject({
+      code: "interval_too_short",
+      field: "cron",
+    });
+    expect(errorOf(() => parseSchedule({ every: "1h", end_at: "2026-11-23T09:00:00Z" }, ctx))).toMatchObject({
+      code: "invalid_time",
+      field: "end_at",
+    });
+    expect(
+      errorOf(() => parseSchedule({ delay: "5m", start_at: "2026-11-24T09:00:00Z" }, ctx)),
+    ).toMatchObject({ field: "start_at" });
   });
 
   it("lists next fires within start_at and end_at", () => {
@@ -145,7 +177,10 @@ describe("schedules resolve to fire times", () => {
     expect(nextFires(hb, NOW + 1, 2)).toEqual([NOW + 60_000, NOW + 120_000]);
     expect(nextFires(hb, NOW, 10, { endAtMs: NOW + 90_000 })).toEqual([NOW, NOW + 60_000]);
     const cron = { kind: "cron" as const, cron: "0 9 * * *", timezone: "UTC" };
-    expect(isoList(nextFires(cron, NOW, 2, { startAtMs: at("2026-12-01T00:00:00Z") }))).toEqual(["2026-12-01T09:00:00.000Z", "2026-12-02T09:00:00.000Z"]);
+    expect(isoList(nextFires(cron, NOW, 2, { startAtMs: at("2026-12-01T00:00:00Z") }))).toEqual([
+      "2026-12-01T09:00:00.000Z",
+      "2026-12-02T09:00:00.000Z",
+    ]);
   });
 
   it("finds the slots between a late one and the next pending one (missed-slot arithmetic)", () => {
