@@ -135,14 +135,12 @@ export function triggerRoutes(deps: RouteDeps): Router {
     const { userId, name } = params(req);
     assertMayActOn(req.principal, userId);
     const run = await producer.runNow(userId, name);
-    res
-      .status(202)
-      .json({
-        run_id: run.runId,
-        idempotency_key: run.idempotencyKey,
-        scheduled_at: iso(run.scheduledAtMs),
-        manual: true,
-      });
+    res.status(202).json({
+      run_id: run.runId,
+      idempotency_key: run.idempotencyKey,
+      scheduled_at: iso(run.scheduledAtMs),
+      manual: true,
+    });
   });
 
   router.get(`${one}/runs`, async (req, res) => {
