@@ -7,6 +7,7 @@ import type { Producer } from "../producer/producer.js";
 import type { RunStore } from "../runs/run-store.js";
 import { TicklerError } from "../triggers/index.js";
 import { assertAdmin, authenticate } from "./auth.js";
+import { bullBoard } from "./bull-board.js";
 import { errorHandler } from "./errors.js";
 import { triggerRoutes } from "./routes.js";
 
@@ -62,6 +63,9 @@ export function buildApp(deps: AppDeps): Express {
       res.status(503).json({ error: { code: "redis_unavailable", message: "Redis is not reachable" } });
     }
   });
+
+  const board = bullBoard(producer.fires.queue, config.tokens);
+  app.use(board.path, board.guard, board.router);
 
   app.use(authenticate(config.tokens));
   app.use(

@@ -6,34 +6,46 @@ import { TicklerError } from "../triggers/index.js";
 const digest = (token: string): Buffer => createHash("sha256").update(token).digest();
 
 /**
- * Maps `Authorization: Bearer <token>` to a principal. Tokens are compared as SHA-256 digests with
- * timingSafeEqual against every configured token, so the time taken says nothing about how close a guess
- * was. With no tokens configured every caller is admin: the server then listens on loopback only.
+ * Maps an `Authorization` header to a principal: `Bearer <token>`, or (where `basic` is allowed, for pages
+ * a browser opens) HTTP Basic with any user name and the token as password. Tokens are compared as SHA-256
+ * digests with timingSafeEqual against every configured token, so the time taken says nothing about how
+ * close a guess was. With no tokens configured every caller is admin: the server then binds loopback only.
  */
-export function authenticate(tokens: ReadonlyMap<string, Principal>) {
+export function principalFor(tokens: ReadonlyMap<string, Principal>) {
   const known = [...tokens].map(([token, principal]) => ({ digest: digest(token), principal }));
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    if (known.length === 0) {
-      req.principal = { role: "admin" };
-      return next();
+  return (
+    header: string | undefined,
+    opts: { basic?: boolean } = {},
+  ): Principal | { error: TicklerError } => {
+    if (known.length === 0) return { role: "admin" };
+    const text = header ?? "";
+    let token: string | undefined = /^Bearer\s+(\S+)\s*$/i.exec(text)?.[1];
+    if (token === undefined && opts.basic) {
+      const encoded = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(text)?.[1];
+      const decoded = encoded === undefined ? "" : Buffer.from(encoded, "base64").toString("utf8");
+      token = decoded.includes(":") ? decoded.slice(decoded.indexOf(":") + 1) : undefined;
     }
-    const header = req.get("authorization") ?? "";
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) {
-      return next(
-        new TicklerError(
-          "unauthorized",
-          header === ""
-            ? "missing Authorization: Bearer <token> header"
-            : "malformed Authorization header; expected Bearer <token>",
-        ),
-      );
+    if (token === undefined || token === "") {
+      const message =
+        text === ""
+          ? "missing Authorization: Bearer <token> header"
+          : "malformed Authorization header; expected Bearer <token>";
+      return { error: new TicklerError("unauthorized", message) };
     }
-    const candidate = digest(match[1] as string);
+    const candidate = digest(token);
     let found: Principal | undefined;
     for (const entry of known) if (timingSafeEqual(entry.digest, candidate)) found = entry.principal;
-    if (!found) return next(new TicklerError("unauthorized", "unknown token"));
-    req.principal = found;
+    return found ?? { error: new TicklerError("unauthorized", "unknown token") };
+  };
+}
+
+/** Express middleware: sets `req.principal` from a bearer token, or fails with 401. */
+export function authenticate(tokens: ReadonlyMap<string, Principal>) {
+  const lookup = principalFor(tokens);
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const principal = lookup(req.get("authorization"));
+    if ("error" in principal) return next(principal.error);
+    req.principal = principal;
     next();
   };
 }

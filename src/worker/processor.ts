@@ -49,6 +49,9 @@ export type FireResult =
   | { outcome: "skipped_overlap"; run_id: string }
   | { outcome: "catchup_planned"; slots: number };
 
+/** Run statuses that are outcomes: the slot is done. */
+const OUTCOMES: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "missed", "skipped_overlap"]);
+
 /** The most missed slots enumerated after one outage (older ones are counted in the log, not recorded one by one). */
 const MAX_MISSED_SLOTS = 1000;
 /** How long a catch-up waits before trying again while the trigger's previous run is still going. */
@@ -88,6 +91,9 @@ export function createProcessor(deps: ProcessorDeps) {
       return { outcome: "dropped", reason: "superseded" };
     }
     const state = stateOf(record);
+    // A job that already made attempts is resuming a slot that came due (a retry, or a retry of a failed
+    // fire from Bull Board): it is delivered even if the trigger completed meanwhile.
+    const resumed = job.attemptsMade > 0;
     if (!manual && state === "paused") {
       await finishRun(
         record,
@@ -97,13 +103,13 @@ export function createProcessor(deps: ProcessorDeps) {
       );
       return { outcome: "dropped", reason: "paused" };
     }
-    if (!manual && (state === "completed" || pastEnd(record, slot) || maxedOut(record))) {
+    if (!manual && !resumed && (state === "completed" || pastEnd(record, slot) || maxedOut(record))) {
       if (state !== "completed") await markCompleted(record);
       if (record.schedule.kind !== "once") await deps.fires.removeScheduler(data.tid);
       return { outcome: "dropped", reason: "completed" };
     }
 
-    const firstPickup = job.attemptsMade === 0 && (job.attemptsStarted ?? 0) <= 1;
+    const firstPickup = !resumed && (job.attemptsStarted ?? 0) <= 1;
     if (
       firstPickup &&
       (data.origin === "scheduled" || data.origin === "once") &&
@@ -141,6 +147,8 @@ export function createProcessor(deps: ProcessorDeps) {
     const attempt = job.attemptsMade + 1;
     const startedAt = now();
     const previous = attempt > 1 ? await deps.runs.get(runIdFor(data.tid, slot, data.manualNonce)) : null;
+    // A slot that already reached an outcome (and is re-delivered from Bull Board) is not a new fire.
+    const bookkeeping = { counted: !(previous && OUTCOMES.has(previous.status)) };
     const run: RunRecord = {
       ...baseRun(record, slot, data, previous?.startedAtMs ?? startedAt),
       status: "running",
@@ -148,7 +156,7 @@ export function createProcessor(deps: ProcessorDeps) {
     };
     const request = buildRequest(record, run, data, attempt, startedAt);
     if ("error" in request) {
-      await finishRun(record, run, "failed", request.error, job);
+      await finishRun(record, run, "failed", request.error, job, bookkeeping);
       throw new UnrecoverableError(request.error);
     }
     await deps.runs.save([run]);
@@ -160,7 +168,7 @@ export function createProcessor(deps: ProcessorDeps) {
       httpStatus: outcome.httpStatus,
     };
     if (outcome.kind === "succeeded") {
-      await finishRun(record, { ...run, ...timing }, "succeeded", null, job);
+      await finishRun(record, { ...run, ...timing }, "succeeded", null, job, bookkeeping);
       log.debug({ tid: data.tid, run: run.runId, slot: iso(slot), lateMs: startedAt - slot }, "delivered");
       return { outcome: "succeeded", run_id: run.runId, http_status: outcome.httpStatus };
     }
@@ -178,7 +186,7 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     const reason =
       outcome.kind === "retryable" ? `${outcome.error} (gave up after ${attempt} attempts)` : outcome.error;
-    await finishRun(record, { ...run, ...timing }, "failed", reason, job);
+    await finishRun(record, { ...run, ...timing }, "failed", reason, job, bookkeeping);
     log.warn({ tid: data.tid, run: run.runId, attempt, error: reason }, "delivery failed");
     throw new UnrecoverableError(reason);
   }
@@ -241,12 +249,13 @@ export function createProcessor(deps: ProcessorDeps) {
     status: RunStatus,
     error: string | null,
     job?: Job<FireJobData>,
+    opts: { counted?: boolean } = {},
   ): Promise<void> {
     await deps.runs.save([
       { ...run, status, error, finishedAtMs: run.finishedAtMs ?? now(), nextAttemptAtMs: null },
     ]);
     const fired = job !== undefined;
-    const counted = fired && !run.manual;
+    const counted = fired && !run.manual && opts.counted !== false;
     const completed = await recordFire(
       record,
       status,

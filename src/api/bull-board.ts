@@ -1,0 +1,50 @@
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { ExpressAdapter } from "@bull-board/express";
+import type { Queue } from "bullmq";
+import type { NextFunction, Request, Response, Router } from "express";
+import type { Principal } from "../config/index.js";
+import { TicklerError } from "../triggers/index.js";
+import { principalFor } from "./auth.js";
+
+/** Where Bull Board is mounted. */
+export const BOARD_PATH = "/admin/queues";
+
+/**
+ * Bull Board for the fire queue, admins only. A browser cannot send bearer headers, so HTTP Basic with any
+ * user name and an admin token as the password works too (the browser prompts for it on the 401).
+ *
+ * Retrying or removing a failed fire from the board keeps the run records consistent: run ids derive from
+ * (trigger, slot), so a retried fire rewrites its own run record, and a removed job's run stays in the
+ * runs API. Cancel or pause triggers through the API: a pending fire removed here is re-planned by the
+ * reconciler, because the trigger still says it should fire.
+ */
+export function bullBoard(
+  queue: Queue,
+  tokens: ReadonlyMap<string, Principal>,
+): { path: string; guard: (req: Request, res: Response, next: NextFunction) => void; router: Router } {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(BOARD_PATH);
+  createBullBoard({
+    queues: [
+      new BullMQAdapter(queue, {
+        displayName: "tickler fires",
+        description: "One job per fire: delayed one-shots, scheduler iterations, catch-ups, manual runs",
+      }),
+    ],
+    serverAdapter,
+    options: { uiConfig: { boardTitle: "tickler" } },
+  });
+  const lookup = principalFor(tokens);
+  const guard = (req: Request, res: Response, next: NextFunction): void => {
+    const principal = lookup(req.get("authorization"), { basic: true });
+    if ("error" in principal) {
+      res.set("WWW-Authenticate", 'Basic realm="tickler admin", charset="UTF-8"');
+      return next(principal.error);
+    }
+    if (principal.role !== "admin")
+      return next(new TicklerError("forbidden", "Bull Board needs an admin token"));
+    next();
+  };
+  return { path: BOARD_PATH, guard, router: serverAdapter.getRouter() as Router };
+}
