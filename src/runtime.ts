@@ -8,6 +8,7 @@ import { Producer } from "./producer/producer.js";
 import { startReconciler } from "./producer/reconciler.js";
 import { connectRedis, waitReady } from "./redis/connection.js";
 import { keysFor } from "./redis/keys.js";
+import { RunEventHub } from "./runs/run-events.js";
 import { RunStore } from "./runs/run-store.js";
 import { coerceError } from "./triggers/index.js";
 import { createDispatcher } from "./worker/deliver.js";
@@ -63,10 +64,12 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
   });
   const fires = new FireQueue(redis, config.prefix);
   const producer = new Producer({ redis, keys, fires, config });
-  const runs = new RunStore(redis, keys, {
+  const runLimits = {
     historyLimit: config.runHistoryLimit,
     retentionMs: config.runRetentionMs,
-  });
+    eventsMaxLen: config.events.maxLen,
+  };
+  const runs = new RunStore(redis, keys, runLimits);
 
   let worker: FireWorker | null = null;
   let stopReconciler: (() => void) | null = null;
@@ -80,10 +83,7 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
       redis: workerRedis,
       keys,
       store: workerProducer.store,
-      runs: new RunStore(workerRedis, keys, {
-        historyLimit: config.runHistoryLimit,
-        retentionMs: config.runRetentionMs,
-      }),
+      runs: new RunStore(workerRedis, keys, runLimits),
       fires: workerFires,
       config,
       dispatcher,
@@ -103,10 +103,12 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
     logger.info({ schedules: seeded }, "upserted schedules from config");
   }
 
+  let events: RunEventHub | null = null;
   let server: Server | null = null;
   let port: number | null = null;
   if (withApi) {
-    const app = buildApp({ config, producer, runs, redis, logger, roles: [role] });
+    events = new RunEventHub(redis, () => open("worker", "tickler-events-reader"), keys.events, logger);
+    const app = buildApp({ config, producer, runs, events, redis, logger, roles: [role] });
     server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.port, config.host, (error?: Error) =>
         error ? reject(error) : resolve(listening),
@@ -134,8 +136,9 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
       const closing = server
         ? new Promise<void>((resolve) => server?.close(() => resolve()))
         : Promise.resolve();
-      server?.closeIdleConnections();
       stopReconciler?.();
+      await events?.close(); // ends open SSE responses, so their connections can close
+      server?.closeIdleConnections();
       if (worker) await worker.close();
       await closing;
       await fires.close();

@@ -5,8 +5,9 @@ import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
 import type { Producer } from "../producer/producer.js";
 import type { RunStore } from "../runs/run-store.js";
-import { TicklerError } from "../triggers/index.js";
-import { assertAdmin, authenticate } from "./auth.js";
+import { isStreamId, type RunEventHub } from "../runs/run-events.js";
+import { TicklerError, checkName } from "../triggers/index.js";
+import { assertAdmin, assertMayActOn, authenticate } from "./auth.js";
 import { bullBoard } from "./bull-board.js";
 import { errorHandler } from "./errors.js";
 import { triggerRoutes } from "./routes.js";
@@ -16,6 +17,7 @@ export interface AppDeps {
   config: Config;
   producer: Producer;
   runs: RunStore;
+  events: RunEventHub;
   redis: Redis;
   logger: Logger;
   /** Which roles this process runs, for /v1/status. */
@@ -85,6 +87,41 @@ export function buildApp(deps: AppDeps): Express {
       queue.getWorkersCount(),
     ]);
     res.json({ queue: queue.name, counts, schedulers, workers });
+  });
+
+  app.get("/v1/events", async (req, res) => {
+    const principal = req.principal;
+    const asked = typeof req.query.user_id === "string" ? req.query.user_id : undefined;
+    if (asked !== undefined) assertMayActOn(principal, checkName(asked, "user_id"));
+    // Users see only their own runs; admins see everyone's, or one user's with ?user_id=.
+    const only = principal?.role === "user" ? principal.userId : asked;
+    const lastEventId =
+      req.get("last-event-id") ??
+      (typeof req.query.last_event_id === "string" ? req.query.last_event_id : undefined);
+    if (lastEventId !== undefined && !isStreamId(lastEventId)) {
+      throw new TicklerError("invalid_field", "Last-Event-ID: not an event id from this stream", {
+        field: "last_event_id",
+      });
+    }
+    res.set({
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-cache, no-transform",
+      Connection: "keep-alive",
+      "X-Accel-Buffering": "no",
+    });
+    res.flushHeaders();
+    res.write(`retry: 3000\n\n`);
+    const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), config.events.keepAliveMs);
+    const unsubscribe = await deps.events.subscribe(
+      (event) => only === undefined || event.userId === only,
+      (event) => res.write(`id: ${event.id}\nevent: run\ndata: ${event.data}\n\n`),
+      () => res.end(),
+      lastEventId,
+    );
+    req.on("close", () => {
+      clearInterval(keepAlive);
+      unsubscribe();
+    });
   });
 
   app.use(triggerRoutes({ producer, runs: deps.runs, ...(deps.now ? { now: deps.now } : {}) }));

@@ -43,6 +43,10 @@ export const DEFAULTS = {
   maxStalledCount: 3,
   shutdownTimeoutMs: 30 * SECOND,
   reconcileIntervalMs: 1 * MINUTE,
+  /** Run events kept for SSE replay (Last-Event-ID), approximately. */
+  eventsMaxLen: 10_000,
+  /** How often an idle SSE connection gets a comment frame, so proxies keep it open. */
+  sseKeepAliveMs: 15 * SECOND,
 } as const;
 
 /** A principal a bearer token maps to. */
@@ -92,6 +96,7 @@ export interface Config {
     shutdownTimeoutMs: number;
     reconcileIntervalMs: number;
   };
+  events: { maxLen: number; keepAliveMs: number };
 }
 
 /** A configuration problem: one line naming the variable or key and what it accepts. */
@@ -158,6 +163,10 @@ const fileSchema = z
         shutdown_timeout: duration,
         reconcile_interval: duration,
       })
+      .partial()
+      .strict(),
+    events: z
+      .object({ max_len: z.number().int().min(100).max(10_000_000), keepalive: duration })
       .partial()
       .strict(),
     schedules: z.array(
@@ -297,6 +306,10 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
         "worker.reconcile_interval",
         DEFAULTS.reconcileIntervalMs,
       ),
+    },
+    events: {
+      maxLen: file.events?.max_len ?? DEFAULTS.eventsMaxLen,
+      keepAliveMs: dur(file.events?.keepalive, "events.keepalive", DEFAULTS.sseKeepAliveMs),
     },
   };
 }

@@ -18,6 +18,8 @@ export interface Keys {
   run(runId: string): string;
   /** Sorted set (score: scheduled time): a trigger's run ids, capped. */
   runs(triggerId: string): string;
+  /** Stream (capped): one entry per run state change, for SSE clients. */
+  events: string;
 }
 
 /** The BullMQ queue that holds every fire. */
@@ -34,5 +36,6 @@ export function keysFor(prefix: string): Keys {
     running: (id) => `${prefix}:running:${id}`,
     run: (runId) => `${prefix}:run:${runId}`,
     runs: (id) => `${prefix}:runs:${id}`,
+    events: `${prefix}:events`,
   };
 }

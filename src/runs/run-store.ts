@@ -59,17 +59,31 @@ export class RunStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly limits: { historyLimit: number; retentionMs: number },
+    private readonly limits: { historyLimit: number; retentionMs: number; eventsMaxLen: number },
   ) {}
 
-  /** Writes (or overwrites) runs; `indexed` false keeps them out of the trigger's history (a canceled trigger). */
+  /**
+   * Writes (or overwrites) runs and appends one event per run to the event stream, in one transaction.
+   * `indexed` false keeps them out of the trigger's history (a canceled trigger).
+   */
   async save(runs: readonly RunRecord[], indexed = true): Promise<void> {
     if (runs.length === 0) return;
-    const { retentionMs, historyLimit } = this.limits;
+    const { retentionMs, historyLimit, eventsMaxLen } = this.limits;
     const multi = this.redis.multi();
     const touched = new Set<string>();
     for (const run of runs) {
       multi.set(this.keys.run(run.runId), JSON.stringify(run), "PX", retentionMs);
+      multi.xadd(
+        this.keys.events,
+        "MAXLEN",
+        "~",
+        eventsMaxLen,
+        "*",
+        "u",
+        run.userId,
+        "d",
+        JSON.stringify(runToWire(run)),
+      );
       if (indexed) {
         multi.zadd(this.keys.runs(run.triggerId), run.scheduledAtMs, run.runId);
         touched.add(run.triggerId);
