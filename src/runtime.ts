@@ -1,13 +1,15 @@
-import type { Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { buildApp } from "./api/app.js";
+import { principalFor } from "./api/auth.js";
 import type { Config } from "./config/index.js";
 import { FireQueue } from "./producer/fire-queue.js";
 import { Producer } from "./producer/producer.js";
 import { startReconciler } from "./producer/reconciler.js";
 import { connectRedis, waitReady } from "./redis/connection.js";
 import { keysFor } from "./redis/keys.js";
+import { Metrics } from "./metrics.js";
 import { RunEventHub } from "./runs/run-events.js";
 import { RunStore } from "./runs/run-store.js";
 import { coerceError } from "./triggers/index.js";
@@ -70,6 +72,7 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
     eventsMaxLen: config.events.maxLen,
   };
   const runs = new RunStore(redis, keys, runLimits);
+  const metrics = new Metrics({ fires, store: producer.store });
 
   let worker: FireWorker | null = null;
   let stopReconciler: (() => void) | null = null;
@@ -88,6 +91,7 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
       config,
       dispatcher,
       logger,
+      metrics,
     });
     stopReconciler = startReconciler(
       workerProducer,
@@ -108,20 +112,24 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
   let port: number | null = null;
   if (withApi) {
     events = new RunEventHub(redis, () => open("worker", "tickler-events-reader"), keys.events, logger);
-    const app = buildApp({ config, producer, runs, events, redis, logger, roles: [role] });
-    server = await new Promise<Server>((resolve, reject) => {
-      const listening = app.listen(config.port, config.host, (error?: Error) =>
-        error ? reject(error) : resolve(listening),
-      );
-    });
-    const address = server.address();
-    port = typeof address === "object" && address ? address.port : config.port;
+    const app = buildApp({ config, producer, runs, events, metrics, redis, logger, roles: [role] });
+    server = await listen(app, config.port, config.host);
+    port = listeningPort(server);
     if (config.tokens.size === 0)
       logger.warn(
         { host: config.host },
         "no tokens configured: every caller is admin, so the API listens on loopback only",
       );
     logger.info({ url: `http://${config.host}:${port}`, role }, "tickler API listening");
+  }
+  if (!withApi && config.metrics.port !== null) {
+    server = await listen(
+      metricsServer(metrics, config.metrics.public ? null : config.tokens),
+      config.metrics.port,
+      config.host,
+    );
+    port = listeningPort(server);
+    logger.info({ url: `http://${config.host}:${port}/metrics` }, "worker metrics listening");
   }
   if (worker)
     logger.info({ concurrency: config.concurrency, prefix: config.prefix }, "tickler worker started");
@@ -148,5 +156,54 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
         connections.map((connection) => connection.quit().catch(() => connection.disconnect())),
       );
     },
+  };
+}
+
+function listen(handler: RequestListener, port: number, host: string): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const server = createServer(handler);
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+function listeningPort(server: Server): number {
+  const address = server.address();
+  return typeof address === "object" && address ? address.port : 0;
+}
+
+/**
+ * A worker-only process's HTTP surface: /metrics (admin token unless metrics are public) and /healthz.
+ * Pass `tokens` null for public metrics.
+ */
+function metricsServer(metrics: Metrics, tokens: Config["tokens"] | null): RequestListener {
+  const lookup = tokens === null ? null : principalFor(tokens);
+  return (req, res) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+      return;
+    }
+    if (path !== "/metrics") {
+      res
+        .writeHead(404, { "content-type": "application/json" })
+        .end('{"error":{"code":"not_found","message":"only /metrics and /healthz here"}}');
+      return;
+    }
+    const principal = lookup?.(req.headers.authorization);
+    if (principal && ("error" in principal || principal.role !== "admin")) {
+      const code = "error" in principal ? "unauthorized" : "forbidden";
+      res
+        .writeHead(code === "unauthorized" ? 401 : 403, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: { code, message: "/metrics needs an admin token" } }));
+      return;
+    }
+    metrics.render().then(
+      ({ contentType, body }) => res.writeHead(200, { "content-type": contentType }).end(body),
+      () =>
+        res
+          .writeHead(503, { "content-type": "application/json" })
+          .end('{"error":{"code":"redis_unavailable","message":"Redis is not reachable"}}'),
+    );
   };
 }

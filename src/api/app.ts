@@ -7,7 +7,9 @@ import type { Producer } from "../producer/producer.js";
 import type { RunStore } from "../runs/run-store.js";
 import { isStreamId, type RunEventHub } from "../runs/run-events.js";
 import { TicklerError, checkName } from "../triggers/index.js";
-import { assertAdmin, assertMayActOn, authenticate } from "./auth.js";
+import type { Metrics } from "../metrics.js";
+import { VERSION } from "../version.js";
+import { assertAdmin, assertMayActOn, authenticate, principalFor } from "./auth.js";
 import { bullBoard } from "./bull-board.js";
 import { errorHandler } from "./errors.js";
 import { triggerRoutes } from "./routes.js";
@@ -18,6 +20,7 @@ export interface AppDeps {
   producer: Producer;
   runs: RunStore;
   events: RunEventHub;
+  metrics: Metrics;
   redis: Redis;
   logger: Logger;
   /** Which roles this process runs, for /v1/status. */
@@ -69,7 +72,38 @@ export function buildApp(deps: AppDeps): Express {
   const board = bullBoard(producer.fires.queue, config.tokens);
   app.use(board.path, board.guard, board.router);
 
+  const lookup = principalFor(config.tokens);
+  app.get("/metrics", async (req, res) => {
+    if (!config.metrics.public) {
+      const principal = lookup(req.get("authorization"));
+      if ("error" in principal) throw principal.error;
+      assertAdmin(principal);
+    }
+    const { contentType, body } = await deps.metrics.render();
+    res.type(contentType).send(body);
+  });
+
   app.use(authenticate(config.tokens));
+
+  app.get("/v1/status", async (req, res) => {
+    const queue = producer.fires.queue;
+    const redisUp = await redis.ping().then(
+      () => true,
+      () => false,
+    );
+    const admin = req.principal?.role === "admin";
+    res.json({
+      version: VERSION,
+      roles: deps.roles ?? [],
+      backend: "bullmq",
+      redis: redisUp ? "up" : "down",
+      prefix: config.prefix,
+      workers: redisUp ? await queue.getWorkersCount() : null,
+      // Trigger counts span every user: admins only.
+      ...(admin && redisUp ? { triggers: await producer.store.counts() } : {}),
+      uptime_s: Math.round(process.uptime()),
+    });
+  });
   app.use(
     express.json({
       limit: config.maxBodyBytes,

@@ -97,6 +97,8 @@ export interface Config {
     reconcileIntervalMs: number;
   };
   events: { maxLen: number; keepAliveMs: number };
+  /** `public`: /metrics answers without a token. `port`: where a worker-only process serves /metrics and /healthz. */
+  metrics: { public: boolean; port: number | null };
 }
 
 /** A configuration problem: one line naming the variable or key and what it accepts. */
@@ -169,6 +171,7 @@ const fileSchema = z
       .object({ max_len: z.number().int().min(100).max(10_000_000), keepalive: duration })
       .partial()
       .strict(),
+    metrics: z.object({ public: z.boolean() }).partial().strict(),
     schedules: z.array(
       z.looseObject({ user_id: z.string(), name: z.string(), if_exists: z.enum(IF_EXISTS).optional() }),
     ),
@@ -306,6 +309,13 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
         "worker.reconcile_interval",
         DEFAULTS.reconcileIntervalMs,
       ),
+    },
+    metrics: {
+      public: file.metrics?.public ?? false,
+      port:
+        nonEmpty(env.TICKLER_METRICS_PORT) === undefined
+          ? null
+          : readInt(env.TICKLER_METRICS_PORT, "TICKLER_METRICS_PORT", 0, 0, 65535),
     },
     events: {
       maxLen: file.events?.max_len ?? DEFAULTS.eventsMaxLen,

@@ -2,6 +2,8 @@ import type { Redis } from "ioredis";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
 import {
+  kindOf,
+  stateOf,
   triggerId,
   type Page,
   type Schedule,
@@ -40,6 +42,12 @@ export class TriggerStore {
     });
   }
 
+  /** How many triggers there are per kind and state, across all users. */
+  async counts(): Promise<Record<string, number>> {
+    const hash = await this.redis.hgetall(this.keys.counts);
+    return Object.fromEntries(Object.entries(hash).map(([bucket, count]) => [bucket, Number(count)]));
+  }
+
   /** How many triggers a user has. */
   async countForUser(userId: string): Promise<number> {
     return this.redis.zcard(this.keys.userIndex(userId));
@@ -52,7 +60,7 @@ export class TriggerStore {
     const result = await runScript<number>(
       this.redis,
       "writeTrigger",
-      [this.keys.trigger(id), this.keys.userIndex(spec.userId), this.keys.allIndex],
+      [this.keys.trigger(id), this.keys.userIndex(spec.userId), this.keys.allIndex, this.keys.counts],
       [expectedVersion, quota, spec.name, id, ...encode(record, expectedVersion === 0)],
     );
     return result === 1 ? "written" : result === -1 ? "over_quota" : "conflict";
@@ -70,6 +78,7 @@ export class TriggerStore {
         this.keys.allIndex,
         this.keys.running(id),
         this.keys.runs(id),
+        this.keys.counts,
       ],
       [expectedVersion, spec.name, id],
     );
@@ -114,6 +123,8 @@ function encode(record: TriggerRecord, withBookkeeping: boolean): string[] {
     String(record.updatedAtMs),
     "completed_at",
     record.completedAtMs === null ? "" : String(record.completedAtMs),
+    "bucket",
+    `${kindOf(record.spec)}:${stateOf(record)}`,
   ];
   if (!withBookkeeping) return fields;
   return [

@@ -18,6 +18,8 @@ export interface Keys {
   run(runId: string): string;
   /** Sorted set (score: scheduled time): a trigger's run ids, capped. */
   runs(triggerId: string): string;
+  /** Hash: how many triggers there are per "<kind>:<state>" (kept by the Lua scripts). */
+  counts: string;
   /** Stream (capped): one entry per run state change, for SSE clients. */
   events: string;
 }
@@ -37,5 +39,6 @@ export function keysFor(prefix: string): Keys {
     run: (runId) => `${prefix}:run:${runId}`,
     runs: (id) => `${prefix}:runs:${id}`,
     events: `${prefix}:events`,
+    counts: `${prefix}:counts`,
   };
 }

@@ -3,9 +3,9 @@ import type { Redis } from "ioredis";
 
 /** Tickler's own Lua scripts, one `.lua` file each beside this module (headers there say KEYS/ARGV/returns). */
 const SCRIPTS = {
-  writeTrigger: { file: "write-trigger.lua", keys: 3 },
-  deleteTrigger: { file: "delete-trigger.lua", keys: 5 },
-  recordFire: { file: "record-fire.lua", keys: 1 },
+  writeTrigger: { file: "write-trigger.lua", keys: 4 },
+  deleteTrigger: { file: "delete-trigger.lua", keys: 6 },
+  recordFire: { file: "record-fire.lua", keys: 2 },
   releaseLock: { file: "release-lock.lua", keys: 1 },
 } as const;
 

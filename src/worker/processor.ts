@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
 import { catchupJobId, slotOf, type FireJobData, type FireQueue } from "../producer/fire-queue.js";
 import type { TriggerStore } from "../producer/trigger-store.js";
+import type { Metrics } from "../metrics.js";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
 import {
@@ -38,6 +39,8 @@ export interface ProcessorDeps {
   config: Config;
   dispatcher: Dispatcher;
   logger: Logger;
+  /** Where fire counts, delivery times and lateness are recorded, when metrics are on. */
+  metrics?: Metrics;
   now?: () => number;
 }
 
@@ -167,6 +170,10 @@ export function createProcessor(deps: ProcessorDeps) {
       durationMs: finished - startedAt,
       httpStatus: outcome.httpStatus,
     };
+    const kind = kindOf(record.spec);
+    deps.metrics?.deliverySeconds.observe({ outcome: outcome.kind }, timing.durationMs / 1000);
+    if (attempt === 1 && !run.manual)
+      deps.metrics?.latenessSeconds.observe({ kind }, Math.max(0, startedAt - slot) / 1000);
     if (outcome.kind === "succeeded") {
       await finishRun(record, { ...run, ...timing }, "succeeded", null, job, bookkeeping);
       log.debug({ tid: data.tid, run: run.runId, slot: iso(slot), lateMs: startedAt - slot }, "delivered");
@@ -182,6 +189,7 @@ export function createProcessor(deps: ProcessorDeps) {
         { tid: data.tid, run: run.runId, attempt, delayMs, error: outcome.error },
         "delivery failed; will retry",
       );
+      deps.metrics?.retries.inc({ kind });
       throw new RetryableDeliveryError(outcome.error, delayMs);
     }
     const reason =
@@ -220,6 +228,8 @@ export function createProcessor(deps: ProcessorDeps) {
           : `missed_policy ${record.spec.missedPolicy}: not delivered late`,
     }));
     await deps.runs.save(missedRuns);
+    if (missedRuns.length > 0)
+      deps.metrics?.fires.inc({ kind: kindOf(record.spec), outcome: "missed" }, missedRuns.length);
     log.info(
       { tid: data.tid, late: late.length, deliver: plan.deliver.length, policy: record.spec.missedPolicy },
       "slots came due while no worker ran",
@@ -254,6 +264,7 @@ export function createProcessor(deps: ProcessorDeps) {
     await deps.runs.save([
       { ...run, status, error, finishedAtMs: run.finishedAtMs ?? now(), nextAttemptAtMs: null },
     ]);
+    deps.metrics?.fires.inc({ kind: kindOf(record.spec), outcome: status });
     const fired = job !== undefined;
     const counted = fired && !run.manual && opts.counted !== false;
     const completed = await recordFire(
@@ -290,7 +301,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const [, completed] = await runScript<[number, number]>(
       deps.redis,
       "recordFire",
-      [deps.keys.trigger(tidOf(record))],
+      [deps.keys.trigger(tidOf(record)), deps.keys.counts],
       [
         record.scheduleVersion,
         status,

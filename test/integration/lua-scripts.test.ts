@@ -12,9 +12,11 @@ describe("tickler's Lua scripts", () => {
     runScript<number>(
       redis,
       "writeTrigger",
-      [keys.trigger(`u/${name}`), keys.userIndex("u"), keys.allIndex],
-      [expected, quota, name, `u/${name}`, "spec", "{}", "version", version, "sv", version],
+      [keys.trigger(`u/${name}`), keys.userIndex("u"), keys.allIndex, keys.counts],
+      [expected, quota, name, `u/${name}`, "spec", "{}", "version", version, "sv", version, "bucket", bucket],
     );
+  let bucket = "once:active";
+  const counts = async () => redis.hgetall(keys.counts);
 
   beforeAll(() => {
     redis = new Redis(REDIS_URL);
@@ -33,10 +35,19 @@ describe("tickler's Lua scripts", () => {
       expect(await redis.hget(keys.trigger("u/a"), "version")).toBe("2");
       expect(await redis.zrange(keys.userIndex("u"), 0, -1)).toEqual(["a"]);
       expect(await redis.zrange(keys.allIndex, 0, -1)).toEqual(["u/a"]);
+      expect(await counts()).toEqual({ "once:active": "1" });
+    });
+    it("moves the trigger between (kind, state) counts when its bucket changes", async () => {
+      bucket = "cron:active";
+      expect(await write(2, 10, "a", 3)).toBe(1);
+      expect(await counts()).toEqual({ "once:active": "0", "cron:active": "1" });
+      bucket = "once:active";
+      expect(await write(3, 10, "a", 4)).toBe(1);
     });
     it("refuses a create over the user's quota and changes nothing", async () => {
       expect(await write(0, 2, "b", 3)).toBe(1);
       expect(await write(0, 2, "c", 4)).toBe(-1);
+      expect((await counts())["once:active"]).toBe("2");
       expect(await redis.exists(keys.trigger("u/c"))).toBe(0);
       expect(await redis.zcard(keys.userIndex("u"))).toBe(2);
     });
@@ -50,7 +61,14 @@ describe("tickler's Lua scripts", () => {
         runScript<number>(
           redis,
           "deleteTrigger",
-          [keys.trigger("u/b"), keys.userIndex("u"), keys.allIndex, keys.running("u/b"), keys.runs("u/b")],
+          [
+            keys.trigger("u/b"),
+            keys.userIndex("u"),
+            keys.allIndex,
+            keys.running("u/b"),
+            keys.runs("u/b"),
+            keys.counts,
+          ],
           [version, "b", "u/b"],
         );
       expect(await del(9)).toBe(0);
@@ -58,6 +76,7 @@ describe("tickler's Lua scripts", () => {
       expect(await del(3)).toBe(1);
       expect(await redis.exists(keys.trigger("u/b"), keys.running("u/b"), keys.runs("u/b"))).toBe(0);
       expect(await redis.zrange(keys.userIndex("u"), 0, -1)).toEqual(["a"]);
+      expect((await counts())["once:active"]).toBe("1");
     });
   });
 
@@ -66,7 +85,7 @@ describe("tickler's Lua scripts", () => {
       runScript<[number, number]>(
         redis,
         "recordFire",
-        [keys.trigger(tid)],
+        [keys.trigger(tid), keys.counts],
         [sv, "succeeded", 1000, count, done, 2000, maxFires],
       );
 
@@ -77,14 +96,16 @@ describe("tickler's Lua scripts", () => {
       expect(await redis.hget(keys.trigger("u/a"), "fire_count")).toBeNull();
     });
     it("counts fires and completes the trigger at max_fires, once", async () => {
-      expect(await record("u/a", 2, 1, 0, 2)).toEqual([1, 0]);
-      expect(await record("u/a", 2, 1, 0, 2)).toEqual([2, 1]);
+      expect(await record("u/a", 4, 1, 0, 2)).toEqual([1, 0]);
+      expect(await record("u/a", 4, 1, 0, 2)).toEqual([2, 1]);
+      expect(await counts()).toMatchObject({ "once:active": "0", "once:completed": "1" });
       expect(await redis.hmget(keys.trigger("u/a"), "completed_at", "last_status", "last_fire_at")).toEqual([
         "2000",
         "succeeded",
         "1000",
       ]);
-      expect(await record("u/a", 2, 1, 0, 2)).toEqual([3, 0]);
+      expect(await record("u/a", 4, 1, 0, 2)).toEqual([3, 0]);
+      expect(await redis.hget(keys.trigger("u/a"), "bucket")).toBe("once:completed");
     });
   });
 

@@ -4,6 +4,7 @@
   resurrect a deleted trigger nor complete a rescheduled one.
 
   KEYS[1] trigger hash
+  KEYS[2] counts hash (field "<kind>:<state>"): completion moves the trigger to "<kind>:completed"
   ARGV[1] schedule version the fire belongs to
   ARGV[2] status (succeeded | failed | missed | skipped_overlap), or "" to leave last_status
   ARGV[3] fire time (epoch ms) for last_fire_at, or "" to leave it
@@ -25,5 +26,14 @@ local completed = 0
 if done and (redis.call('HGET', KEYS[1], 'completed_at') or '') == '' then
   redis.call('HSET', KEYS[1], 'completed_at', ARGV[6])
   completed = 1
+  local bucket = redis.call('HGET', KEYS[1], 'bucket')
+  if bucket then
+    local moved = string.match(bucket, '^[^:]+') .. ':completed'
+    if moved ~= bucket then
+      redis.call('HINCRBY', KEYS[2], bucket, -1)
+      redis.call('HINCRBY', KEYS[2], moved, 1)
+      redis.call('HSET', KEYS[1], 'bucket', moved)
+    end
+  end
 end
 return {count, completed}

@@ -1,15 +1,17 @@
 --[[
   Writes a trigger definition if nobody wrote it since we read it (compare-and-set on `version`), and keeps
-  the per-user and global indexes in step, in one step so that no reader sees one without the other.
+  the per-user and global indexes and the per-(kind, state) counts in step, in one step so that no reader
+  sees one without the other.
 
   KEYS[1] trigger hash       <prefix>:t:<user_id>/<name>
   KEYS[2] user index zset    <prefix>:u:<user_id>        (member: name, score 0: name order)
   KEYS[3] global index zset  <prefix>:triggers           (member: trigger id, score 0)
+  KEYS[4] counts hash        <prefix>:counts             (field: "<kind>:<state>", value: how many)
   ARGV[1] expected version   "0" when the trigger must not exist yet
   ARGV[2] quota              max triggers per user (checked only on create)
   ARGV[3] name
   ARGV[4] trigger id
-  ARGV[5..] field, value, field, value, ... (must include "version")
+  ARGV[5..] field, value, field, value, ... (must include "version" and "bucket", the "<kind>:<state>")
 
   Returns  1 written
            0 version conflict (someone else wrote first; nothing changed)
@@ -25,7 +27,13 @@ elseif current ~= expected then
 end
 local fields = {}
 for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+local before = redis.call('HGET', KEYS[1], 'bucket')
 redis.call('HSET', KEYS[1], unpack(fields))
+local after = redis.call('HGET', KEYS[1], 'bucket')
+if before ~= after then
+  if before then redis.call('HINCRBY', KEYS[4], before, -1) end
+  redis.call('HINCRBY', KEYS[4], after, 1)
+end
 redis.call('ZADD', KEYS[2], 0, ARGV[3])
 redis.call('ZADD', KEYS[3], 0, ARGV[4])
 return 1
