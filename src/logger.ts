@@ -1,10 +1,14 @@
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 
 /**
  * The process logger: JSON lines on stderr (stdout stays free for `tickler mcp`'s protocol). Secrets are
  * redacted by path wherever they could appear in a logged object.
  */
-export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
+export function createLogger(
+  level: string,
+  base: Record<string, unknown> = {},
+  destination: DestinationStream = pino.destination(2),
+): Logger {
   return pino(
     {
       level,
@@ -22,6 +26,6 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
         censor: "***",
       },
     },
-    pino.destination(2),
+    destination,
   );
 }
