@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
 import express, { type Express } from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -6,12 +8,17 @@ import type { Config } from "../config/index.js";
 import type { Producer } from "../producer/producer.js";
 import type { RunStore } from "../runs/run-store.js";
 import { isStreamId, type RunEventHub } from "../runs/run-events.js";
-import { TicklerError, checkName } from "../triggers/index.js";
+import { TicklerError, checkName, fromZodError } from "../triggers/index.js";
 import type { Metrics } from "../metrics.js";
 import { VERSION } from "../version.js";
 import { assertAdmin, assertMayActOn, authenticate, principalFor } from "./auth.js";
 import { bullBoard } from "./bull-board.js";
 import { errorHandler } from "./errors.js";
+import { DOCS_HTML, DOCS_INIT_JS, buildOpenApi } from "./openapi.js";
+import { querySchemas } from "./schemas.js";
+
+/** Swagger UI's files, served by /docs. */
+const SWAGGER_UI_DIR = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
 import { triggerRoutes } from "./routes.js";
 
 /** What the HTTP app needs; it opens nothing itself. */
@@ -72,6 +79,18 @@ export function buildApp(deps: AppDeps): Express {
   const board = bullBoard(producer.fires.queue, config.tokens);
   app.use(board.path, board.guard, board.router);
 
+  const openapi = buildOpenApi();
+  app.get("/openapi.json", (_req, res) => {
+    res.json(openapi);
+  });
+  app.get("/docs", (_req, res) => {
+    res.type("html").send(DOCS_HTML);
+  });
+  app.get("/docs/init.js", (_req, res) => {
+    res.type("js").send(DOCS_INIT_JS);
+  });
+  app.use("/docs/assets", express.static(SWAGGER_UI_DIR, { index: false, maxAge: "1h" }));
+
   const lookup = principalFor(config.tokens);
   app.get("/metrics", async (req, res) => {
     if (!config.metrics.public) {
@@ -125,13 +144,13 @@ export function buildApp(deps: AppDeps): Express {
 
   app.get("/v1/events", async (req, res) => {
     const principal = req.principal;
-    const asked = typeof req.query.user_id === "string" ? req.query.user_id : undefined;
+    const parsed = querySchemas.events.safeParse(req.query);
+    if (!parsed.success) throw fromZodError(parsed.error, "query");
+    const asked = parsed.data.user_id;
     if (asked !== undefined) assertMayActOn(principal, checkName(asked, "user_id"));
     // Users see only their own runs; admins see everyone's, or one user's with ?user_id=.
     const only = principal?.role === "user" ? principal.userId : asked;
-    const lastEventId =
-      req.get("last-event-id") ??
-      (typeof req.query.last_event_id === "string" ? req.query.last_event_id : undefined);
+    const lastEventId = req.get("last-event-id") ?? parsed.data.last_event_id;
     if (lastEventId !== undefined && !isStreamId(lastEventId)) {
       throw new TicklerError("invalid_field", "Last-Event-ID: not an event id from this stream", {
         field: "last_event_id",

@@ -1,7 +1,6 @@
 import { Router, type Request } from "express";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Producer, WriteOutcome } from "../producer/producer.js";
-import { MAX_PAGE } from "../producer/producer.js";
 import { runToWire, type RunStore } from "../runs/run-store.js";
 import {
   IF_EXISTS,
@@ -15,6 +14,7 @@ import {
   triggerId,
 } from "../triggers/index.js";
 import { assertAdmin, assertMayActOn } from "./auth.js";
+import { previewInputSchema, querySchemas } from "./schemas.js";
 
 /** What the routes need. */
 export interface RouteDeps {
@@ -23,22 +23,7 @@ export interface RouteDeps {
   now?: () => number;
 }
 
-const limit = z.coerce.number().int().min(1).max(MAX_PAGE).default(50);
-const cursor = z.string().max(1024).optional();
-const queries = {
-  upsert: z.object({ if_exists: z.enum(IF_EXISTS).default("update") }).strict(),
-  list: z
-    .object({
-      kind: z.enum(TRIGGER_KINDS).optional(),
-      state: z.enum(TRIGGER_STATES).optional(),
-      limit,
-      cursor,
-    })
-    .strict(),
-  listAll: z.object({ user_id: z.string().optional(), limit, cursor }).strict(),
-  runs: z.object({ limit, cursor }).strict(),
-  none: z.object({}).strict(),
-};
+const queries = querySchemas;
 
 function query<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
   const parsed = schema.safeParse(req.query);
@@ -195,25 +180,14 @@ export function triggerRoutes(deps: RouteDeps): Router {
       throw new TicklerError(
         "invalid_request",
         "the body must be a JSON object with one of when, at, delay, every, cron",
-        { field: "body" },
+        {
+          field: "body",
+        },
       );
     }
-    const { count = 5, ...schedule } = body as Record<string, unknown>;
-    if (typeof count !== "number" || !Number.isInteger(count) || count < 1 || count > 50) {
-      throw new TicklerError("invalid_field", "count: expected a whole number from 1 to 50", {
-        field: "count",
-      });
-    }
-    const unknown = Object.keys(schedule).filter(
-      (key) =>
-        !["when", "at", "delay", "every", "cron", "timezone", "start_at", "end_at", "allow_past"].includes(
-          key,
-        ),
-    );
-    if (unknown.length > 0)
-      throw new TicklerError("invalid_field", `${unknown[0]}: unknown field`, {
-        field: unknown[0] as string,
-      });
+    const parsed = previewInputSchema.safeParse(body);
+    if (!parsed.success) throw fromZodError(parsed.error);
+    const { count, ...schedule } = parsed.data;
     const preview = producer.preview(schedule, count, req.principal);
     res.json({ kind: preview.kind, timezone: preview.timezone, next: preview.nextMs.map(iso) });
   });

@@ -22,7 +22,10 @@ describe("secrets in logs and API output", () => {
   const call = async (method: string, path: string, token: string, body?: unknown) => {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -37,7 +40,13 @@ describe("secrets in logs and API output", () => {
         { token: ADMIN, role: "admin" },
         { token: ALICE, user_id: "alice" },
       ],
-      agents: { default: { url: sink.url, headers: { Authorization: `Bearer ${AGENT_TOKEN}` }, signing_secret: SIGNING } },
+      agents: {
+        default: {
+          url: sink.url,
+          headers: { Authorization: `Bearer ${AGENT_TOKEN}` },
+          signing_secret: SIGNING,
+        },
+      },
       allow_target_urls: true,
     });
     const logger = createLogger("trace", {}, { write: (line: string) => void logs.push(line) });
@@ -51,13 +60,24 @@ describe("secrets in logs and API output", () => {
   });
 
   it("never shows a token, an agent's Authorization header or a signing secret", async () => {
-    await call("PUT", "/v1/users/alice/triggers/a", ALICE, { prompt: "x", delay: 0.05, retry: { delay: 0.05 } });
+    await call("PUT", "/v1/users/alice/triggers/a", ALICE, {
+      prompt: "x",
+      delay: 0.05,
+      retry: { delay: 0.05 },
+    });
     await call("PUT", "/v1/users/alice/triggers/u", ADMIN, {
       prompt: "x",
       delay: "1h",
-      target: { url: sink.url, headers: { Authorization: `Bearer ${URL_HEADER_SECRET}`, "X-Trace": "visible" } },
+      target: {
+        url: sink.url,
+        headers: { Authorization: `Bearer ${URL_HEADER_SECRET}`, "X-Trace": "visible" },
+      },
     });
-    await waitFor(async () => (await call("GET", "/v1/users/alice/triggers/a", ALICE)).text.includes('"last_status":"succeeded"'), "the fire to succeed");
+    await waitFor(
+      async () =>
+        (await call("GET", "/v1/users/alice/triggers/a", ALICE)).text.includes('"last_status":"succeeded"'),
+      "the fire to succeed",
+    );
     const withHeaders = await call("GET", "/v1/users/alice/triggers/u", ADMIN);
     expect(withHeaders.text).toContain('"X-Trace":"visible"');
     expect(withHeaders.text).toContain('"Authorization":"***"');
@@ -72,6 +92,7 @@ describe("secrets in logs and API output", () => {
 
     expect(logs.length).toBeGreaterThan(10);
     const everything = [...logs, ...bodies].join("\n");
-    for (const secret of SECRETS) expect(everything, `a secret leaked: ${secret.slice(0, 8)}…`).not.toContain(secret);
+    for (const secret of SECRETS)
+      expect(everything, `a secret leaked: ${secret.slice(0, 8)}…`).not.toContain(secret);
   });
 });

@@ -1,0 +1,204 @@
+import { z } from "zod";
+import { MAX_PAGE } from "../producer/producer.js";
+import { RUN_STATUSES } from "../runs/run-store.js";
+import {
+  ERROR_CODES,
+  IF_EXISTS,
+  MISSED_POLICIES,
+  OVERLAP_POLICIES,
+  TARGET_FORMATS,
+  TRIGGER_KINDS,
+  TRIGGER_STATES,
+  triggerInputSchema,
+} from "../triggers/index.js";
+
+/**
+ * The wire schemas of the HTTP API: the routes validate requests with them and /openapi.json is generated
+ * from them, so the document cannot drift from what the server checks. Response schemas are closed
+ * (no unknown properties), and a test holds every real response of every route against them.
+ */
+
+const limit = z.coerce.number().int().min(1).max(MAX_PAGE).default(50).describe(`Page size, 1–${MAX_PAGE}`);
+const cursor = z.string().max(1024).optional().describe("next_cursor of the previous page");
+
+/** Query strings, by route. */
+export const querySchemas = {
+  upsert: z
+    .object({ if_exists: z.enum(IF_EXISTS).default("update").describe("What to do when the trigger exists") })
+    .strict(),
+  list: z
+    .object({
+      kind: z.enum(TRIGGER_KINDS).optional(),
+      state: z.enum(TRIGGER_STATES).optional(),
+      limit,
+      cursor,
+    })
+    .strict(),
+  listAll: z
+    .object({ user_id: z.string().optional().describe("Only this user's triggers"), limit, cursor })
+    .strict(),
+  runs: z.object({ limit, cursor }).strict(),
+  events: z
+    .object({
+      user_id: z.string().optional().describe("Only this user's runs (admins); users always get their own"),
+      last_event_id: z.string().optional().describe("Resume after this event id (or send Last-Event-ID)"),
+    })
+    .strict(),
+  none: z.object({}).strict(),
+};
+
+/** The body of POST /v1/preview. */
+export const previewInputSchema = z
+  .object({
+    when: z.union([z.string(), z.number()]).nullish(),
+    at: z.string().nullish(),
+    delay: z.union([z.string(), z.number()]).nullish(),
+    every: z.union([z.string(), z.number()]).nullish(),
+    cron: z.string().nullish(),
+    timezone: z.string().nullish(),
+    start_at: z.string().nullish(),
+    end_at: z.string().nullish(),
+    allow_past: z.boolean().nullish(),
+    count: z.number().int().min(1).max(50).default(5).describe("How many fire times to list"),
+  })
+  .strict();
+
+const time = z.string().describe("ISO-8601 UTC");
+const nullableTime = time.nullable();
+
+const retryWire = z.object({
+  attempts: z.number().int(),
+  backoff: z.enum(["exponential", "fixed"]),
+  delay: z.string(),
+  max_delay: z.string(),
+});
+
+const targetWire = z.union([
+  z.object({ agent: z.string() }).strict(),
+  z
+    .object({
+      url: z.string(),
+      method: z.enum(["POST", "PUT", "PATCH"]),
+      headers: z.record(z.string(), z.string()).describe('Secret-looking headers are shown as "***"'),
+      format: z.enum(TARGET_FORMATS),
+      a2a_version: z.enum(["1.0", "0.3"]),
+    })
+    .strict(),
+]);
+
+/** A trigger as every route shows it. */
+export const triggerWireSchema = z
+  .object({
+    id: z.string().describe("user_id/name"),
+    user_id: z.string(),
+    name: z.string(),
+    kind: z.enum(TRIGGER_KINDS),
+    state: z.enum(TRIGGER_STATES),
+    prompt: z.string(),
+    at: time.optional(),
+    allow_past: z.boolean().optional(),
+    delay: z.string().optional(),
+    every: z.string().optional(),
+    cron: z.string().optional(),
+    timezone: z.string(),
+    start_at: nullableTime,
+    end_at: nullableTime,
+    payload: z.record(z.string(), z.unknown()).nullable(),
+    thread_key: z.string().nullable(),
+    channel: z.string().nullable(),
+    target: targetWire.nullable(),
+    missed_policy: z.enum(MISSED_POLICIES),
+    misfire_grace: z.string(),
+    catchup_window: z.string(),
+    overlap: z.enum(OVERLAP_POLICIES),
+    retry: retryWire,
+    timeout: z.string(),
+    max_fires: z.number().int().nullable(),
+    enabled: z.boolean(),
+    metadata: z.record(z.string(), z.string()),
+    created_at: time,
+    updated_at: time,
+    version: z.number().int(),
+    next_fire_at: nullableTime,
+    next_fires: z.array(time).optional().describe("The next 5 fires (GET of one trigger)"),
+    last_fire_at: nullableTime,
+    last_status: z.string().nullable(),
+    fire_count: z.number().int(),
+  })
+  .strict();
+
+/** A trigger after a write, with what the write did. */
+export const writeResultSchema = triggerWireSchema
+  .extend({ result: z.enum(["created", "updated", "unchanged", "skipped"]) })
+  .strict();
+
+/** One run. */
+export const runWireSchema = z
+  .object({
+    run_id: z.string(),
+    trigger_id: z.string(),
+    user_id: z.string(),
+    name: z.string(),
+    scheduled_at: time,
+    started_at: nullableTime,
+    finished_at: nullableTime,
+    status: z.enum(RUN_STATUSES),
+    attempts: z.number().int(),
+    http_status: z.number().int().nullable(),
+    duration_ms: z.number().nullable(),
+    error: z.string().nullable(),
+    manual: z.boolean(),
+    catchup: z.boolean(),
+    next_attempt_at: nullableTime,
+  })
+  .strict();
+
+/** A page of a list. */
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), next_cursor: z.string().nullable() }).strict();
+
+/** The error shape of every 4xx and 5xx. */
+export const errorWireSchema = z
+  .object({
+    error: z
+      .object({
+        code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...(keyof typeof ERROR_CODES)[]]),
+        message: z.string(),
+        field: z.string().optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
+export const canceledSchema = z.object({ canceled: z.literal(true), id: z.string() }).strict();
+export const runNowSchema = z
+  .object({ run_id: z.string(), idempotency_key: z.string(), scheduled_at: time, manual: z.literal(true) })
+  .strict();
+export const previewSchema = z
+  .object({ kind: z.enum(TRIGGER_KINDS), timezone: z.string(), next: z.array(time) })
+  .strict();
+export const queueSchema = z
+  .object({
+    queue: z.string(),
+    counts: z.record(z.string(), z.number().int()),
+    schedulers: z.number().int(),
+    workers: z.number().int(),
+  })
+  .strict();
+export const statusSchema = z
+  .object({
+    version: z.string(),
+    roles: z.array(z.string()),
+    backend: z.literal("bullmq"),
+    redis: z.enum(["up", "down"]),
+    prefix: z.string(),
+    workers: z.number().int().nullable(),
+    triggers: z.record(z.string(), z.number().int()).optional().describe('Counts per "kind:state" (admins)'),
+    uptime_s: z.number().int(),
+  })
+  .strict();
+export const healthSchema = z.object({ ok: z.literal(true), redis: z.literal("up").optional() }).strict();
+
+/** The trigger body (PUT, and PATCH where every field is optional). */
+export const triggerBodySchema = triggerInputSchema;
+export const triggerPatchSchema = triggerInputSchema.partial();

@@ -1,0 +1,197 @@
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OPERATIONS } from "../../src/api/openapi.js";
+import { startSink, type Sink } from "../helpers/sink.js";
+import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { waitFor } from "../helpers/wait.js";
+
+const ADMIN = "admin-token-openapi-0123456789";
+const ALICE = "alice-token-openapi-0123456789";
+
+type Doc = {
+  paths: Record<
+    string,
+    Record<string, { responses: Record<string, { content: Record<string, { schema?: unknown }> }> }>
+  >;
+  components: { schemas: Record<string, unknown> };
+};
+
+describe("/openapi.json", () => {
+  const prefix = testPrefix("openapi");
+  let sink: Sink;
+  let t: TestTickler;
+  let doc: Doc;
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+  /** "METHOD path status" of every response checked against the document. */
+  const checked = new Set<string>();
+
+  /** Calls a documented route and checks the real response against the document's schema for its status. */
+  async function hit(
+    method: string,
+    template: string,
+    path: string,
+    init: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
+  ) {
+    const token = init.token === undefined ? ADMIN : init.token;
+    const res = await fetch(`${t.base}${path}`, {
+      method: method.toUpperCase(),
+      headers: {
+        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+        ...(init.body === undefined ? {} : { "content-type": "application/json" }),
+        ...init.headers,
+      },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
+    const documented = doc.paths[template]?.[method]?.responses[String(res.status)];
+    expect(
+      documented,
+      `${method.toUpperCase()} ${template} answered ${res.status}, which the document does not list`,
+    ).toBeDefined();
+    const json = documented!.content["application/json"];
+    if (json?.schema) {
+      const body = (await res.json()) as unknown;
+      const validate = ajv.compile({ ...(json.schema as object), components: doc.components });
+      expect(
+        validate(body),
+        `${method.toUpperCase()} ${template} ${res.status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`,
+      ).toBe(true);
+    } else {
+      await res.body?.cancel();
+    }
+    checked.add(`${method} ${template} ${res.status}`);
+    return res.status;
+  }
+
+  beforeAll(async () => {
+    sink = await startSink();
+    t = await startTestTickler(prefix, {
+      tokens: [
+        { token: ADMIN, role: "admin" },
+        { token: ALICE, user_id: "alice" },
+      ],
+      agents: { default: { url: sink.url } },
+    });
+    doc = (await (await fetch(`${t.base}/openapi.json`)).json()) as Doc;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sink?.close();
+    await removePrefix(prefix);
+  });
+
+  it("is an OpenAPI 3.1 document listing every route, with schemas that compile", () => {
+    expect((doc as unknown as { openapi: string }).openapi).toBe("3.1.0");
+    for (const op of OPERATIONS) {
+      const operation = doc.paths[op.path]?.[op.method];
+      expect(operation, `${op.method} ${op.path}`).toBeDefined();
+      for (const response of Object.values(operation!.responses)) {
+        const schema = response.content["application/json"]?.schema;
+        if (schema)
+          expect(() => ajv.compile({ ...(schema as object), components: doc.components })).not.toThrow();
+      }
+    }
+  });
+
+  it("matches every real response of every documented route", async () => {
+    const ONE = "/v1/users/{user_id}/triggers/{name}";
+    expect(
+      await hit("put", ONE, "/v1/users/alice/triggers/doc", {
+        body: {
+          prompt: "x",
+          cron: "0 9 * * 1-5",
+          timezone: "Europe/Berlin",
+          payload: { a: 1 },
+          metadata: { k: "v" },
+        },
+      }),
+    ).toBe(201);
+    expect(
+      await hit("put", ONE, "/v1/users/alice/triggers/doc", {
+        body: { prompt: "y", cron: "0 9 * * 1-5", timezone: "Europe/Berlin" },
+      }),
+    ).toBe(200);
+    expect(
+      await hit("put", ONE, "/v1/users/alice/triggers/doc?if_exists=raise", {
+        body: { prompt: "y", every: "1h" },
+      }),
+    ).toBe(409);
+    expect(
+      await hit("put", ONE, "/v1/users/alice/triggers/doc", { body: { prompt: "y", cron: "0 9 * *" } }),
+    ).toBe(400);
+    expect(
+      await hit("put", ONE, "/v1/users/bob/triggers/doc", {
+        body: { prompt: "y", every: "1h" },
+        token: ALICE,
+      }),
+    ).toBe(403);
+    expect(
+      await hit("put", ONE, "/v1/users/alice/triggers/doc", {
+        body: { prompt: "y", every: "1h" },
+        token: null,
+      }),
+    ).toBe(401);
+    expect(
+      await hit("put", ONE, "/v1/users/alice/triggers/once", {
+        body: { prompt: "z", delay: 0.05, target: { agent: "default" } },
+      }),
+    ).toBe(201);
+    expect(await hit("get", ONE, "/v1/users/alice/triggers/doc")).toBe(200);
+    expect(await hit("get", ONE, "/v1/users/alice/triggers/none")).toBe(404);
+    expect(await hit("patch", ONE, "/v1/users/alice/triggers/doc", { body: { thread_key: "t" } })).toBe(200);
+    expect(await hit("post", `${ONE}/pause`, "/v1/users/alice/triggers/doc/pause")).toBe(200);
+    expect(await hit("post", `${ONE}/resume`, "/v1/users/alice/triggers/doc/resume")).toBe(200);
+    expect(await hit("post", `${ONE}/run`, "/v1/users/alice/triggers/doc/run")).toBe(202);
+    await waitFor(
+      async () =>
+        (await t.api("GET", "/v1/users/alice/triggers/once", undefined, { authorization: `Bearer ${ADMIN}` }))
+          .body.state === "completed",
+      "the one-shot to fire",
+    );
+    expect(await hit("get", `${ONE}/runs`, "/v1/users/alice/triggers/once/runs")).toBe(200);
+    const runs = await t.api("GET", "/v1/users/alice/triggers/once/runs", undefined, {
+      authorization: `Bearer ${ADMIN}`,
+    });
+    expect(await hit("get", "/v1/runs/{run_id}", `/v1/runs/${runs.body.items[0].run_id}`)).toBe(200);
+    expect(await hit("get", "/v1/runs/{run_id}", "/v1/runs/run_0000000000000000000000")).toBe(404);
+    expect(await hit("get", "/v1/users/{user_id}/triggers", "/v1/users/alice/triggers?limit=1")).toBe(200);
+    expect(await hit("get", "/v1/users/{user_id}/triggers", "/v1/users/alice/triggers?kind=sometimes")).toBe(
+      400,
+    );
+    expect(await hit("get", "/v1/triggers", "/v1/triggers")).toBe(200);
+    expect(await hit("get", "/v1/triggers", "/v1/triggers", { token: ALICE })).toBe(403);
+    expect(
+      await hit("post", "/v1/preview", "/v1/preview", { body: { when: "every 15 minutes", count: 3 } }),
+    ).toBe(200);
+    expect(await hit("post", "/v1/preview", "/v1/preview", { body: { when: "soon" } })).toBe(400);
+    expect(await hit("get", "/v1/queue", "/v1/queue")).toBe(200);
+    expect(await hit("get", "/v1/status", "/v1/status")).toBe(200);
+    expect(await hit("get", "/metrics", "/metrics")).toBe(200);
+    expect(await hit("get", "/healthz", "/healthz", { token: null })).toBe(200);
+    expect(await hit("get", "/readyz", "/readyz", { token: null })).toBe(200);
+    const events = new AbortController();
+    const stream = await fetch(`${t.base}/v1/events`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+      signal: events.signal,
+    });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get("content-type")).toContain("text/event-stream");
+    events.abort();
+    checked.add("get /v1/events 200");
+    expect(await hit("delete", ONE, "/v1/users/alice/triggers/doc")).toBe(200);
+
+    for (const op of OPERATIONS) {
+      const success = Object.keys(op.ok).some((status) => checked.has(`${op.method} ${op.path} ${status}`));
+      expect(success, `no success response of ${op.method.toUpperCase()} ${op.path} was checked`).toBe(true);
+    }
+  });
+
+  it("serves the interactive docs page", async () => {
+    const page = await fetch(`${t.base}/docs`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("swagger-ui-bundle.js");
+    expect((await fetch(`${t.base}/docs/assets/swagger-ui-bundle.js`)).status).toBe(200);
+    expect((await fetch(`${t.base}/docs/init.js`)).status).toBe(200);
+  });
+});
