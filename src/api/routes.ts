@@ -3,9 +3,6 @@ import type { z } from "zod";
 import type { Producer, WriteOutcome } from "../producer/producer.js";
 import { runToWire, type RunStore } from "../runs/run-store.js";
 import {
-  IF_EXISTS,
-  TRIGGER_KINDS,
-  TRIGGER_STATES,
   TicklerError,
   checkName,
   fromZodError,
