@@ -2,14 +2,7 @@ import { Router, type Request } from "express";
 import type { z } from "zod";
 import type { Producer, WriteOutcome } from "../producer/producer.js";
 import { runToWire, type RunStore } from "../runs/run-store.js";
-import {
-  TicklerError,
-  checkName,
-  fromZodError,
-  iso,
-  recordToWire,
-  triggerId,
-} from "../triggers/index.js";
+import { TicklerError, checkName, fromZodError, iso, recordToWire, triggerId } from "../triggers/index.js";
 import { assertAdmin, assertMayActOn } from "./auth.js";
 import { previewInputSchema, querySchemas } from "./schemas.js";
 
