@@ -94,6 +94,7 @@ export const triggerWireSchema = z
     name: z.string(),
     kind: z.enum(TRIGGER_KINDS),
     state: z.enum(TRIGGER_STATES),
+    summary: z.string().describe('The schedule in words, e.g. "every weekday at 09:00 America/New_York"'),
     prompt: z.string(),
     at: time.optional(),
     allow_past: z.boolean().optional(),

@@ -7,3 +7,4 @@ export * from "./record.js";
 export * from "./schedule.js";
 export * from "./time-zone.js";
 export * from "./trigger.js";
+export * from "./describe.js";

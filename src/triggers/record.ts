@@ -1,3 +1,4 @@
+import { describeSchedule } from "./describe.js";
 import { formatDuration } from "./duration.js";
 import { nextFires, type Schedule } from "./schedule.js";
 import { iso } from "./time-zone.js";
@@ -132,6 +133,7 @@ export function recordToWire(record: TriggerRecord, nowMs: number, nextCount = 1
     name: spec.name,
     kind: kindOf(spec),
     state: stateOf(record),
+    summary: describeSchedule(record.schedule, spec.schedule.timezone),
     ...input,
     created_at: iso(record.createdAtMs),
     updated_at: iso(record.updatedAtMs),
