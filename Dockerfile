@@ -12,7 +12,8 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY --from=build /app/src/redis/scripts ./src/redis/scripts
+# Lua scripts and the console's static files are read from src/ at run time.
+COPY --from=build /app/src ./src
 COPY package.json ./
 USER node
 EXPOSE 3000

@@ -47,6 +47,12 @@ export default tseslint.config(
     },
   },
   {
+    // The console's browser script: browser globals, no module system.
+    files: ["src/api/console/*.js"],
+    languageOptions: { sourceType: "script" },
+    rules: { "no-undef": "off" },
+  },
+  {
     files: ["test/**/*.ts", "bench/**/*.ts", "src/cli.ts", "examples/**/*"],
     rules: { "no-console": "off", "@typescript-eslint/no-explicit-any": "off" },
   },

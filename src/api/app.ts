@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import express, { type Express } from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -11,11 +12,14 @@ import { isStreamId, type RunEventHub } from "../runs/run-events.js";
 import { TicklerError, checkName, fromZodError } from "../triggers/index.js";
 import type { Metrics } from "../metrics.js";
 import { VERSION } from "../version.js";
-import { assertAdmin, assertMayActOn, authenticate, principalFor } from "./auth.js";
+import { adminPages, assertAdmin, assertMayActOn, authenticate, principalFor } from "./auth.js";
 import { bullBoard } from "./bull-board.js";
 import { errorHandler } from "./errors.js";
 import { DOCS_HTML, DOCS_INIT_JS, buildOpenApi } from "./openapi.js";
 import { querySchemas } from "./schemas.js";
+
+/** The console's page, script and styles (resolved from the package root: the same from src/ and dist/). */
+const CONSOLE_DIR = fileURLToPath(new URL("../../src/api/console/", import.meta.url));
 
 /** Swagger UI's files, served by /docs. */
 const SWAGGER_UI_DIR = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
@@ -78,6 +82,11 @@ export function buildApp(deps: AppDeps): Express {
 
   const board = bullBoard(producer.fires.queue, config.tokens);
   app.use(board.path, board.guard, board.router);
+  const adminOnly = adminPages(config.tokens);
+  app.get("/console", adminOnly, (_req, res) => {
+    res.sendFile("index.html", { root: CONSOLE_DIR });
+  });
+  app.use("/console/assets", adminOnly, express.static(CONSOLE_DIR, { index: false }));
 
   const openapi = buildOpenApi();
   app.get("/openapi.json", (_req, res) => {

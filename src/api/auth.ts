@@ -39,12 +39,53 @@ export function principalFor(tokens: ReadonlyMap<string, Principal>) {
   };
 }
 
-/** Express middleware: sets `req.principal` from a bearer token, or fails with 401. */
+/**
+ * Express middleware: sets `req.principal` from the token, or fails with 401. HTTP Basic is accepted too,
+ * so the console page (opened in a browser, logged in with Basic) can call the API it is built on.
+ */
 export function authenticate(tokens: ReadonlyMap<string, Principal>) {
   const lookup = principalFor(tokens);
   return (req: Request, _res: Response, next: NextFunction): void => {
-    const principal = lookup(req.get("authorization"));
+    const header = req.get("authorization");
+    const principal = lookup(header, { basic: true });
     if ("error" in principal) return next(principal.error);
+    // A browser sends cached Basic credentials with cross-site form posts too: a write authenticated by
+    // Basic must carry a header no cross-site form can set (CSRF).
+    if (
+      /^Basic\s/i.test(header ?? "") &&
+      req.method !== "GET" &&
+      req.method !== "HEAD" &&
+      req.get("x-requested-with") !== CONSOLE_HEADER
+    ) {
+      return next(
+        new TicklerError(
+          "forbidden",
+          `writes with HTTP Basic need the header X-Requested-With: ${CONSOLE_HEADER}; API clients should send Authorization: Bearer`,
+        ),
+      );
+    }
+    req.principal = principal;
+    next();
+  };
+}
+
+/** The header the console sends with its writes (see {@link authenticate}). */
+export const CONSOLE_HEADER = "tickler-console";
+
+/**
+ * Middleware for admin pages a browser opens (Bull Board, the console): Bearer, or HTTP Basic with any user
+ * name and an admin token as the password. A 401 carries `WWW-Authenticate: Basic` so the browser prompts.
+ */
+export function adminPages(tokens: ReadonlyMap<string, Principal>) {
+  const lookup = principalFor(tokens);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const principal = lookup(req.get("authorization"), { basic: true });
+    if ("error" in principal) {
+      res.set("WWW-Authenticate", 'Basic realm="tickler admin", charset="UTF-8"');
+      return next(principal.error);
+    }
+    if (principal.role !== "admin")
+      return next(new TicklerError("forbidden", "this page needs an admin token"));
     req.principal = principal;
     next();
   };

@@ -4,8 +4,7 @@ import { ExpressAdapter } from "@bull-board/express";
 import type { Queue } from "bullmq";
 import type { NextFunction, Request, Response, Router } from "express";
 import type { Principal } from "../config/index.js";
-import { TicklerError } from "../triggers/index.js";
-import { principalFor } from "./auth.js";
+import { adminPages } from "./auth.js";
 
 /** Where Bull Board is mounted. */
 export const BOARD_PATH = "/admin/queues";
@@ -35,16 +34,5 @@ export function bullBoard(
     serverAdapter,
     options: { uiConfig: { boardTitle: "tickler" } },
   });
-  const lookup = principalFor(tokens);
-  const guard = (req: Request, res: Response, next: NextFunction): void => {
-    const principal = lookup(req.get("authorization"), { basic: true });
-    if ("error" in principal) {
-      res.set("WWW-Authenticate", 'Basic realm="tickler admin", charset="UTF-8"');
-      return next(principal.error);
-    }
-    if (principal.role !== "admin")
-      return next(new TicklerError("forbidden", "Bull Board needs an admin token"));
-    next();
-  };
-  return { path: BOARD_PATH, guard, router: serverAdapter.getRouter() as Router };
+  return { path: BOARD_PATH, guard: adminPages(tokens), router: serverAdapter.getRouter() as Router };
 }

@@ -31,7 +31,8 @@ export function describeCron(cron: string): string | null {
   if (month !== "*") return null;
   const step = /^\*\/(\d+)$/.exec(minute);
   if (step && hour === "*" && dom === "*" && dow === "*") return `every ${step[1]} minutes`;
-  if (/^\d+$/.test(minute) && hour === "*" && dom === "*" && dow === "*") return `every hour at :${minute.padStart(2, "0")}`;
+  if (/^\d+$/.test(minute) && hour === "*" && dom === "*" && dow === "*")
+    return `every hour at :${minute.padStart(2, "0")}`;
   if (!/^\d+$/.test(minute) || !/^\d+$/.test(hour)) return null;
   const at = `at ${hour.padStart(2, "0")}:${minute.padStart(2, "0")}`;
   if (dom === "*" && dow === "*") return `every day ${at}`;
@@ -39,7 +40,8 @@ export function describeCron(cron: string): string | null {
   if (dom !== "*") return null;
   const days = dow.toUpperCase();
   if (days === "1-5" || days === "MON-FRI") return `every weekday ${at}`;
-  if (days === "0,6" || days === "6,0" || days === "SAT,SUN" || days === "SUN,SAT") return `every weekend day ${at}`;
+  if (days === "0,6" || days === "6,0" || days === "SAT,SUN" || days === "SUN,SAT")
+    return `every weekend day ${at}`;
   const single = DAY_NAMES[days] ?? (/^[0-6]$/.test(days) ? Number(days) : undefined);
   return single === undefined ? null : `every ${DAYS[single]} ${at}`;
 }

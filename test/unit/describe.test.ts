@@ -22,7 +22,11 @@ describe("schedules in words", () => {
   });
   it("describes heartbeats, one-shots and cron with its time zone", () => {
     expect(describeSchedule({ kind: "heartbeat", everyMs: 300_000, anchorMs: 0 })).toBe("every 5m");
-    expect(describeSchedule({ kind: "once", atMs: Date.parse("2026-11-23T09:00:00Z") })).toBe("once at Mon 2026-11-23 09:00 UTC");
-    expect(describeSchedule({ kind: "cron", cron: "0 9 * * 1-5", timezone: "America/New_York" })).toBe("every weekday at 09:00 America/New_York");
+    expect(describeSchedule({ kind: "once", atMs: Date.parse("2026-11-23T09:00:00Z") })).toBe(
+      "once at Mon 2026-11-23 09:00 UTC",
+    );
+    expect(describeSchedule({ kind: "cron", cron: "0 9 * * 1-5", timezone: "America/New_York" })).toBe(
+      "every weekday at 09:00 America/New_York",
+    );
   });
 });

@@ -1,0 +1,187 @@
+// tickler operator console: plain DOM, no framework. It talks to the same REST API as everyone else;
+// the browser sends the HTTP Basic credentials it logged in with on every same-origin request.
+"use strict";
+
+const $ = (selector) => document.querySelector(selector);
+const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+const local = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" }) : "—");
+const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+const path = (userId, name) => `/v1/users/${encodeURIComponent(userId)}/triggers/${encodeURIComponent(name)}`;
+
+async function api(method, url, body) {
+  const res = await fetch(url, {
+    method,
+    // The header proves the request comes from this page, not a cross-site form (the server checks it).
+    headers: { "x-requested-with": "tickler-console", ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(json.error ? `${json.error.message}` : `HTTP ${res.status}`);
+  return json;
+}
+
+// ---- triggers table -------------------------------------------------------------------------------
+let triggers = [];
+
+async function loadTriggers() {
+  const user = $("#filter-user").value.trim();
+  const url = user ? `/v1/triggers?user_id=${encodeURIComponent(user)}&limit=500` : "/v1/triggers?limit=500";
+  try {
+    triggers = (await api("GET", url)).items;
+    renderTriggers();
+  } catch (error) {
+    $("#create-error").textContent = `Could not load triggers: ${error.message}`;
+  }
+}
+
+function written(t) {
+  if (t.cron) return `cron ${t.cron}`;
+  if (t.every) return `every ${t.every}`;
+  if (t.delay) return `delay ${t.delay}`;
+  return `at ${t.at}`;
+}
+
+function renderTriggers() {
+  const body = $("#triggers tbody");
+  body.innerHTML = triggers
+    .map(
+      (t) => `<tr data-id="${esc(t.id)}">
+        <td>${esc(t.user_id)}</td>
+        <td class="name">${esc(t.name)}</td>
+        <td>${esc(t.kind)}</td>
+        <td>${esc(t.summary)}<span class="written">${esc(written(t))}</span></td>
+        <td class="next">${esc(local(t.next_fire_at))}</td>
+        <td><span class="status status-${esc(t.last_status)}">${esc(t.last_status ?? "—")}</span></td>
+        <td class="fires">${t.fire_count}</td>
+        <td class="actions">
+          ${t.state === "paused" ? `<button data-act="resume">Resume</button>` : `<button data-act="pause" ${t.state === "completed" ? "disabled" : ""}>Pause</button>`}
+          <button data-act="run">Run now</button>
+          <button data-act="runs">Runs</button>
+          <button data-act="cancel">Cancel</button>
+        </td>
+      </tr>`,
+    )
+    .join("");
+  $("#empty").hidden = triggers.length > 0;
+}
+
+$("#triggers").addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-act]");
+  if (!button) return;
+  const trigger = triggers.find((t) => t.id === button.closest("tr").dataset.id);
+  if (!trigger) return;
+  const base = path(trigger.user_id, trigger.name);
+  try {
+    if (button.dataset.act === "runs") return openDrawer(trigger);
+    if (button.dataset.act === "cancel" && !confirm(`Cancel ${trigger.id}?`)) return;
+    if (button.dataset.act === "cancel") await api("DELETE", base);
+    else await api("POST", `${base}/${button.dataset.act}`);
+    if (button.dataset.act === "run") openDrawer(trigger);
+    await loadTriggers();
+  } catch (error) {
+    $("#create-error").textContent = error.message;
+  }
+});
+
+// ---- create with live preview ---------------------------------------------------------------------
+$("#new-timezone").value = viewerZone;
+let previewTimer = null;
+
+function schedulePreview() {
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(preview, 250);
+}
+
+async function preview() {
+  const when = $("#new-when").value.trim();
+  const out = $("#preview");
+  if (!when) {
+    out.textContent = "";
+    return;
+  }
+  try {
+    const result = await api("POST", "/v1/preview", { when, timezone: $("#new-timezone").value.trim() || null, count: 3 });
+    out.innerHTML = `<span class="kind">${esc(result.kind)}</span>, next: <ul>${result.next.map((t) => `<li>${esc(local(t))}</li>`).join("")}</ul>`;
+    out.classList.remove("error");
+  } catch (error) {
+    out.textContent = error.message;
+    out.classList.add("error");
+  }
+}
+
+$("#new-when").addEventListener("input", schedulePreview);
+$("#new-timezone").addEventListener("input", schedulePreview);
+
+$("#create-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  $("#create-error").textContent = "";
+  try {
+    await api("PUT", path(form.get("user_id"), form.get("name")), {
+      prompt: form.get("prompt"),
+      when: form.get("when"),
+      timezone: form.get("timezone") || null,
+    });
+    $("#new-name").value = "";
+    $("#new-prompt").value = "";
+    await loadTriggers();
+  } catch (error) {
+    $("#create-error").textContent = error.message;
+  }
+});
+
+// ---- run history drawer, live from /v1/events ---------------------------------------------------------
+let drawerTrigger = null;
+let runs = new Map();
+let events = null;
+
+function renderRuns() {
+  const items = [...runs.values()].sort((a, b) => (a.scheduled_at < b.scheduled_at ? 1 : -1));
+  $("#runs").innerHTML = items
+    .map(
+      (r) => `<li data-run="${esc(r.run_id)}">
+        <span class="status status-${esc(r.status)}">${esc(r.status)}</span>
+        ${r.manual ? "<em>manual</em>" : ""}${r.catchup ? "<em>catch-up</em>" : ""}
+        <div class="meta">scheduled ${esc(local(r.scheduled_at))} · attempts ${r.attempts}${r.http_status ? ` · HTTP ${r.http_status}` : ""}${r.duration_ms !== null ? ` · ${r.duration_ms} ms` : ""}</div>
+        ${r.error ? `<div class="meta">${esc(r.error)}</div>` : ""}
+      </li>`,
+    )
+    .join("") || `<li class="muted">No runs yet.</li>`;
+}
+
+async function openDrawer(trigger) {
+  drawerTrigger = trigger;
+  runs = new Map();
+  $("#drawer-title").textContent = `Runs of ${trigger.id}`;
+  $("#drawer").hidden = false;
+  const page = await api("GET", `${path(trigger.user_id, trigger.name)}/runs?limit=100`);
+  for (const run of page.items) runs.set(run.run_id, run);
+  renderRuns();
+}
+
+$("#drawer-close").addEventListener("click", () => {
+  $("#drawer").hidden = true;
+  drawerTrigger = null;
+});
+
+let reloadTimer = null;
+function connectEvents() {
+  events = new EventSource("/v1/events");
+  events.addEventListener("open", () => ($("#drawer-live").textContent = "live"));
+  events.addEventListener("error", () => ($("#drawer-live").textContent = "reconnecting…"));
+  events.addEventListener("run", (message) => {
+    const run = JSON.parse(message.data);
+    if (drawerTrigger && run.trigger_id === drawerTrigger.id) {
+      runs.set(run.run_id, run);
+      renderRuns();
+    }
+    // Next fire, last status and counts change with runs: refresh the table, at most twice a second.
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(loadTriggers, 500);
+  });
+}
+
+$("#refresh").addEventListener("click", loadTriggers);
+$("#filter-user").addEventListener("change", loadTriggers);
+loadTriggers();
+connectEvents();

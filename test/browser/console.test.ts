@@ -1,0 +1,150 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSink, type Sink } from "../helpers/sink.js";
+import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = new URL("../artifacts/", import.meta.url).pathname;
+const ADMIN = "admin-token-console-0123456789";
+const ALICE = "alice-token-console-0123456789";
+/** Flags for a sandboxed machine with no network beyond loopback (see the env notes). */
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+describe.skipIf(!existsSync(CHROMIUM))("the operator console in a real browser (Debian chromium)", () => {
+  const prefix = testPrefix("console");
+  let sink: Sink;
+  let t: TestTickler;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    sink = await startSink();
+    t = await startTestTickler(prefix, {
+      tokens: [
+        { token: ADMIN, role: "admin" },
+        { token: ALICE, user_id: "alice" },
+      ],
+      agents: { default: { url: sink.url } },
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await sink?.close();
+    await removePrefix(prefix);
+  });
+
+  it("needs an admin: 401 with a Basic prompt without credentials, 403 for a user token", async () => {
+    const anonymous = await fetch(`${t.base}/console`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).toMatch(/^Basic/);
+    expect((await fetch(`${t.base}/console`, { headers: { authorization: `Bearer ${ALICE}` } })).status).toBe(
+      403,
+    );
+    const basic = { authorization: `Basic ${Buffer.from(`ops:${ADMIN}`).toString("base64")}` };
+    const forged = await fetch(`${t.base}/v1/users/alice/triggers/x/run`, { method: "POST", headers: basic });
+    expect(forged.status).toBe(403);
+  });
+
+  it("creates a trigger with a live preview, sees it fire in the run drawer, pauses and cancels it", async () => {
+    const context = await browser.newContext({
+      httpCredentials: { username: "ops", password: ADMIN },
+      viewport: { width: 1360, height: 820 },
+      timezoneId: "Europe/Berlin",
+    });
+    const page = await context.newPage();
+    try {
+      await page.goto(`${t.base}/console`);
+      await t.api(
+        "PUT",
+        "/v1/users/ops/triggers/daily-digest",
+        { prompt: "Post the daily digest", cron: "0 9 * * 1-5", timezone: "America/New_York" },
+        { authorization: `Bearer ${ADMIN}` },
+      );
+      await page.fill("#new-user", "alice");
+      await page.fill("#new-name", "hello");
+      await page.fill("#new-prompt", "Say hello to Alice");
+      await page.fill("#new-when", "every 10s");
+      await page.locator("#preview li").first().waitFor();
+      expect(await page.locator("#preview .kind").textContent()).toBe("heartbeat");
+      expect(await page.locator("#new-timezone").inputValue()).toBe("Europe/Berlin");
+
+      await page.fill("#new-when", "0 9 * *");
+      await page.locator("#preview.error").waitFor();
+      expect(await page.locator("#preview").textContent()).toContain("expected 5 or 6 fields");
+
+      await page.fill("#new-when", "in 2s");
+      await page.locator("#preview li").first().waitFor();
+      await page.click("#create-button");
+      const row = page.locator('tr[data-id="alice/hello"]');
+      await row.waitFor();
+      expect(await row.locator("td").nth(2).textContent()).toBe("once");
+
+      await row.locator('button[data-act="runs"]').click();
+      await page.locator("#drawer").waitFor();
+      // Delivered by the worker and pushed to the page over /v1/events, with no reload.
+      await page.locator("#runs .status-succeeded").waitFor({ timeout: 15_000 });
+      expect(sink.received.some((r) => r.body.prompt === "Say hello to Alice")).toBe(true);
+      await page.locator('tr[data-id="alice/hello"] .status-succeeded').waitFor({ timeout: 5000 });
+      await page.screenshot({ path: `${ARTIFACTS}console.png`, fullPage: true });
+
+      await page.click("#drawer-close");
+      await page.fill("#filter-user", "ops");
+      await page.press("#filter-user", "Enter");
+      await page.locator('tr[data-id="alice/hello"]').waitFor({ state: "detached" });
+      const digest = page.locator('tr[data-id="ops/daily-digest"]');
+      await digest.locator('button[data-act="run"]').click();
+      await page.locator("#runs .status-succeeded").waitFor({ timeout: 15_000 });
+      expect(await page.locator("#runs li").first().textContent()).toContain("manual");
+      expect(
+        sink.received.some((r) => r.body.prompt === "Post the daily digest" && r.body.manual === true),
+      ).toBe(true);
+      await page.click("#drawer-close");
+      expect(await digest.textContent()).toContain("every weekday at 09:00 America/New_York");
+      await digest.locator('button[data-act="pause"]').click();
+      await digest.locator('button[data-act="resume"]').waitFor();
+      expect(
+        (
+          await t.api("GET", "/v1/users/ops/triggers/daily-digest", undefined, {
+            authorization: `Bearer ${ADMIN}`,
+          })
+        ).body.state,
+      ).toBe("paused");
+      await digest.locator('button[data-act="resume"]').click();
+      await digest.locator('button[data-act="pause"]').waitFor();
+      expect(
+        (
+          await t.api("GET", "/v1/users/ops/triggers/daily-digest", undefined, {
+            authorization: `Bearer ${ADMIN}`,
+          })
+        ).body.state,
+      ).toBe("active");
+      page.once("dialog", (dialog) => void dialog.accept());
+      await digest.locator('button[data-act="cancel"]').click();
+      await digest.waitFor({ state: "detached" });
+      expect(
+        (
+          await t.api("GET", "/v1/users/ops/triggers/daily-digest", undefined, {
+            authorization: `Bearer ${ADMIN}`,
+          })
+        ).status,
+      ).toBe(404);
+
+      await page.goto(`${t.base}/admin/queues`);
+      await page.getByText("tickler fires").first().waitFor({ timeout: 15_000 });
+      await page.screenshot({ path: `${ARTIFACTS}bull-board.png` });
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
