@@ -1,12 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { z } from "zod";
 import {
-  IF_EXISTS,
-  MINUTE,
-  SECOND,
-  DAY,
   TRIGGER_DEFAULTS,
   coerceError,
   fromZodError,
@@ -18,36 +13,8 @@ import {
   type TriggerDefaults,
   type TriggerInput,
 } from "../triggers/index.js";
-
-/** Every default, once, with units in the names. */
-export const DEFAULTS = {
-  redisUrl: "redis://127.0.0.1:6379",
-  host: "127.0.0.1",
-  port: 3000,
-  prefix: "tickler",
-  concurrency: 50,
-  logLevel: "info",
-  defaultTimeZone: "UTC",
-  minIntervalMs: 10 * SECOND,
-  maxTriggersPerUser: 1000,
-  maxPromptBytes: 16 * 1024,
-  maxPayloadBytes: 64 * 1024,
-  maxBodyBytes: 256 * 1024,
-  runHistoryLimit: 100,
-  runRetentionMs: 7 * DAY,
-  allowTargetUrls: false,
-  agentTimeoutMs: 30 * SECOND,
-  /** A dead worker's job is taken over after at most lockDuration + 2 × stalledInterval (25 s). */
-  lockDurationMs: 15 * SECOND,
-  stalledIntervalMs: 5 * SECOND,
-  maxStalledCount: 3,
-  shutdownTimeoutMs: 30 * SECOND,
-  reconcileIntervalMs: 1 * MINUTE,
-  /** Run events kept for SSE replay (Last-Event-ID), approximately. */
-  eventsMaxLen: 10_000,
-  /** How often an idle SSE connection gets a comment frame, so proxies keep it open. */
-  sseKeepAliveMs: 15 * SECOND,
-} as const;
+import { DEFAULTS } from "./defaults.js";
+import { fileSchema, type ConfigFile } from "./file-schema.js";
 
 /** A principal a bearer token maps to. */
 export type Principal = { role: "admin" } | { role: "user"; userId: string };
@@ -106,81 +73,8 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-const duration = z.union([z.string(), z.number()]);
-const fileSchema = z
-  .object({
-    default_timezone: z.string(),
-    min_interval: duration,
-    max_triggers_per_user: z.number().int().min(1),
-    max_prompt_bytes: z.number().int().min(1),
-    max_payload_bytes: z.number().int().min(2),
-    max_body_bytes: z.number().int().min(1024),
-    run_history_limit: z.number().int().min(1).max(100_000),
-    run_retention: duration,
-    allow_target_urls: z.boolean(),
-    tokens: z.array(
-      z.union([
-        z.object({ token: z.string(), role: z.literal("admin") }).strict(),
-        z.object({ token: z.string(), user_id: z.string(), role: z.literal("user").optional() }).strict(),
-      ]),
-    ),
-    agents: z.record(
-      z.string(),
-      z
-        .object({
-          url: z.string(),
-          method: z.enum(["POST", "PUT", "PATCH"]).optional(),
-          format: z.enum(["json", "a2a"]).optional(),
-          a2a_version: z.enum(["1.0", "0.3"]).optional(),
-          headers: z.record(z.string(), z.string()).optional(),
-          signing_secret: z.string().optional(),
-          timeout: duration.optional(),
-        })
-        .strict(),
-    ),
-    defaults: z
-      .object({
-        missed_policy: z.enum(["skip", "run_once", "run_all"]),
-        misfire_grace: duration,
-        catchup_window: duration,
-        overlap: z.enum(["skip", "allow"]),
-        timeout: duration,
-        retry: z
-          .object({
-            attempts: z.number().int().min(1).max(25),
-            backoff: z.enum(["exponential", "fixed"]),
-            delay: duration,
-            max_delay: duration,
-          })
-          .partial()
-          .strict(),
-      })
-      .partial()
-      .strict(),
-    worker: z
-      .object({
-        lock_duration: duration,
-        stalled_interval: duration,
-        max_stalled_count: z.number().int().min(1),
-        shutdown_timeout: duration,
-        reconcile_interval: duration,
-      })
-      .partial()
-      .strict(),
-    events: z
-      .object({ max_len: z.number().int().min(100).max(10_000_000), keepalive: duration })
-      .partial()
-      .strict(),
-    metrics: z.object({ public: z.boolean() }).partial().strict(),
-    schedules: z.array(
-      z.looseObject({ user_id: z.string(), name: z.string(), if_exists: z.enum(IF_EXISTS).optional() }),
-    ),
-  })
-  .partial()
-  .strict();
-
-/** The YAML file's shape. */
-export type ConfigFile = z.infer<typeof fileSchema>;
+export { DEFAULTS } from "./defaults.js";
+export type { ConfigFile } from "./file-schema.js";
 
 /** Where configuration comes from. */
 export interface ConfigSources {

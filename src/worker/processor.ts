@@ -8,13 +8,7 @@ import type { TriggerStore } from "../producer/trigger-store.js";
 import type { Metrics } from "../metrics.js";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
-import {
-  idempotencyKeyFor,
-  runIdFor,
-  type RunRecord,
-  type RunStore,
-  type RunStatus,
-} from "../runs/run-store.js";
+import { runIdFor, type RunRecord, type RunStore, type RunStatus } from "../runs/run-store.js";
 import {
   isLate,
   iso,
@@ -23,10 +17,11 @@ import {
   slotAfter,
   slotsBetween,
   stateOf,
-  type Endpoint,
   type TriggerRecord,
 } from "../triggers/index.js";
-import { deliver, type DeliveryRequest } from "./deliver.js";
+import { deliver } from "./deliver.js";
+import { buildRequest } from "./fire-request.js";
+import { acquireOverlapMarker, releaseOverlapMarker } from "./overlap.js";
 import { RetryableDeliveryError, retryDelayMs, type AttemptOutcome } from "./outcome.js";
 
 /** What the processor needs; everything is passed in, nothing is a singleton. */
@@ -59,8 +54,6 @@ const OUTCOMES: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "missed
 const MAX_MISSED_SLOTS = 1000;
 /** How long a catch-up waits before trying again while the trigger's previous run is still going. */
 const OVERLAP_REQUEUE_MS = 1000;
-/** The overlap marker outlives any run; a stale one is recognised by its job no longer running. */
-const RUNNING_TTL_MS = 24 * 3600 * 1000;
 
 /**
  * The BullMQ processor: decide (stale? paused? late? overlapping?), deliver, record. Every slot that came due
@@ -121,7 +114,11 @@ export function createProcessor(deps: ProcessorDeps) {
       return handleLate(job, record, slot);
     }
 
-    if (!manual && record.spec.overlap === "skip" && !(await acquireRunning(record, job))) {
+    if (
+      !manual &&
+      record.spec.overlap === "skip" &&
+      !(await acquireOverlapMarker(deps, tidOf(record), job.id ?? ""))
+    ) {
       if (data.origin === "catchup") {
         // Catch-ups of one outage run in order, one at a time: wait for the run in progress instead of skipping.
         await job.moveToDelayed(now() + OVERLAP_REQUEUE_MS, token);
@@ -157,7 +154,7 @@ export function createProcessor(deps: ProcessorDeps) {
       status: "running",
       attempts: attempt,
     };
-    const request = buildRequest(record, run, data, attempt, startedAt);
+    const request = buildRequest(deps.config, record, run, data, attempt, startedAt);
     if ("error" in request) {
       await finishRun(record, run, "failed", request.error, job, bookkeeping);
       throw new UnrecoverableError(request.error);
@@ -277,7 +274,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (completed && record.schedule.kind !== "once") await deps.fires.removeScheduler(tidOf(record));
     if (!job) return;
     if (record.spec.overlap === "skip" && !run.manual)
-      await runScript(deps.redis, "releaseLock", [deps.keys.running(tidOf(record))], [job.id ?? ""]);
+      await releaseOverlapMarker(deps, tidOf(record), job.id ?? "");
     const [next, ...rest] = job.data.origin === "catchup" ? (job.data.rest ?? []) : [];
     if (next !== undefined) {
       const tid = tidOf(record);
@@ -323,29 +320,6 @@ export function createProcessor(deps: ProcessorDeps) {
     return record.schedule.kind === "once" || slotAfter(record.schedule, slot, record.spec.schedule) === null;
   }
 
-  /** Takes the trigger's overlap marker for this job; a marker whose job no longer runs or retries is stale. */
-  async function acquireRunning(record: TriggerRecord, job: Job<FireJobData>): Promise<boolean> {
-    const key = deps.keys.running(tidOf(record));
-    const jobId = job.id ?? "";
-    for (let tries = 0; tries < 3; tries++) {
-      if ((await deps.redis.set(key, jobId, "PX", RUNNING_TTL_MS, "NX")) === "OK") return true;
-      const holder = await deps.redis.get(key);
-      if (holder === null) continue;
-      if (holder === jobId) return true;
-      const holderJob = await deps.fires.queue.getJob(holder);
-      const holderState = holderJob ? await holderJob.getState() : "missing";
-      if (
-        holderState === "active" ||
-        holderState === "delayed" ||
-        holderState === "waiting" ||
-        holderState === "prioritized"
-      )
-        return false;
-      await runScript(deps.redis, "releaseLock", [key], [holder]);
-    }
-    return false;
-  }
-
   function baseRun(record: TriggerRecord, slot: number, data: FireJobData, startedAtMs: number): RunRecord {
     const { userId, name } = record.spec;
     const tid = tidOf(record);
@@ -367,64 +341,6 @@ export function createProcessor(deps: ProcessorDeps) {
       nextAttemptAtMs: null,
     };
   }
-
-  function buildRequest(
-    record: TriggerRecord,
-    run: RunRecord,
-    data: FireJobData,
-    attempt: number,
-    firedAt: number,
-  ): DeliveryRequest | { error: string } {
-    const target = resolveTarget(record, deps.config);
-    if ("error" in target) return target;
-    const { spec } = record;
-    return {
-      url: target.url,
-      method: target.method,
-      format: target.format,
-      a2aVersion: target.a2aVersion,
-      headers: target.headers,
-      signingSecret: target.signingSecret,
-      // The shorter of the trigger's and the agent's timeout wins.
-      timeoutMs: Math.min(spec.timeoutMs, target.timeoutMs),
-      idempotencyKey: idempotencyKeyFor(run.triggerId, run.scheduledAtMs, data.manualNonce),
-      fire: {
-        type: "tickler.fire",
-        run_id: run.runId,
-        trigger: { id: run.triggerId, user_id: spec.userId, name: spec.name, kind: kindOf(spec) },
-        prompt: spec.prompt,
-        thread_key: spec.threadKey,
-        channel: spec.channel,
-        payload: spec.payload ?? {},
-        scheduled_at: iso(run.scheduledAtMs),
-        fired_at: iso(firedAt),
-        attempt,
-        manual: run.manual,
-        catchup: run.catchup,
-      },
-    };
-  }
-}
-
-/** The endpoint a trigger's fires go to: its agent from config, the `default` agent, or its own URL. */
-export function resolveTarget(record: TriggerRecord, config: Config): Endpoint | { error: string } {
-  const target = record.spec.target;
-  if (target !== null && "url" in target) {
-    return {
-      url: target.url,
-      method: target.method,
-      format: target.format,
-      a2aVersion: target.a2aVersion,
-      headers: target.headers,
-      signingSecret: null,
-      timeoutMs: record.spec.timeoutMs,
-    };
-  }
-  const name = target?.agent ?? "default";
-  const agent = config.agents.get(name);
-  if (!agent)
-    return { error: `no agent "${name}" in config: add agents.${name} (url, format) to tickler.yaml` };
-  return agent;
 }
 
 function tidOf(record: TriggerRecord): string {

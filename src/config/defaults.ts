@@ -1,0 +1,31 @@
+import { MINUTE, SECOND, DAY } from "../triggers/index.js";
+
+/** Every default, once, with units in the names. */
+export const DEFAULTS = {
+  redisUrl: "redis://127.0.0.1:6379",
+  host: "127.0.0.1",
+  port: 3000,
+  prefix: "tickler",
+  concurrency: 50,
+  logLevel: "info",
+  defaultTimeZone: "UTC",
+  minIntervalMs: 10 * SECOND,
+  maxTriggersPerUser: 1000,
+  maxPromptBytes: 16 * 1024,
+  maxPayloadBytes: 64 * 1024,
+  maxBodyBytes: 256 * 1024,
+  runHistoryLimit: 100,
+  runRetentionMs: 7 * DAY,
+  allowTargetUrls: false,
+  agentTimeoutMs: 30 * SECOND,
+  /** A dead worker's job is taken over after at most lockDuration + 2 × stalledInterval (25 s). */
+  lockDurationMs: 15 * SECOND,
+  stalledIntervalMs: 5 * SECOND,
+  maxStalledCount: 3,
+  shutdownTimeoutMs: 30 * SECOND,
+  reconcileIntervalMs: 1 * MINUTE,
+  /** Run events kept for SSE replay (Last-Event-ID), approximately. */
+  eventsMaxLen: 10_000,
+  /** How often an idle SSE connection gets a comment frame, so proxies keep it open. */
+  sseKeepAliveMs: 15 * SECOND,
+} as const;

@@ -1,0 +1,65 @@
+import type { Config } from "../config/index.js";
+import type { FireJobData } from "../producer/fire-queue.js";
+import { idempotencyKeyFor, type RunRecord } from "../runs/run-store.js";
+import { iso, kindOf, type Endpoint, type TriggerRecord } from "../triggers/index.js";
+import type { DeliveryRequest } from "./deliver.js";
+
+/** The HTTP request of one attempt of one run: the §5 body, the endpoint, the idempotency key. */
+export function buildRequest(
+  config: Config,
+  record: TriggerRecord,
+  run: RunRecord,
+  data: FireJobData,
+  attempt: number,
+  firedAt: number,
+): DeliveryRequest | { error: string } {
+  const target = resolveTarget(record, config);
+  if ("error" in target) return target;
+  const { spec } = record;
+  return {
+    url: target.url,
+    method: target.method,
+    format: target.format,
+    a2aVersion: target.a2aVersion,
+    headers: target.headers,
+    signingSecret: target.signingSecret,
+    // The shorter of the trigger's and the agent's timeout wins.
+    timeoutMs: Math.min(spec.timeoutMs, target.timeoutMs),
+    idempotencyKey: idempotencyKeyFor(run.triggerId, run.scheduledAtMs, data.manualNonce),
+    fire: {
+      type: "tickler.fire",
+      run_id: run.runId,
+      trigger: { id: run.triggerId, user_id: spec.userId, name: spec.name, kind: kindOf(spec) },
+      prompt: spec.prompt,
+      thread_key: spec.threadKey,
+      channel: spec.channel,
+      payload: spec.payload ?? {},
+      scheduled_at: iso(run.scheduledAtMs),
+      fired_at: iso(firedAt),
+      attempt,
+      manual: run.manual,
+      catchup: run.catchup,
+    },
+  };
+}
+
+/** The endpoint a trigger's fires go to: its agent from config, the `default` agent, or its own URL. */
+export function resolveTarget(record: TriggerRecord, config: Config): Endpoint | { error: string } {
+  const target = record.spec.target;
+  if (target !== null && "url" in target) {
+    return {
+      url: target.url,
+      method: target.method,
+      format: target.format,
+      a2aVersion: target.a2aVersion,
+      headers: target.headers,
+      signingSecret: null,
+      timeoutMs: record.spec.timeoutMs,
+    };
+  }
+  const name = target?.agent ?? "default";
+  const agent = config.agents.get(name);
+  if (!agent)
+    return { error: `no agent "${name}" in config: add agents.${name} (url, format) to tickler.yaml` };
+  return agent;
+}
