@@ -8,7 +8,10 @@ import {
   type PrivateRedis,
 } from "./redis/private-server.js";
 import { ROLES, startTickler, type Role } from "./runtime.js";
-import { coerceError } from "./triggers/index.js";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { createTools } from "./tools/index.js";
+import { buildMcpServer } from "./tools/mcp.js";
+import { checkName, coerceError } from "./triggers/index.js";
 
 const HELP = `tickler — proactive triggers for AI agents, on Redis and BullMQ
 
@@ -18,6 +21,7 @@ Roles:
   all       API and worker in one process (what npm start runs)
   api       the HTTP API only (scale it behind a load balancer)
   worker    a delivery worker only (run as many as you like, on any hosts)
+  mcp       the agent tools over MCP on stdio, for one user: tickler mcp --user <id>
 
 Environment:
   REDIS_URL            Redis to use (default redis://127.0.0.1:6379; with "all", when it is unset and
@@ -48,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
     console.log("tickler 0.1.0");
     return 0;
   }
+  if (command === "mcp") return runMcp(rest);
   if (!(ROLES as readonly string[]).includes(command)) {
     console.error(`tickler: unknown role "${command}"; use one of ${ROLES.join(", ")} (tickler --help)`);
     return 2;
@@ -122,6 +127,62 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
+  });
+}
+
+const MCP_HELP = `tickler mcp --user <id> — the schedule tools over MCP on stdio, acting for one user.
+
+For a local agent (Claude Desktop, an IDE, an agent framework): add a stdio server with the command
+  tickler mcp --user alice
+and the same environment as the rest of tickler (REDIS_URL, TICKLER_PREFIX, TICKLER_CONFIG).
+Logs go to stderr; stdout carries only the protocol.`;
+
+/** `tickler mcp --user <id>`: MCP over stdio. Runs until stdin closes or a signal comes. */
+async function runMcp(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.error(MCP_HELP);
+    return 0;
+  }
+  const at = args.indexOf("--user");
+  const userId = at >= 0 ? args[at + 1] : undefined;
+  const extra = args.filter((arg, i) => i !== at && i !== at + 1);
+  if (userId === undefined || extra.length > 0) {
+    console.error(
+      `tickler mcp: ${userId === undefined ? "--user <id> is required" : `unexpected argument "${extra[0]}"`} (tickler mcp --help)`,
+    );
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig();
+    checkName(userId, "user_id");
+  } catch (thrown) {
+    console.error(`tickler mcp: ${coerceError(thrown).message}`);
+    return 2;
+  }
+  const logger = createLogger(config.logLevel, { role: "mcp" });
+  let tools;
+  try {
+    tools = await createTools({ config });
+  } catch (thrown) {
+    console.error(`tickler mcp: ${coerceError(thrown).message}`);
+    return 1;
+  }
+  const transport = new StdioServerTransport();
+  const server = buildMcpServer(tools.producer, userId);
+  await server.connect(transport);
+  logger.info({ user: userId }, "MCP server on stdio");
+  return new Promise<number>((resolve) => {
+    const stop = (): void => {
+      void server
+        .close()
+        .then(() => tools.close())
+        .then(() => resolve(0));
+    };
+    transport.onclose = stop;
+    process.stdin.on("end", stop);
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
   });
 }
 

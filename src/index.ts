@@ -17,3 +17,14 @@ export { RunStore, runToWire, type RunRecord, type RunStatus } from "./runs/run-
 export { buildApp } from "./api/app.js";
 export { startTickler, type Tickler, type Role } from "./runtime.js";
 export { createLogger } from "./logger.js";
+export {
+  createTools,
+  callTool,
+  openAiTools,
+  anthropicTools,
+  mcpTools,
+  TOOLS,
+  type Tools,
+  type ToolReply,
+} from "./tools/index.js";
+export { buildMcpServer } from "./tools/mcp.js";

@@ -24,6 +24,7 @@ const CONSOLE_DIR = fileURLToPath(new URL("../../src/api/console/", import.meta.
 /** Swagger UI's files, served by /docs. */
 const SWAGGER_UI_DIR = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
 import { triggerRoutes } from "./routes.js";
+import { toolRoutes } from "./tool-routes.js";
 
 /** What the HTTP app needs; it opens nothing itself. */
 export interface AppDeps {
@@ -186,6 +187,7 @@ export function buildApp(deps: AppDeps): Express {
     });
   });
 
+  app.use(toolRoutes(producer));
   app.use(triggerRoutes({ producer, runs: deps.runs, ...(deps.now ? { now: deps.now } : {}) }));
 
   app.use((req, _res, next) => {

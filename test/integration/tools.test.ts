@@ -1,0 +1,275 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTools, type ToolReply, type Tools } from "../../src/tools/index.js";
+import { startSink, type Sink } from "../helpers/sink.js";
+import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { waitFor } from "../helpers/wait.js";
+
+const ADMIN = "admin-token-tools-0123456789";
+const AGENT_TOKENS: Record<string, string> = {
+  library: "",
+  http: "http-user-token-0123456789",
+  mcp: "mcp-user-token-0123456789",
+};
+
+type Call = (name: string, args: Record<string, unknown>) => Promise<ToolReply>;
+
+const prefix = testPrefix("tools");
+let sink: Sink;
+let t: TestTickler;
+let tools: Tools;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  sink = await startSink();
+  t = await startTestTickler(prefix, {
+    tokens: [
+      { token: ADMIN, role: "admin" },
+      { token: AGENT_TOKENS.http, user_id: "agent-http" },
+      { token: AGENT_TOKENS.mcp, user_id: "agent-mcp" },
+    ],
+    agents: { default: { url: sink.url } },
+    max_triggers_per_user: 20,
+    min_interval: "10s",
+  });
+  tools = await createTools({ producer: t.tickler.producer });
+});
+afterAll(async () => {
+  for (const client of clients) await client.close();
+  await tools?.close();
+  await t?.close();
+  await sink?.close();
+  await removePrefix(prefix);
+});
+
+/** The same tool calls through the three transports: the library, HTTP, and MCP over HTTP with the SDK's client. */
+const TRANSPORTS: Record<string, { user: string; open: () => Promise<Call> }> = {
+  library: {
+    user: "agent-lib",
+    open: async () => (name, args) => tools.call(name, args, { userId: "agent-lib" }),
+  },
+  http: {
+    user: "agent-http",
+    open: async () => async (name, args) => {
+      const res = await t.api("POST", `/v1/tools/${name}`, args, {
+        authorization: `Bearer ${AGENT_TOKENS.http}`,
+      });
+      return res.body as ToolReply;
+    },
+  },
+  mcp: {
+    user: "agent-mcp",
+    open: async () => {
+      const client = new Client({ name: "test-agent", version: "1.0.0" });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${t.base}/mcp`), {
+          requestInit: { headers: { authorization: `Bearer ${AGENT_TOKENS.mcp}` } },
+        }),
+      );
+      clients.push(client);
+      return async (name, args) => {
+        const result = await client.callTool({ name, arguments: args });
+        const structured = result.structuredContent as Record<string, unknown>;
+        return result.isError ? (structured as ToolReply) : { result: structured };
+      };
+    },
+  },
+};
+
+describe.each(Object.entries(TRANSPORTS))("the agent tools over %s", (transport, { user, open }) => {
+  let call: Call;
+  const ok = async (name: string, args: Record<string, unknown>) => {
+    const reply = await call(name, args);
+    if (!("result" in reply)) throw new Error(`${name} failed: ${JSON.stringify(reply)}`);
+    return reply.result as Record<string, any>;
+  };
+  beforeAll(async () => {
+    call = await open();
+  });
+
+  it("schedule_once: the fire reaches the agent endpoint, with the caller as user", async () => {
+    const created = await ok("schedule_once", {
+      prompt: `follow up via ${transport}`,
+      when: "in 1s",
+      thread_key: "th-9",
+      payload: '{"ticket": 42}',
+    });
+    expect(created).toMatchObject({
+      status: "created",
+      kind: "once",
+      state: "active",
+      id: expect.stringMatching(new RegExp(`^${user}/once-follow-up-via-`)),
+    });
+    expect(created.summary).toMatch(/^once at .* UTC; next /);
+    const [fire] = await sink.waitForCount(1, 10_000, (r) => r.body.prompt === `follow up via ${transport}`);
+    expect(fire!.body).toMatchObject({
+      trigger: { user_id: user, kind: "once" },
+      thread_key: "th-9",
+      payload: { ticket: 42 },
+    });
+  });
+
+  it("repeats a call without a name as an update of the same trigger, not a duplicate", async () => {
+    const args = { prompt: "stretch", when: "in 2 hours" };
+    const first = await ok("schedule_once", args);
+    const second = await ok("schedule_once", args);
+    expect(second.id).toBe(first.id);
+    expect(second.status).toBe("unchanged");
+  });
+
+  it("schedule_heartbeat, schedule_cron, list, get, pause, resume, preview, cancel by id and by name", async () => {
+    const beat = await ok("schedule_heartbeat", {
+      prompt: "poll the inbox",
+      every: "every 15 minutes",
+      name: "inbox",
+    });
+    expect(beat).toMatchObject({
+      id: `${user}/inbox`,
+      kind: "heartbeat",
+      summary: expect.stringMatching(/^every 15m; next /),
+    });
+    const cron = await ok("schedule_cron", {
+      prompt: "standup notes",
+      cron: "0 9 * * MON-FRI",
+      timezone: "America/New_York",
+      name: "standup",
+    });
+    expect(cron.summary).toMatch(
+      /^every weekday at 09:00 America\/New_York; next (Mon|Tue|Wed|Thu|Fri) \d{4}-\d\d-\d\d 09:00 America\/New_York$/,
+    );
+    expect(cron.next_fire_local).toMatch(/09:00 America\/New_York$/);
+
+    const listed = await ok("list_triggers", { kind: "heartbeat" });
+    expect(listed.triggers.map((x: { name: string }) => x.name)).toEqual(["inbox"]);
+    const got = await ok("get_trigger", { name: "standup" });
+    expect(got).toMatchObject({ prompt: "standup notes", fire_count: 0, kind: "cron" });
+    expect(got.next_fires).toHaveLength(3);
+
+    expect(await ok("pause_trigger", { name: "inbox" })).toMatchObject({
+      state: "paused",
+      next_fire_at: null,
+    });
+    expect(await ok("resume_trigger", { name: "inbox" })).toMatchObject({ state: "active" });
+
+    const preview = await ok("preview_schedule", {
+      when: "0 9 * * 1-5",
+      timezone: "Europe/Berlin",
+      count: 2,
+    });
+    expect(preview).toMatchObject({ kind: "cron", summary: "every weekday at 09:00 Europe/Berlin" });
+    expect(preview.next[0].local).toMatch(/09:00 Europe\/Berlin$/);
+
+    expect(await ok("cancel_trigger", { id: `${user}/inbox` })).toEqual({
+      canceled: true,
+      id: `${user}/inbox`,
+    });
+    expect(await ok("cancel_trigger_by_name", { name: "standup" })).toEqual({
+      canceled: true,
+      id: `${user}/standup`,
+    });
+    expect((await ok("list_triggers", { kind: "cron" })).count).toBe(0);
+  });
+
+  it("answers bad calls with the API's error shape and a hint, and never touches another user's triggers", async () => {
+    const cron = await call("schedule_cron", { prompt: "x", cron: "0 9 * *" });
+    expect(cron).toMatchObject({ error: { code: "invalid_cron", field: "cron" } });
+    expect((cron as { error: { message: string } }).error.message).toContain('did you mean "0 9 * * *"');
+    expect(await call("schedule_once", { prompt: "x", when: "soon" })).toMatchObject({
+      error: { code: "invalid_duration", field: "when" },
+    });
+    expect(await call("schedule_once", { prompt: "x", when: "every 5m" })).toMatchObject({
+      error: { code: "invalid_schedule" },
+    });
+    expect(await call("schedule_heartbeat", { prompt: "x", every: "1s" })).toMatchObject({
+      error: { code: "interval_too_short" },
+    });
+    expect(
+      await call("schedule_cron", { prompt: "x", cron: "0 9 * * *", timezone: "Mars/Phobos" }),
+    ).toMatchObject({ error: { code: "invalid_timezone" } });
+    expect(await call("get_trigger", { name: "nope" })).toMatchObject({ error: { code: "not_found" } });
+
+    await t.tickler.producer.upsert("victim", "secret", { prompt: "x", delay: "1h" });
+    expect(await call("cancel_trigger", { id: "victim/secret" })).toMatchObject({
+      error: { code: "not_found" },
+    });
+    expect((await t.tickler.producer.get("victim", "secret")).spec.prompt).toBe("x");
+  });
+});
+
+describe("tool transports", () => {
+  it("lists definitions for OpenAI, Anthropic and MCP", async () => {
+    const openai = await t.api("GET", "/v1/tools?format=openai", undefined, {
+      authorization: `Bearer ${AGENT_TOKENS.http}`,
+    });
+    expect(openai.body.tools.map((x: { function: { name: string } }) => x.function.name)).toContain(
+      "schedule_cron",
+    );
+    const anthropic = await t.api("GET", "/v1/tools?format=anthropic", undefined, {
+      authorization: `Bearer ${AGENT_TOKENS.http}`,
+    });
+    expect(anthropic.body.tools[0]).toHaveProperty("input_schema");
+    expect(
+      (
+        await t.api("GET", "/v1/tools?format=gemini", undefined, {
+          authorization: `Bearer ${AGENT_TOKENS.http}`,
+        })
+      ).status,
+    ).toBe(400);
+  });
+
+  it("needs a token, answers unknown tools with 404, and makes admins say which user", async () => {
+    expect((await t.api("POST", "/v1/tools/list_triggers", {})).status).toBe(401);
+    expect(
+      (await t.api("POST", "/v1/tools/nope", {}, { authorization: `Bearer ${AGENT_TOKENS.http}` })).status,
+    ).toBe(404);
+    const admin = await t.api("POST", "/v1/tools/list_triggers", {}, { authorization: `Bearer ${ADMIN}` });
+    expect(admin).toMatchObject({ status: 400, body: { error: { field: "query.user_id" } } });
+    expect(
+      (
+        await t.api(
+          "POST",
+          "/v1/tools/list_triggers?user_id=agent-lib",
+          {},
+          { authorization: `Bearer ${ADMIN}` },
+        )
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await t.api(
+          "POST",
+          "/v1/tools/list_triggers?user_id=agent-lib",
+          {},
+          { authorization: `Bearer ${AGENT_TOKENS.http}` },
+        )
+      ).status,
+    ).toBe(403);
+  });
+
+  it("lists the tools over MCP with their schemas", async () => {
+    const client = new Client({ name: "lister", version: "1.0.0" });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${t.base}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${AGENT_TOKENS.mcp}` } },
+      }),
+    );
+    clients.push(client);
+    const { tools: listed } = await client.listTools();
+    expect(listed.map((x) => x.name)).toEqual(tools.definitions.mcp.map((x) => x.name));
+    expect(listed.find((x) => x.name === "schedule_cron")?.inputSchema.required).toContain("cron");
+    const anonymous = await fetch(`${t.base}/mcp`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: "{}",
+    });
+    expect(anonymous.status).toBe(401);
+  });
+
+  it("waits for the fire of a trigger scheduled through MCP", async () => {
+    await waitFor(
+      () => sink.received.some((r) => r.body.prompt === "follow up via mcp"),
+      "the MCP-scheduled fire",
+    );
+  });
+});
