@@ -192,7 +192,8 @@ export const TOOLS = [
   }),
   tool({
     name: "resume_trigger",
-    description: "Resume one of your paused triggers.",
+    description:
+      "Resume one of your paused triggers (see list_triggers with state paused). Returns its next fire.",
     input: z.object({ name: nameArg }).strict(),
     async handler(args, ctx) {
       return writeResult(await ctx.producer.resume(ctx.userId, args.name));
