@@ -12,6 +12,9 @@ import {
   runNowSchema,
   runWireSchema,
   statusSchema,
+  toolArgsSchema,
+  toolDefinitionsSchema,
+  toolResultSchema,
   triggerBodySchema,
   triggerPatchSchema,
   triggerWireSchema,
@@ -154,6 +157,35 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: "get",
+    path: "/v1/tools",
+    summary: "Agent tool definitions for OpenAI (strict), Anthropic or MCP",
+    tag: "tools",
+    query: querySchemas.toolDefinitions,
+    ok: { 200: toolDefinitionsSchema },
+    errors: [400],
+  },
+  {
+    method: "post",
+    path: "/v1/tools/{tool}",
+    summary: "Call an agent tool for the caller's user",
+    tag: "tools",
+    query: querySchemas.toolCall,
+    body: toolArgsSchema,
+    ok: { 200: toolResultSchema },
+    errors: [400, 403, 404, 409, 415],
+  },
+  {
+    method: "post",
+    path: "/mcp",
+    summary: "The agent tools over MCP (Streamable HTTP, stateless, JSON-RPC 2.0)",
+    tag: "tools",
+    query: querySchemas.toolCall,
+    ok: { 200: null },
+    produces: "application/json",
+    errors: [400, 403],
+  },
+  {
+    method: "get",
     path: "/v1/queue",
     summary: "Queue counts, schedulers, workers (admin)",
     tag: "operations",
@@ -225,6 +257,7 @@ const PATH_PARAMS: Record<string, string> = {
   user_id: "The user: 1–128 of A–Z a–z 0–9 _ . : @ -, starting with a letter or digit",
   name: "The trigger's name, same form as user_id",
   run_id: "A run id (run_…)",
+  tool: "A tool name: schedule_once, schedule_heartbeat, schedule_cron, list_triggers, get_trigger, cancel_trigger, cancel_trigger_by_name, pause_trigger, resume_trigger, preview_schedule",
 };
 
 /** The OpenAPI 3.1 document of the API, generated from the schemas the routes validate with. */

@@ -44,8 +44,37 @@ export const querySchemas = {
       last_event_id: z.string().optional().describe("Resume after this event id (or send Last-Event-ID)"),
     })
     .strict(),
+  toolDefinitions: z
+    .object({
+      format: z
+        .enum(["openai", "anthropic", "mcp"])
+        .default("openai")
+        .describe("Which model API's tool format"),
+    })
+    .strict(),
+  toolCall: z
+    .object({
+      user_id: z
+        .string()
+        .optional()
+        .describe("The user the tools act for: admin tokens only (a user token acts for itself)"),
+    })
+    .strict(),
   none: z.object({}).strict(),
 };
+
+/** GET /v1/tools. */
+export const toolDefinitionsSchema = z
+  .object({
+    format: z.enum(["openai", "anthropic", "mcp"]),
+    tools: z.array(z.record(z.string(), z.unknown())),
+  })
+  .strict();
+/** POST /v1/tools/{tool}: the tool's arguments, and its result. */
+export const toolArgsSchema = z
+  .record(z.string(), z.unknown())
+  .describe("The tool's arguments (see GET /v1/tools)");
+export const toolResultSchema = z.object({ result: z.record(z.string(), z.unknown()) }).strict();
 
 /** The body of POST /v1/preview. */
 export const previewInputSchema = z

@@ -1,16 +1,14 @@
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { Router, type Request, type Response } from "express";
-import { z } from "zod";
 import type { Producer } from "../producer/producer.js";
 import { anthropicTools, callTool, mcpTools, openAiTools } from "../tools/index.js";
 import { buildMcpServer } from "../tools/mcp.js";
+import { querySchemas } from "./schemas.js";
 import { ERROR_CODES, TicklerError, checkName, fromZodError } from "../triggers/index.js";
 
 const formats = { openai: openAiTools, anthropic: anthropicTools, mcp: mcpTools } as const;
-const definitionsQuery = z
-  .object({ format: z.enum(["openai", "anthropic", "mcp"]).default("openai") })
-  .strict();
-const callQuery = z.object({ user_id: z.string().optional() }).strict();
+const definitionsQuery = querySchemas.toolDefinitions;
+const callQuery = querySchemas.toolCall;
 
 /**
  * The user a tool call acts for: a user token's own user, always; an admin token must name one with

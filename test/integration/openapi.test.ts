@@ -166,6 +166,23 @@ describe("/openapi.json", () => {
     ).toBe(200);
     expect(await hit("post", "/v1/preview", "/v1/preview", { body: { when: "soon" } })).toBe(400);
     expect(await hit("get", "/v1/queue", "/v1/queue")).toBe(200);
+    expect(await hit("get", "/v1/tools", "/v1/tools?format=anthropic")).toBe(200);
+    expect(await hit("post", "/v1/tools/{tool}", "/v1/tools/list_triggers", { body: {}, token: ALICE })).toBe(
+      200,
+    );
+    expect(
+      await hit("post", "/v1/tools/{tool}", "/v1/tools/schedule_cron", {
+        body: { prompt: "x", cron: "0 9 * *" },
+        token: ALICE,
+      }),
+    ).toBe(400);
+    expect(await hit("post", "/v1/tools/{tool}", "/v1/tools/nope", { body: {}, token: ALICE })).toBe(404);
+    const mcp = await hit("post", "/mcp", "/mcp", {
+      token: ALICE,
+      body: { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} },
+      headers: { accept: "application/json, text/event-stream" },
+    });
+    expect(mcp).toBe(200);
     expect(await hit("get", "/v1/status", "/v1/status")).toBe(200);
     expect(await hit("get", "/metrics", "/metrics")).toBe(200);
     expect(await hit("get", "/healthz", "/healthz", { token: null })).toBe(200);

@@ -1,0 +1,71 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeConfig } from "../helpers/processes.js";
+import {
+  REDIS_URL,
+  removePrefix,
+  startTestTickler,
+  testPrefix,
+  type TestTickler,
+} from "../helpers/tickler.js";
+
+const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
+const TSX = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
+
+describe("tickler mcp --user <id>: the tools over MCP on stdio", () => {
+  const prefix = testPrefix("stdio");
+  let api: TestTickler;
+  let client: Client;
+
+  beforeAll(async () => {
+    const file = { min_interval: "10s", agents: { default: { url: "http://127.0.0.1:9/" } } };
+    api = await startTestTickler(prefix, file, "api");
+    client = new Client({ name: "local-agent", version: "1.0.0" });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: ["--import", TSX, CLI, "mcp", "--user", "desk"],
+        env: {
+          ...(process.env as Record<string, string>),
+          REDIS_URL,
+          TICKLER_PREFIX: prefix,
+          TICKLER_CONFIG: writeConfig(file),
+          LOG_LEVEL: "silent",
+        },
+        stderr: "pipe",
+      }),
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await client?.close();
+    await api?.close();
+    await removePrefix(prefix);
+  });
+
+  it("lists the tools and schedules for its user, with structured output", async () => {
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toContain("schedule_cron");
+    const result = await client.callTool({
+      name: "schedule_cron",
+      arguments: { prompt: "weekly review", cron: "0 16 * * FRI", timezone: "Europe/Berlin", name: "review" },
+    });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({
+      status: "created",
+      id: "desk/review",
+      summary: expect.stringContaining("every Friday at 16:00 Europe/Berlin"),
+    });
+    expect(JSON.parse((result.content as { text: string }[])[0]!.text)).toMatchObject({ id: "desk/review" });
+    expect((await api.tickler.producer.get("desk", "review")).spec.prompt).toBe("weekly review");
+  });
+
+  it("returns a bad call as a tool error the model can read", async () => {
+    const result = await client.callTool({
+      name: "schedule_heartbeat",
+      arguments: { prompt: "x", every: "1s" },
+    });
+    expect(result.isError).toBe(true);
+    expect(result.structuredContent).toMatchObject({ error: { code: "interval_too_short", field: "every" } });
+  });
+});
