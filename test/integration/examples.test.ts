@@ -1,0 +1,39 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runScriptedModel } from "../../examples/scripted-model.js";
+import { startAgent } from "../../examples/self-rescheduling-agent.js";
+import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { waitFor } from "../helpers/wait.js";
+
+describe("the examples: a scripted model and a self-rescheduling agent", () => {
+  const prefix = testPrefix("examples");
+  let t: TestTickler;
+  let agent: Awaited<ReturnType<typeof startAgent>>;
+  const options = { ticklerUrl: "", user: "demo", rounds: 2, port: 0, log: (_line: string) => undefined };
+
+  beforeAll(async () => {
+    agent = await startAgent(options);
+    t = await startTestTickler(prefix, { agents: { default: { url: agent.url } } });
+    options.ticklerUrl = t.base;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await agent?.close();
+    await removePrefix(prefix);
+  });
+
+  it("plays the whole loop: the model schedules, the agent is woken and schedules its own follow-up", async () => {
+    const results = await runScriptedModel(options);
+    expect(results[0]).toMatchObject({ status: "created", kind: "once" });
+    expect(String(results[1]?.error)).toContain('did you mean "0 9 * * *"');
+    expect(results[2]).toMatchObject({
+      kind: "cron",
+      summary: expect.stringContaining("every weekday at 09:00 America/New_York"),
+    });
+    expect(results[3]).toMatchObject({ kind: "heartbeat" });
+    expect((results[4] as { count: number }).count).toBe(2);
+
+    await waitFor(() => agent.fires.length >= 2, "the reminder and the agent's own follow-up", 15_000);
+    expect(agent.fires[0]!.prompt).toBe("Remind the user to stretch");
+    expect(agent.fires[1]!.prompt).toBe("Follow-up #2: check whether the user answered");
+  });
+});
