@@ -289,10 +289,11 @@ export function derivedName(kind: string, args: CommonArgs, schedule: Record<str
     .replace(/^-+|-+$/g, "")
     .slice(0, 40)
     .replace(/-+$/, "");
+  // null and absent mean the same (OpenAI strict mode sends null for every argument not given).
   const material = JSON.stringify([
     kind,
     args.prompt,
-    schedule,
+    pick(schedule, Object.keys(schedule)),
     args.thread_key ?? null,
     args.channel ?? null,
   ]);

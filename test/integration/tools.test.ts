@@ -116,6 +116,18 @@ describe.each(Object.entries(TRANSPORTS))("the agent tools over %s", (transport,
     const second = await ok("schedule_once", args);
     expect(second.id).toBe(first.id);
     expect(second.status).toBe("unchanged");
+    // A strict-mode model sends null for every argument it does not use: still the same trigger.
+    const nulls = await ok("schedule_once", {
+      ...args,
+      at: null,
+      delay: null,
+      timezone: null,
+      name: null,
+      thread_key: null,
+      channel: null,
+      payload: null,
+    });
+    expect(nulls).toMatchObject({ id: first.id, status: "unchanged" });
   });
 
   it("schedule_heartbeat, schedule_cron, list, get, pause, resume, preview, cancel by id and by name", async () => {
