@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../../../src/cli.ts", import.meta.url).pathname;
 /** tsx's loader by absolute path: the script runs in a temporary directory where "tsx" does not resolve. */
-const TSX = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
+const TSX = new URL("../../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
 /** A private network namespace has its own loopback, where nothing answers on 6379 (the shared Redis is not there). */
 const canUnshare = spawnSync("unshare", ["-n", "true"]).status === 0;
 

@@ -3,12 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/index.js";
-import { createLogger } from "../../src/logger.js";
-import { startPrivateRedis, type PrivateRedis } from "../../src/redis/private-server.js";
-import { startTickler, type Tickler } from "../../src/runtime.js";
-import { freePort } from "../helpers/ports.js";
-import { waitFor } from "../helpers/wait.js";
+import { loadConfig } from "../../../src/config/index.js";
+import { createLogger } from "../../../src/logger.js";
+import { startPrivateRedis, type PrivateRedis } from "../../../src/redis/private-server.js";
+import { startTickler, type Tickler } from "../../../src/runtime.js";
+import { freePort } from "../../helpers/ports.js";
+import { waitFor } from "../../helpers/wait.js";
 
 describe("when Redis goes away under a running API (own redis-server, never the shared one)", () => {
   let redis: PrivateRedis;

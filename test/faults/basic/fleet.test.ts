@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Child } from "../helpers/processes.js";
-import { spawnTickler, writeConfig } from "../helpers/processes.js";
-import { startSink, type Sink } from "../helpers/sink.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
-import { waitFor } from "../helpers/wait.js";
+import type { Child } from "../../helpers/processes.js";
+import { spawnTickler, writeConfig } from "../../helpers/processes.js";
+import { startSink, type Sink } from "../../helpers/sink.js";
+import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../../helpers/tickler.js";
+import { waitFor } from "../../helpers/wait.js";
 
 describe("when 3 worker processes share one Redis", () => {
   const prefix = testPrefix("fleet");

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Child } from "../../helpers/processes.js";
+import { spawnTickler, writeConfig } from "../../helpers/processes.js";
+import { startSink, type Sink } from "../../helpers/sink.js";
+import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../../helpers/tickler.js";
+import { waitFor } from "../../helpers/wait.js";
+
+const TRIGGERS = 500;
+const SPREAD_MS = 20_000;
+const KILL_EVERY_MS = 2_000;
+
+describe("when workers are SIGKILLed every 2 s while 500 fires come due over 20 s", () => {
+  const prefix = testPrefix("crash");
+  let sink: Sink;
+  let api: TestTickler;
+  let env: Record<string, string>;
+  const workers: Child[] = [];
+
+  beforeAll(async () => {
+    sink = await startSink(() => ({ holdMs: Math.floor(Math.random() * 500) }));
+    const file = {
+      min_interval: "1s",
+      agents: { default: { url: sink.url, timeout: "5s" } },
+      worker: { lock_duration: "3s", stalled_interval: "1s", max_stalled_count: 5 },
+    };
+    api = await startTestTickler(prefix, file, "api");
+    env = { TICKLER_PREFIX: prefix, TICKLER_CONFIG: writeConfig(file), TICKLER_CONCURRENCY: "50" };
+    workers.push(...(await Promise.all([1, 2, 3, 4].map(() => spawnTickler("worker", env)))));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(workers.map((worker) => worker.kill("SIGKILL")));
+    await api?.close();
+    await sink?.close();
+    await removePrefix(prefix);
+  });
+
+  it("leaves exactly one run record per slot, delivers every slot, and duplicates only carry the original's key", async () => {
+    const producer = api.tickler.producer;
+    const start = Date.now() + 2000;
+    const due = new Map<string, number>();
+    for (let i = 0; i < TRIGGERS; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, j) => {
+          const name = `t${i + j}`;
+          const at = start + Math.floor(Math.random() * SPREAD_MS);
+          due.set(`crash/${name}`, at);
+          await producer.upsert("crash", name, { prompt: name, at: new Date(at).toISOString() });
+        }),
+      );
+    }
+
+    // Every 2 s a random worker dies and a replacement starts (in the background: a start takes ~1–2 s).
+    let kills = 0;
+    let killing = true;
+    const spawning: Promise<void>[] = [];
+    const killer = (async () => {
+      while (killing) {
+        await new Promise((resolve) => setTimeout(resolve, KILL_EVERY_MS));
+        if (!killing || workers.length === 0) continue;
+        const victim = workers.splice(Math.floor(Math.random() * workers.length), 1)[0]!;
+        await victim.kill("SIGKILL");
+        kills++;
+        spawning.push(spawnTickler("worker", env).then((worker) => void workers.push(worker)));
+      }
+    })();
+
+    const lastDue = Math.max(...due.values());
+    await waitFor(() => Date.now() > lastDue, "every slot to come due", SPREAD_MS + 10_000, 200);
+    killing = false;
+    await killer;
+    await Promise.all(spawning);
+
+    // Every trigger completes: its one slot reached an outcome.
+    const records = await waitFor(
+      async () => {
+        const page = await producer.list("crash", { state: "completed" }, null, TRIGGERS);
+        return page.items.length === TRIGGERS ? page.items : null;
+      },
+      "every one-shot to complete after the last takeover",
+      60_000,
+      250,
+    );
+    expect(records.every((record) => record.lastStatus === "succeeded")).toBe(true);
+
+    // Exactly one run record per slot, each succeeded.
+    for (const id of due.keys()) {
+      const runs = await api.tickler.runs.list(id, null, 10);
+      expect(runs.items, id).toHaveLength(1);
+      expect(runs.items[0]!.status).toBe("succeeded");
+    }
+
+    // At least one delivery per slot; a repeated delivery (a killed worker's in-flight request, taken over)
+    // carries the same Idempotency-Key, and keys never cross slots.
+    const byKey = new Map<string, number>();
+    for (const request of sink.received) {
+      const key = String(request.headers["idempotency-key"]);
+      byKey.set(key, (byKey.get(key) ?? 0) + 1);
+    }
+    for (const [id, at] of due) expect(byKey.get(`${id}@${at}`), id).toBeGreaterThanOrEqual(1);
+    expect(byKey.size).toBe(TRIGGERS);
+    const duplicates = sink.received.length - TRIGGERS;
+    const firstArrival = new Map<string, number>();
+    for (const request of sink.received) {
+      const key = String(request.headers["idempotency-key"]);
+      if (!firstArrival.has(key)) firstArrival.set(key, request.at);
+    }
+    const lateness = [...due]
+      .map(([id, at]) => (firstArrival.get(`${id}@${at}`) ?? Infinity) - at)
+      .sort((a, b) => a - b);
+    const worst = lateness.at(-1)!;
+    const p50 = lateness[Math.floor(lateness.length / 2)]!;
+    console.log(
+      `worker crash suite: ${TRIGGERS} fires, ${kills} SIGKILLs, ${duplicates} duplicate deliveries (same Idempotency-Key), lateness p50 ${p50} ms, worst ${worst} ms`,
+    );
+    expect(kills).toBeGreaterThanOrEqual(8);
+    // A slot caught by a kill waits for its lock to expire (3 s) and a stall check (1 s) before takeover.
+    expect(worst).toBeLessThan(15_000);
+  }, 150_000);
+});
