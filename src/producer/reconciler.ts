@@ -50,7 +50,33 @@ export async function reconcilePass(producer: Producer): Promise<ReconcileReport
     const records = await producer.store.getMany(ids);
     for (const [i, id] of ids.entries()) if (records[i] === null) tally(await producer.repair(id));
   }
+  report.removed += await sweepStrayJobs(producer);
   return report;
+}
+
+/**
+ * Removes pending one-shot and catch-up jobs that no current definition accounts for: left by a writer that
+ * died after adding the job and before committing the definition, or planned under a schedule since
+ * replaced. The processor would drop them when they come due anyway; sweeping them keeps the queue
+ * honest (Bull Board, /v1/queue) and is what "no job without a definition" means.
+ */
+async function sweepStrayJobs(producer: Producer): Promise<number> {
+  const queue = producer.fires.queue;
+  const PAGE = 500;
+  const stray: string[] = [];
+  for (let start = 0; ; start += PAGE) {
+    const jobs = await queue.getJobs(["delayed"], start, start + PAGE - 1, true);
+    if (jobs.length === 0) break;
+    const planned = jobs.filter((job) => job && !job.repeatJobKey && job.data.origin !== "manual");
+    const records = await producer.store.getMany(planned.map((job) => job.data.tid));
+    planned.forEach((job, i) => {
+      if (records[i]?.scheduleVersion !== job.data.sv) stray.push(job.id ?? "");
+    });
+  }
+  let removed = 0;
+  // A job a worker took meanwhile cannot be removed (0): the processor drops it instead.
+  for (const id of stray) if ((await queue.remove(id)) === 1) removed++;
+  return removed;
 }
 
 /** Runs {@link reconcile} now and then every `intervalMs` until the returned stop function is called. */

@@ -20,6 +20,8 @@ export function writeConfig(file: Record<string, unknown>): string {
 export interface Child {
   process: ChildProcess;
   output: () => string;
+  /** The API's base URL, from its "API listening" log line (api and all roles). */
+  url: () => string;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -49,6 +51,11 @@ export async function spawnTickler(
   return {
     process: child,
     output: () => output,
+    url: () => {
+      const match = /"url":"(http:\/\/[^"]+)","role"/.exec(output);
+      if (!match) throw new Error(`no API url in the output: ${output}`);
+      return match[1]!;
+    },
     async kill(signal = "SIGKILL") {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

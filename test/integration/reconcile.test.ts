@@ -136,3 +136,35 @@ describe("schedules from config", () => {
     await updated.close();
   });
 });
+
+describe("a job left by a writer that died before committing", () => {
+  const prefix = testPrefix("stray");
+  let t: TestTickler;
+  beforeAll(async () => {
+    t = await startTestTickler(prefix, { agents: { default: { url: "http://127.0.0.1:9/" } } }, "api");
+  });
+  afterAll(async () => {
+    await t?.close();
+    await removePrefix(prefix);
+  });
+
+  it("is swept by the repair pass; jobs of current definitions stay", async () => {
+    const producer = t.tickler.producer;
+    await producer.upsert("s", "kept", { prompt: "x", delay: "1h" });
+    const kept = await producer.get("s", "kept");
+    await producer.fires.queue.add(
+      "once",
+      { tid: "s/ghost", sv: 99, origin: "once", slot: Date.now() + 3600_000 },
+      { jobId: "once|s%2Fghost|99", delay: 3600_000 },
+    );
+    await producer.fires.queue.add(
+      "once",
+      { tid: "s/kept", sv: kept.scheduleVersion - 1, origin: "once", slot: Date.now() + 3600_000 },
+      { jobId: "once|s%2Fkept|old", delay: 3600_000 },
+    );
+    const report = await reconcilePass(producer);
+    expect(report.removed).toBe(2);
+    const delayed = await producer.fires.queue.getDelayed();
+    expect(delayed.map((job) => job.id)).toEqual([`once|s%2Fkept|${kept.scheduleVersion}`]);
+  });
+});
