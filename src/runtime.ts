@@ -64,7 +64,8 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
   await waitReady(redis, 10_000).catch((thrown) => {
     throw new Error(`cannot reach Redis at ${config.redisUrl}: ${coerceError(thrown).message}`);
   });
-  const fires = new FireQueue(redis, config.prefix);
+  const queueError = (error: Error): void => logger.debug({ err: error.message }, "queue connection error");
+  const fires = new FireQueue(redis, config.prefix, queueError);
   const producer = new Producer({ redis, keys, fires, config });
   const runLimits = {
     historyLimit: config.runHistoryLimit,
@@ -80,7 +81,7 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
   const dispatcher = createDispatcher(Math.max(16, config.concurrency * 2));
   if (withWorker) {
     const workerRedis = open("worker", "tickler-worker-commands");
-    workerFires = new FireQueue(workerRedis, config.prefix);
+    workerFires = new FireQueue(workerRedis, config.prefix, queueError);
     const workerProducer = new Producer({ redis: workerRedis, keys, fires: workerFires, config });
     worker = startWorker({
       redis: workerRedis,

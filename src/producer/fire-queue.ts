@@ -68,8 +68,13 @@ export function slotOf(job: Pick<Job<FireJobData>, "id" | "data">): number {
 export class FireQueue {
   readonly queue: Queue<FireJobData>;
 
-  constructor(connection: Redis, prefix: string) {
+  /**
+   * @param onError - where the queue's connection errors go. They also surface on every call that fails
+   *   (the API answers 503), so they are worth a debug line, not BullMQ's default console.error.
+   */
+  constructor(connection: Redis, prefix: string, onError: (error: Error) => void = () => undefined) {
     this.queue = new Queue<FireJobData>(QUEUE_NAME, { connection, prefix });
+    this.queue.on("error", onError);
   }
 
   /**

@@ -6,7 +6,8 @@ import { Redis } from "ioredis";
 /** A redis-server this process started (for `npm start` on a machine with no Redis running). */
 export interface PrivateRedis {
   url: string;
-  stop(): Promise<void>;
+  /** Stops the server: SIGTERM (it flushes the AOF and exits) or, to simulate a crash, SIGKILL. */
+  stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
 }
 
 /** Whether something answers PING at `url` within `timeoutMs`. */
@@ -73,9 +74,9 @@ export async function startPrivateRedis(port: number, dir: string): Promise<Priv
   }
   return {
     url,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill("SIGTERM");
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
       await exited;
     },
   };
