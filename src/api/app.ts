@@ -15,6 +15,8 @@ import { VERSION } from "../version.js";
 import { adminPages, assertAdmin, assertMayActOn, authenticate, principalFor } from "./auth.js";
 import { bullBoard } from "./bull-board.js";
 import { errorHandler } from "./errors.js";
+import { writeRateLimit } from "./rate-limit.js";
+import { keysFor } from "../redis/keys.js";
 import { DOCS_HTML, DOCS_INIT_JS, buildOpenApi } from "./openapi.js";
 import { querySchemas } from "./schemas.js";
 
@@ -113,6 +115,7 @@ export function buildApp(deps: AppDeps): Express {
   });
 
   app.use(authenticate(config.tokens));
+  app.use(writeRateLimit(redis, keysFor(config.prefix), config.rateLimit));
 
   app.get("/v1/status", async (req, res) => {
     const queue = producer.fires.queue;

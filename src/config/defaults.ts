@@ -28,4 +28,7 @@ export const DEFAULTS = {
   eventsMaxLen: 10_000,
   /** How often an idle SSE connection gets a comment frame, so proxies keep it open. */
   sseKeepAliveMs: 15 * SECOND,
+  /** Writes (PUT, PATCH, DELETE, POST) one token may make per window. */
+  rateLimitWrites: 600,
+  rateLimitWindowMs: 1 * MINUTE,
 } as const;

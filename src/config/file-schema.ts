@@ -69,6 +69,10 @@ export const fileSchema = z
       .partial()
       .strict(),
     metrics: z.object({ public: z.boolean() }).partial().strict(),
+    rate_limit: z
+      .object({ writes: z.number().int().min(1), per: duration })
+      .partial()
+      .strict(),
     schedules: z.array(
       z.looseObject({ user_id: z.string(), name: z.string(), if_exists: z.enum(IF_EXISTS).optional() }),
     ),

@@ -64,6 +64,8 @@ export interface Config {
     reconcileIntervalMs: number;
   };
   events: { maxLen: number; keepAliveMs: number };
+  /** At most `max` writes per token per `windowMs`. */
+  rateLimit: { max: number; windowMs: number };
   /** `public`: /metrics answers without a token. `port`: where a worker-only process serves /metrics and /healthz. */
   metrics: { public: boolean; port: number | null };
 }
@@ -203,6 +205,10 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
         "worker.reconcile_interval",
         DEFAULTS.reconcileIntervalMs,
       ),
+    },
+    rateLimit: {
+      max: file.rate_limit?.writes ?? DEFAULTS.rateLimitWrites,
+      windowMs: dur(file.rate_limit?.per, "rate_limit.per", DEFAULTS.rateLimitWindowMs),
     },
     metrics: {
       public: file.metrics?.public ?? false,

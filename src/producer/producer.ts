@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import type { Config, Principal, SeedSchedule } from "../config/index.js";
 import type { Keys } from "../redis/keys.js";
 import { idempotencyKeyFor, runIdFor } from "../runs/run-store.js";
+import { blockedHostReason } from "../worker/address-guard.js";
 import {
   TicklerError,
   checkName,
@@ -107,6 +108,7 @@ export class Producer {
       maxPayloadBytes: config.maxPayloadBytes,
       agents: new Set(config.agents.keys()),
       allowTargetUrls: config.allowTargetUrls && caller.role === "admin",
+      blockedHost: blockedHostReason,
     };
   }
 

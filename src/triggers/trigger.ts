@@ -85,6 +85,8 @@ export interface TriggerRules extends ScheduleContext {
   agents: ReadonlySet<string>;
   /** Whether this caller may give a target URL (config allows it and the caller is an admin). */
   allowTargetUrls: boolean;
+  /** Why a target URL's host is refused (link-local, metadata), or null: injected, the domain does no I/O. */
+  blockedHost?: (hostname: string) => string | null;
 }
 
 /** A validated, normalised trigger definition: what is stored, minus bookkeeping. */
@@ -286,8 +288,21 @@ function checkPayload(
   const bytes = Buffer.byteLength(JSON.stringify(payload), "utf8");
   if (bytes > maxBytes)
     throw invalid("too_large", "payload", `is ${bytes} bytes as JSON, over the limit of ${maxBytes}`);
+  if (depthOf(payload) > MAX_PAYLOAD_DEPTH) {
+    throw invalid("too_large", "payload", `nests deeper than ${MAX_PAYLOAD_DEPTH} levels; flatten it`);
+  }
   // A JSON.parse round trip drops anything JSON cannot carry and makes `__proto__` an ordinary key.
   return JSON.parse(JSON.stringify(payload)) as Record<string, unknown>;
+}
+
+/** How deep a payload may nest: deeper is a parser attack more often than data an agent needs. */
+const MAX_PAYLOAD_DEPTH = 32;
+
+function depthOf(value: unknown, depth = 0): number {
+  if (depth > MAX_PAYLOAD_DEPTH || value === null || typeof value !== "object") return depth;
+  let deepest = depth + 1;
+  for (const item of Object.values(value)) deepest = Math.max(deepest, depthOf(item, depth + 1));
+  return deepest;
 }
 
 function checkMetadata(metadata: Record<string, string>): Record<string, string> {
@@ -342,6 +357,15 @@ function checkTarget(target: z.infer<typeof targetSchema> | null, rules: Trigger
       `only http and https URLs are allowed, got ${url.protocol}`,
     );
   }
+  if (url.username !== "" || url.password !== "") {
+    throw invalid(
+      "target_not_allowed",
+      "target.url",
+      "credentials in the URL are not allowed; use target.headers (Authorization)",
+    );
+  }
+  const blocked = rules.blockedHost?.(url.hostname);
+  if (blocked) throw invalid("target_not_allowed", "target.url", blocked);
   return {
     url: url.toString(),
     method: target.method ?? "POST",
