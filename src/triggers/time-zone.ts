@@ -67,7 +67,20 @@ export function parseInstant(input: unknown, zone: string, field: string): numbe
       `cannot read "${input}" as a date-time; use ISO-8601 such as "2026-06-15T14:00:00Z" or "2026-06-15T09:00:00" (read in timezone ${zone})`,
     );
   }
-  return parsed.toMillis();
+  return HAS_OFFSET.test(text) ? parsed.toMillis() : earlierOfRepeat(parsed);
+}
+
+const WALL = "yyyy-LL-dd'T'HH:mm:ss.SSS";
+
+/**
+ * A wall-clock time that happens twice (the hour repeated when clocks fall back) is read as its first
+ * occurrence, as RFC 5545 and Temporal's "compatible" disambiguation do; luxon would take the second.
+ */
+function earlierOfRepeat(parsed: DateTime): number {
+  const shiftMinutes = parsed.offset - parsed.minus({ hours: 3 }).offset;
+  if (shiftMinutes >= 0) return parsed.toMillis();
+  const earlier = parsed.plus({ minutes: shiftMinutes });
+  return earlier.toFormat(WALL) === parsed.toFormat(WALL) ? earlier.toMillis() : parsed.toMillis();
 }
 
 /** Whether a string looks like an ISO date or date-time (used to detect the `when` form). */
