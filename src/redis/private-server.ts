@@ -39,7 +39,11 @@ export function hasRedisServer(): boolean {
  * Starts `redis-server` on 127.0.0.1:`port` with AOF persistence under `dir` and `hz 100` (delayed jobs are
  * promoted at Redis's `hz` granularity: 100 gives ~10 ms instead of ~100 ms lateness). Stops it on stop().
  */
-export async function startPrivateRedis(port: number, dir: string): Promise<PrivateRedis> {
+export async function startPrivateRedis(
+  port: number,
+  dir: string,
+  bind = "127.0.0.1",
+): Promise<PrivateRedis> {
   const dataDir = resolve(dir);
   mkdirSync(dataDir, { recursive: true });
   const child: ChildProcess = spawn(
@@ -48,7 +52,10 @@ export async function startPrivateRedis(port: number, dir: string): Promise<Priv
       "--port",
       String(port),
       "--bind",
-      "127.0.0.1",
+      bind,
+      // Bound to explicit addresses (loopback unless a caller says otherwise), so protected mode adds nothing.
+      "--protected-mode",
+      "no",
       "--dir",
       dataDir,
       "--appendonly",

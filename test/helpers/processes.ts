@@ -7,6 +7,8 @@ import { REDIS_URL } from "./tickler.js";
 import { waitFor } from "./wait.js";
 
 const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
+/** tsx's loader by absolute path, so children started from any directory (or namespace) find it. */
+const TSX = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
 
 /** Writes a YAML config file for child processes and returns its path. */
 export function writeConfig(file: Record<string, unknown>): string {
@@ -29,8 +31,10 @@ export interface Child {
 export async function spawnTickler(
   role: "worker" | "api" | "all",
   env: Record<string, string>,
+  wrap: string[] = [],
 ): Promise<Child> {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, role], {
+  const command = [...wrap, process.execPath, "--import", TSX, CLI, role];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, REDIS_URL, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -10,6 +10,8 @@ export interface Received {
   headers: IncomingHttpHeaders;
   raw: string;
   body: Record<string, unknown>;
+  /** The address the request came from (tells worker hosts apart in the network-namespace suite). */
+  from: string;
 }
 
 /** Decides the answer to a request: status, headers, body, and an optional hold before answering. */
@@ -28,7 +30,7 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-export async function startSink(responder: Responder = () => ({})): Promise<Sink> {
+export async function startSink(responder: Responder = () => ({}), host = "127.0.0.1"): Promise<Sink> {
   let respond = responder;
   const received: Received[] = [];
   const open = new Set<ServerResponse>();
@@ -50,6 +52,7 @@ export async function startSink(responder: Responder = () => ({})): Promise<Sink
         headers: req.headers,
         raw,
         body,
+        from: req.socket.remoteAddress ?? "",
       };
       const index = received.push(entry) - 1;
       const answer = respond(entry, index);
@@ -69,10 +72,10 @@ export async function startSink(responder: Responder = () => ({})): Promise<Sink
     });
   });
   server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/turns`,
+    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}/turns`,
     received,
     respond(next) {
       respond = next;
