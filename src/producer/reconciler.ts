@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Keys } from "../redis/keys.js";
-import { coerceError } from "../triggers/index.js";
+import { TicklerError, coerceError } from "../triggers/index.js";
 import type { Producer } from "./producer.js";
 
 /** What one reconcile pass found. */
@@ -9,6 +9,8 @@ export interface ReconcileReport {
   checked: number;
   replanned: number;
   removed: number;
+  /** Triggers skipped because a writer holds their lock (e.g. one that died mid-write: it expires in 10 s). */
+  busy: number;
 }
 
 /**
@@ -32,15 +34,21 @@ export async function reconcile(
  * chain) is re-planned; a scheduler without a definition is removed.
  */
 export async function reconcilePass(producer: Producer): Promise<ReconcileReport> {
-  const report: ReconcileReport = { checked: 0, replanned: 0, removed: 0 };
-  const tally = (result: "ok" | "replanned" | "removed"): void => {
+  const report: ReconcileReport = { checked: 0, replanned: 0, removed: 0, busy: 0 };
+  const tally = (result: "ok" | "replanned" | "removed" | "busy"): void => {
     report.checked++;
     if (result !== "ok") report[result]++;
   };
+  // One trigger whose lock is held must not stop the pass: the next pass gets it.
+  const repair = (id: string) =>
+    producer.repair(id).catch((thrown: unknown) => {
+      if (thrown instanceof TicklerError && thrown.code === "conflict") return "busy" as const;
+      throw thrown;
+    });
   let cursor: string | null = null;
   do {
     const page = await producer.store.allIds(cursor, 500);
-    for (const id of page.items) tally(await producer.repair(id));
+    for (const id of page.items) tally(await repair(id));
     cursor = page.nextCursor;
   } while (cursor !== null);
   const schedulerCount = await producer.fires.queue.getJobSchedulersCount();
@@ -48,7 +56,7 @@ export async function reconcilePass(producer: Producer): Promise<ReconcileReport
     const schedulers = await producer.fires.queue.getJobSchedulers(start, start + 499, true);
     const ids = schedulers.map((scheduler) => scheduler.key);
     const records = await producer.store.getMany(ids);
-    for (const [i, id] of ids.entries()) if (records[i] === null) tally(await producer.repair(id));
+    for (const [i, id] of ids.entries()) if (records[i] === null) tally(await repair(id));
   }
   report.removed += await sweepStrayJobs(producer);
   return report;
