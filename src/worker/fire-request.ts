@@ -16,13 +16,9 @@ export function buildRequest(
   const target = resolveTarget(record, config);
   if ("error" in target) return target;
   const { spec } = record;
+  const { name: _agentName, ...endpoint } = target as Endpoint & { name?: string };
   return {
-    url: target.url,
-    method: target.method,
-    format: target.format,
-    a2aVersion: target.a2aVersion,
-    headers: target.headers,
-    signingSecret: target.signingSecret,
+    ...endpoint,
     // The shorter of the trigger's and the agent's timeout wins.
     timeoutMs: Math.min(spec.timeoutMs, target.timeoutMs),
     idempotencyKey: idempotencyKeyFor(run.triggerId, run.scheduledAtMs, data.manualNonce),
@@ -47,15 +43,8 @@ export function buildRequest(
 export function resolveTarget(record: TriggerRecord, config: Config): Endpoint | { error: string } {
   const target = record.spec.target;
   if (target !== null && "url" in target) {
-    return {
-      url: target.url,
-      method: target.method,
-      format: target.format,
-      a2aVersion: target.a2aVersion,
-      headers: target.headers,
-      signingSecret: null,
-      timeoutMs: record.spec.timeoutMs,
-    };
+    // A trigger's own URL is never signed: signing secrets live in config, with the agents.
+    return { ...target, signingSecret: null, timeoutMs: record.spec.timeoutMs };
   }
   const name = target?.agent ?? "default";
   const agent = config.agents.get(name);
