@@ -1,0 +1,134 @@
+/** Shared parts of the benchmarks: an own redis-server, a recording sink, child processes, statistics. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { redisAnswers } from "../src/redis/private-server.js";
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+
+/** A redis-server of the benchmark's own: no persistence, the given hz, on a free port. */
+export async function startRedis(hz: number): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--hz", String(hz), "--dir", mkdtempSync(join(tmpdir(), "tickler-bench-")), "--maxmemory-policy", "noeviction"], { stdio: "ignore" });
+  const url = `redis://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  while (!(await redisAnswers(url, 200))) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error("redis-server did not start");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGKILL");
+      }),
+  };
+}
+
+/** An agent endpoint that records when each fire arrived and how late it was (against its scheduled time). */
+export interface BenchSink {
+  url: string;
+  count: number;
+  lateness: number[];
+  first: number;
+  last: number;
+  keys: Map<string, number>;
+  reset(): void;
+  waitFor(count: number, timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startSink(holdMs = 0): Promise<BenchSink> {
+  const sink: BenchSink = {
+    url: "",
+    count: 0,
+    lateness: [],
+    first: 0,
+    last: 0,
+    keys: new Map(),
+    reset() {
+      sink.count = 0;
+      sink.lateness = [];
+      sink.first = 0;
+      sink.last = 0;
+      sink.keys = new Map();
+    },
+    async waitFor(count, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (sink.count < count) {
+        if (Date.now() > deadline) throw new Error(`sink got ${sink.count} of ${count} within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const now = Date.now();
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as { scheduled_at?: string; dueAt?: number };
+      const due = body.scheduled_at ? Date.parse(body.scheduled_at) : (body.dueAt ?? now);
+      sink.lateness.push(now - due);
+      const key = String(req.headers["idempotency-key"] ?? "");
+      if (key) sink.keys.set(key, (sink.keys.get(key) ?? 0) + 1);
+      if (sink.count === 0) sink.first = now;
+      sink.last = now;
+      sink.count++;
+      const answer = () => res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+      if (holdMs > 0) setTimeout(answer, holdMs);
+      else answer();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  sink.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/turns`;
+  return sink;
+}
+
+/** Starts a node process and resolves once its output matches `ready`. */
+export async function startProcess(args: string[], env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (ready.test(output)) resolve();
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", () => reject(new Error(`process exited: ${output}`)));
+    setTimeout(() => reject(new Error(`process not ready: ${output}`)), 20_000);
+  });
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return child;
+}
+
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGKILL");
+  });
+}
+
+/** The q-quantile (0..1) of numbers. */
+export function quantile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+export function median(values: number[]): number {
+  return quantile(values, 0.5);
+}
+
+/** Median and spread (min–max) of repeated measurements. */
+export function summary(values: number[]): { median: number; min: number; max: number; runs: number[] } {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), runs: values };
+}

@@ -1,0 +1,202 @@
+/**
+ * tickler's benchmarks, each against raw BullMQ measured in the same run on the same Redis (hz 100, no
+ * persistence, its own redis-server). Prints a table, writes bench/results/<timestamp>.json and
+ * bench/results/latest.json. Never part of `npm test`.
+ *
+ *   npm run bench                 # all scenarios built so far, 3 repetitions each
+ *   npm run bench -- --reps 1     # a quick look
+ *
+ * Built so far (issue #6 tracks the rest): 1. lateness of 2,000 one-shots due over 10 s;
+ * 4. throughput of 20,000 immediate fires with 1 and 2 worker processes.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { stringify } from "yaml";
+import { loadConfig } from "../src/config/index.js";
+import { FireQueue } from "../src/producer/fire-queue.js";
+import { Producer } from "../src/producer/producer.js";
+import { keysFor } from "../src/redis/keys.js";
+import { ROOT, quantile, startProcess, startRedis, startSink, stopProcess, summary, type BenchSink } from "./lib.js";
+
+const REPS = Number(process.argv[process.argv.indexOf("--reps") + 1] || 3) || 3;
+const CONCURRENCY = 50;
+const PAD = "x".repeat(220); // with the other fields, a ~300-byte body either way
+
+type Redis7 = Awaited<ReturnType<typeof startRedis>>;
+
+function configFile(sinkUrl: string): string {
+  const path = join(tmpdir(), `tickler-bench-${process.pid}-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(path, stringify({ min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: sinkUrl } }, rate_limit: { writes: 10_000_000 } }));
+  return path;
+}
+
+async function ticklerWorkers(redis: Redis7, sink: BenchSink, prefix: string, count: number) {
+  const env = { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, TICKLER_CONFIG: configFile(sink.url), TICKLER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: "info" };
+  return Promise.all(Array.from({ length: count }, () => startProcess(["dist/cli.js", "worker"], env, /tickler worker started/)));
+}
+
+async function rawWorkers(redis: Redis7, sink: BenchSink, count: number) {
+  const env = { REDIS_URL: redis.url, SINK_URL: sink.url, CONCURRENCY: String(CONCURRENCY) };
+  return Promise.all(Array.from({ length: count }, () => startProcess(["--import", "tsx", "bench/raw-worker.ts"], env, /raw worker ready/)));
+}
+
+function producerFor(redis: Redis7, prefix: string): { producer: Producer; close(): Promise<void> } {
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const config = loadConfig({ env: { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, LOG_LEVEL: "silent" }, file: { min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: "http://127.0.0.1:9/" } } } });
+  const fires = new FireQueue(connection, prefix);
+  return {
+    producer: new Producer({ redis: connection, keys: keysFor(prefix), fires, config }),
+    async close() {
+      await fires.close();
+      connection.disconnect();
+    },
+  };
+}
+
+/** Creates `count` one-shots through the producer, 200 at a time, spread over 100 users. */
+async function createOneShots(producer: Producer, count: number, at: (i: number) => number): Promise<number> {
+  const started = Date.now();
+  for (let i = 0; i < count; i += 200) {
+    await Promise.all(
+      Array.from({ length: Math.min(200, count - i) }, (_, j) => {
+        const n = i + j;
+        return producer.upsert(`u${n % 100}`, `t${n}`, { prompt: `fire ${n} ${PAD}`, at: new Date(at(n)).toISOString(), allow_past: true });
+      }),
+    );
+  }
+  return ((Date.now() - started) / count) * 1000;
+}
+
+/** Scenario 1: 2,000 one-shots due at random times over 10 s; lateness = arrival − due. */
+async function lateness(redis: Redis7, sink: BenchSink, rep: number) {
+  const N = 2000;
+  const out: Record<string, { p50: number; p95: number; p99: number; max: number }> = {};
+  // tickler
+  {
+    const prefix = `l${rep}`;
+    const { producer, close } = producerFor(redis, prefix);
+    const workers = await ticklerWorkers(redis, sink, prefix, 1);
+    sink.reset();
+    const start = Date.now() + 3000;
+    await createOneShots(producer, N, () => start + Math.random() * 10_000);
+    await sink.waitFor(N, 60_000);
+    out.tickler = percentiles(sink.lateness);
+    await Promise.all(workers.map(stopProcess));
+    await close();
+  }
+  // raw BullMQ
+  {
+    const connection = new Redis(redis.url);
+    const queue = new Queue("raw", { connection, prefix: "raw" });
+    await queue.obliterate({ force: true });
+    const workers = await rawWorkers(redis, sink, 1);
+    sink.reset();
+    const start = Date.now() + 3000;
+    const jobs = Array.from({ length: N }, (_, i) => {
+      const dueAt = Math.round(start + Math.random() * 10_000);
+      return { name: "fire", data: { n: i, dueAt, pad: PAD }, opts: { delay: dueAt - Date.now(), removeOnComplete: true } };
+    });
+    await queue.addBulk(jobs);
+    await sink.waitFor(N, 60_000);
+    out.raw = percentiles(sink.lateness);
+    await Promise.all(workers.map(stopProcess));
+    await queue.close();
+    connection.disconnect();
+  }
+  return out;
+}
+
+function percentiles(values: number[]) {
+  return { p50: quantile(values, 0.5), p95: quantile(values, 0.95), p99: quantile(values, 0.99), max: Math.max(...values) };
+}
+
+/** Scenario 4: 20,000 fires ready at once, drained by `processes` worker processes; deliveries per second. */
+async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes: number) {
+  const N = 20_000;
+  const out: Record<string, number> = {};
+  {
+    const prefix = `t${rep}p${processes}`;
+    const { producer, close } = producerFor(redis, prefix);
+    const farAway = Date.now() + 3600_000;
+    out.createUsPerTrigger = await createOneShots(producer, N, () => farAway);
+    await producer.fires.queue.promoteJobs();
+    sink.reset();
+    const workers = await ticklerWorkers(redis, sink, prefix, processes);
+    await sink.waitFor(N, 120_000);
+    out.tickler = Math.round(N / ((sink.last - sink.first) / 1000));
+    await Promise.all(workers.map(stopProcess));
+    await close();
+  }
+  {
+    const connection = new Redis(redis.url);
+    const queue = new Queue("raw", { connection, prefix: "raw" });
+    await queue.obliterate({ force: true });
+    for (let i = 0; i < N; i += 1000) {
+      await queue.addBulk(Array.from({ length: 1000 }, (_, j) => ({ name: "fire", data: { n: i + j, dueAt: Date.now(), pad: PAD }, opts: { removeOnComplete: true } })));
+    }
+    sink.reset();
+    const workers = await rawWorkers(redis, sink, processes);
+    await sink.waitFor(N, 120_000);
+    out.raw = Math.round(N / ((sink.last - sink.first) / 1000));
+    await Promise.all(workers.map(stopProcess));
+    await queue.close();
+    connection.disconnect();
+  }
+  out.ratio = Math.round((out.tickler! / out.raw!) * 100) / 100;
+  return out;
+}
+
+async function main(): Promise<void> {
+  const redis = await startRedis(100);
+  const sink = await startSink();
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, reps: REPS, redis: "7, hz 100, no persistence", concurrency: CONCURRENCY };
+  try {
+    const late: Record<string, { p50: number; p95: number; p99: number; max: number }>[] = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      late.push(await lateness(redis, sink, rep));
+      process.stderr.write(`lateness rep ${rep + 1}/${REPS} done\n`);
+    }
+    const latenessSummary = Object.fromEntries(
+      ["tickler", "raw"].map((who) => [who, Object.fromEntries((["p50", "p95", "p99", "max"] as const).map((k) => [k, summary(late.map((r) => r[who]![k]))]))]),
+    );
+    results.lateness = latenessSummary;
+
+    const through: Record<string, unknown> = {};
+    for (const processes of [1, 2]) {
+      const runs: Record<string, number>[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        runs.push(await throughput(redis, sink, rep, processes));
+        process.stderr.write(`throughput ${processes}p rep ${rep + 1}/${REPS} done\n`);
+      }
+      through[`${processes}p`] = Object.fromEntries(["tickler", "raw", "ratio", "createUsPerTrigger"].map((k) => [k, summary(runs.map((r) => r[k]!))]));
+    }
+    results.throughput = through;
+  } finally {
+    await sink.close();
+    await redis.stop();
+  }
+
+  const l = results.lateness as Record<string, Record<string, { median: number; min: number; max: number }>>;
+  const t = results.throughput as Record<string, Record<string, { median: number; min: number; max: number }>>;
+  const cell = (s: { median: number; min: number; max: number }) => `${s.median} (${s.min}–${s.max})`;
+  const lines = [
+    `tickler benchmarks — ${results.date}, Node ${process.version}, Redis hz 100, ${REPS} reps (median, min–max)`,
+    "",
+    "| scenario | tickler | raw BullMQ | tickler/raw |",
+    "|---|---|---|---|",
+    ...(["p50", "p95", "p99", "max"] as const).map((k) => `| 1. lateness ${k}, 2,000 one-shots over 10 s (ms) | ${cell(l.tickler![k]!)} | ${cell(l.raw![k]!)} | |`),
+    ...["1p", "2p"].map((p) => `| 4. throughput, 20,000 fires, ${p === "1p" ? "1 process" : "2 processes"} × ${CONCURRENCY} (deliveries/s) | ${cell(t[p]!.tickler!)} | ${cell(t[p]!.raw!)} | ${cell(t[p]!.ratio!)} |`),
+    `| producer: upsert cost while creating 20,000 one-shots (µs per trigger, 200 in flight) | ${cell(t["1p"]!.createUsPerTrigger!)} | | |`,
+  ];
+  console.log(lines.join("\n"));
+  const dir = join(ROOT, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const json = JSON.stringify({ ...results, table: lines }, null, 2);
+  writeFileSync(join(dir, `${String(results.date).replace(/[:.]/g, "-")}.json`), json);
+  writeFileSync(join(dir, "latest.json"), json);
+}
+
+await main();
