@@ -7,6 +7,7 @@ const SCRIPTS = {
   deleteTrigger: { file: "delete-trigger.lua", keys: 6 },
   recordFire: { file: "record-fire.lua", keys: 2 },
   releaseLock: { file: "release-lock.lua", keys: 1 },
+  saveRun: { file: "save-run.lua", keys: 3 },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;

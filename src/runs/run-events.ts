@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { coerceError } from "../triggers/index.js";
+import { runToWire, type RunRecord } from "./run-store.js";
 
 /** One run state change as the event stream carries it. */
 export interface RunEvent {
@@ -132,5 +133,10 @@ export class RunEventHub {
 function toEvent(id: string, fields: string[]): RunEvent {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] as string, fields[i + 1] as string);
-  return { id, userId: map.get("u") ?? "", data: map.get("d") ?? "{}" };
+  // The stream holds the stored run (workers write it once); clients get the wire form.
+  return {
+    id,
+    userId: map.get("u") ?? "",
+    data: JSON.stringify(runToWire(JSON.parse(map.get("d") ?? "{}") as RunRecord)),
+  };
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Keys } from "../redis/keys.js";
+import { runScript } from "../redis/scripts.js";
 import { iso, type Page } from "../triggers/index.js";
 
 /** The states of a run. */
@@ -63,37 +64,30 @@ export class RunStore {
   ) {}
 
   /**
-   * Writes (or overwrites) runs and appends one event per run to the event stream, in one transaction.
-   * `indexed` false keeps them out of the trigger's history (a canceled trigger).
+   * Writes (or overwrites) runs and appends one event per run to the event stream (save-run.lua: one call
+   * per run, sent together). `indexed` false keeps them out of the trigger's history (a canceled trigger).
+   * The event carries the stored run; readers turn it into the wire form.
    */
   async save(runs: readonly RunRecord[], indexed = true): Promise<void> {
-    if (runs.length === 0) return;
     const { retentionMs, historyLimit, eventsMaxLen } = this.limits;
-    const multi = this.redis.multi();
-    const touched = new Set<string>();
-    for (const run of runs) {
-      multi.set(this.keys.run(run.runId), JSON.stringify(run), "PX", retentionMs);
-      multi.xadd(
-        this.keys.events,
-        "MAXLEN",
-        "~",
-        eventsMaxLen,
-        "*",
-        "u",
-        run.userId,
-        "d",
-        JSON.stringify(runToWire(run)),
-      );
-      if (indexed) {
-        multi.zadd(this.keys.runs(run.triggerId), run.scheduledAtMs, run.runId);
-        touched.add(run.triggerId);
-      }
-    }
-    for (const triggerId of touched) {
-      multi.zremrangebyrank(this.keys.runs(triggerId), 0, -(historyLimit + 1));
-      multi.pexpire(this.keys.runs(triggerId), retentionMs);
-    }
-    await multi.exec();
+    await Promise.all(
+      runs.map((run) =>
+        runScript(
+          this.redis,
+          "saveRun",
+          [this.keys.run(run.runId), this.keys.runs(run.triggerId), this.keys.events],
+          [
+            JSON.stringify(run),
+            retentionMs,
+            run.scheduledAtMs,
+            run.runId,
+            indexed ? historyLimit : "",
+            eventsMaxLen,
+            run.userId,
+          ],
+        ),
+      ),
+    );
   }
 
   /** One run, or null. */

@@ -117,4 +117,35 @@ describe("tickler's Lua scripts", () => {
       expect(await redis.exists(`${prefix}:l`)).toBe(0);
     });
   });
+
+  describe("save-run.lua", () => {
+    const save = (id: string, score: number, limit: number | "") =>
+      runScript<string>(
+        redis,
+        "saveRun",
+        [keys.run(id), keys.runs("u/x"), keys.events],
+        [JSON.stringify({ runId: id }), 60_000, score, id, limit, 100, "u"],
+      );
+
+    it("writes the run with its expiry, indexes it capped, and appends an event", async () => {
+      const eventId = await save("run_a", 1, 2);
+      expect(eventId).toMatch(/^\d+-\d+$/);
+      await save("run_b", 2, 2);
+      await save("run_c", 3, 2);
+      expect(await redis.zrange(keys.runs("u/x"), 0, -1)).toEqual(["run_b", "run_c"]);
+      expect(await redis.pttl(keys.run("run_c"))).toBeGreaterThan(50_000);
+      const events = await redis.xrange(keys.events, "-", "+");
+      expect(events.map(([, fields]) => fields)).toContainEqual([
+        "u",
+        "u",
+        "d",
+        JSON.stringify({ runId: "run_c" }),
+      ]);
+    });
+    it("keeps a run out of the index when asked", async () => {
+      await save("run_stray", 4, "");
+      expect(await redis.get(keys.run("run_stray"))).not.toBeNull();
+      expect(await redis.zscore(keys.runs("u/x"), "run_stray")).toBeNull();
+    });
+  });
 });
