@@ -67,7 +67,7 @@ async function createOneShots(producer: Producer, count: number, at: (i: number)
       }),
     );
   }
-  return ((Date.now() - started) / count) * 1000;
+  return Math.round(((Date.now() - started) / count) * 1000);
 }
 
 /** Scenario 1: 2,000 one-shots due at random times over 10 s; lateness = arrival − due. */
@@ -82,7 +82,10 @@ async function lateness(redis: Redis7, sink: BenchSink, rep: number) {
     sink.reset();
     const start = Date.now() + 3000;
     await createOneShots(producer, N, () => start + Math.random() * 10_000);
-    await sink.waitFor(N, 60_000);
+    await sink.waitFor(N, 60_000).catch(async (error: Error) => {
+      await explainShortfall(producer, sink, N);
+      throw error;
+    });
     out.tickler = percentiles(sink.lateness);
     await Promise.all(workers.map(stopProcess));
     await close();
@@ -107,6 +110,20 @@ async function lateness(redis: Redis7, sink: BenchSink, rep: number) {
     connection.disconnect();
   }
   return out;
+}
+
+/** When fires are missing, says where each one is (trigger state, its job's state, its runs). */
+async function explainShortfall(producer: Producer, sink: BenchSink, count: number): Promise<void> {
+  const delivered = new Set([...sink.keys.keys()].map((key) => key.slice(0, key.lastIndexOf("@"))));
+  for (let n = 0; n < count; n++) {
+    const tid = `u${n % 100}/t${n}`;
+    if (delivered.has(tid)) continue;
+    const record = await producer.store.get(tid);
+    const job = record ? await producer.fires.queue.getJob(`once|${encodeURIComponent(tid)}|${record.scheduleVersion}`) : undefined;
+    console.error(
+      `missing ${tid}: ${record ? `completed=${record.completedAtMs !== null} last=${record.lastStatus} sv=${record.scheduleVersion}` : "no definition"}; job ${job ? `${await job.getState()} ${JSON.stringify(job.returnvalue)} ${job.failedReason ?? ""} attempts=${job.attemptsMade}/${job.attemptsStarted}` : "none"}`,
+    );
+  }
 }
 
 function percentiles(values: number[]) {

@@ -52,6 +52,10 @@ const OUTCOMES: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "missed
 
 /** The most missed slots enumerated after one outage (older ones are counted in the log, not recorded one by one). */
 const MAX_MISSED_SLOTS = 1000;
+/** How long a job newer than its trigger's stored definition waits for the write to commit (the write lock's TTL). */
+const WRITE_GRACE_MS = 10_000;
+/** How often such a job looks again. */
+const WRITE_RECHECK_MS = 100;
 /** How long a catch-up waits before trying again while the trigger's previous run is still going. */
 const OVERLAP_REQUEUE_MS = 1000;
 
@@ -74,6 +78,14 @@ export function createProcessor(deps: ProcessorDeps) {
     const manual = data.origin === "manual";
     const record = await deps.store.get(data.tid);
 
+    // The producer adds a job before it commits the definition that accounts for it (schedule versions
+    // only grow), so a job newer than the stored definition may belong to a write still in flight: wait for
+    // it rather than drop a fire that is about to be acknowledged. Past the grace, the writer died.
+    const uncommitted = !record || record.scheduleVersion < data.sv;
+    if (!manual && uncommitted && now() - job.timestamp < WRITE_GRACE_MS) {
+      await job.moveToDelayed(now() + WRITE_RECHECK_MS, token);
+      throw new DelayedError();
+    }
     if (!record) {
       await deps.runs.save(
         [strayRun(data.tid, slot, manual, data.manualNonce, "trigger was canceled; not delivered")],

@@ -1,7 +1,14 @@
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reconcilePass } from "../../src/producer/reconciler.js";
 import { startSink, type Sink } from "../helpers/sink.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import {
+  REDIS_URL,
+  removePrefix,
+  startTestTickler,
+  testPrefix,
+  type TestTickler,
+} from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 describe("when BullMQ and the stored definitions disagree", () => {
@@ -166,5 +173,42 @@ describe("a job left by a writer that died before committing", () => {
     expect(report.removed).toBe(2);
     const delayed = await producer.fires.queue.getDelayed();
     expect(delayed.map((job) => job.id)).toEqual([`once|s%2Fkept|${kept.scheduleVersion}`]);
+  });
+});
+
+describe("a job that comes due before the write that planned it has committed", () => {
+  const prefix = testPrefix("commit");
+  let sink: Sink;
+  let t: TestTickler;
+  beforeAll(async () => {
+    sink = await startSink();
+    t = await startTestTickler(prefix, { agents: { default: { url: sink.url } } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sink?.close();
+    await removePrefix(prefix);
+  });
+
+  it("waits for the definition instead of dropping the fire", async () => {
+    const producer = t.tickler.producer;
+    await producer.upsert("w", "racing", { prompt: "racing", delay: "1h" });
+    const stored = await producer.get("w", "racing");
+    const newer = stored.scheduleVersion + 1000;
+    // The job of a newer write, due now, whose definition is not written yet.
+    await producer.fires.addNow("once|w%2Fracing|newer", {
+      tid: "w/racing",
+      sv: newer,
+      origin: "once",
+      slot: Date.now(),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sink.received).toHaveLength(0);
+    // The write commits: the job now matches the stored schedule version and is delivered.
+    const redis = new Redis(REDIS_URL);
+    await redis.hset(`${prefix}:t:w/racing`, "sv", String(newer));
+    redis.disconnect();
+    const [got] = await sink.waitForCount(1, 5000);
+    expect(got!.body.prompt).toBe("racing");
   });
 });
