@@ -72,26 +72,25 @@ export async function startTestTickler(
   const config = testConfig(prefix, file);
   const tickler = await startTickler(config, role, createLogger(config.logLevel));
   const base = tickler.port === null ? "" : `http://127.0.0.1:${tickler.port}`;
-  return {
-    tickler,
-    config,
-    base,
-    async api(method, path, body, headers = {}) {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        /* not JSON */
-      }
-      return { status: res.status, body: parsed };
-    },
-    close: () => tickler.close(),
+  return { tickler, config, base, api: apiClient(base), close: () => tickler.close() };
+}
+
+/** A small JSON client for a tickler API at `base` (a function, so the base may be read late). */
+export function apiClient(base: string | (() => string)): TestTickler["api"] {
+  return async (method, path, body, headers = {}) => {
+    const res = await fetch(`${typeof base === "function" ? base() : base}${path}`, {
+      method,
+      headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed };
   };
 }
 

@@ -8,6 +8,7 @@ import { createLogger } from "../../../src/logger.js";
 import { startPrivateRedis, type PrivateRedis } from "../../../src/redis/private-server.js";
 import { startTickler, type Tickler } from "../../../src/runtime.js";
 import { freePort } from "../../helpers/ports.js";
+import { apiClient } from "../../helpers/tickler.js";
 import { waitFor } from "../../helpers/wait.js";
 
 describe("when Redis goes away under a running API (own redis-server, never the shared one)", () => {
@@ -15,14 +16,7 @@ describe("when Redis goes away under a running API (own redis-server, never the 
   let tickler: Tickler;
   let port: number;
   let dir: string;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${tickler.port}${path}`, {
-      method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const call = apiClient(() => `http://127.0.0.1:${tickler.port}`);
 
   beforeAll(async () => {
     port = await freePort();

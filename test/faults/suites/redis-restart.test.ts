@@ -10,6 +10,7 @@ import type { Child } from "../../helpers/processes.js";
 import { spawnTickler, writeConfig } from "../../helpers/processes.js";
 import { freePort } from "../../helpers/ports.js";
 import { startSink, type Sink } from "../../helpers/sink.js";
+import { apiClient } from "../../helpers/tickler.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const DOWN_MS = 5000;
@@ -23,14 +24,7 @@ describe.each(["SIGTERM", "SIGKILL"] as const)(
     let sink: Sink;
     let api: Tickler;
     const workers: Child[] = [];
-    const call = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`http://127.0.0.1:${api.port}${path}`, {
-        method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as any };
-    };
+    const call = apiClient(() => `http://127.0.0.1:${api.port}`);
 
     beforeAll(async () => {
       port = await freePort();
