@@ -3,8 +3,12 @@ import type { Redis } from "ioredis";
 import { QUEUE_NAME } from "../redis/keys.js";
 import { nextFires, stateOf, triggerId, type TriggerRecord } from "../triggers/index.js";
 
-/** How a fire job came to be. */
-export type FireOrigin = "scheduled" | "once" | "catchup" | "manual";
+/**
+ * How a fire job came to be: a scheduler iteration, a one-shot, a catch-up of a missed slot, a slot BullMQ
+ * skipped although it was late by less than misfire_grace (`skipped`: delivered as an ordinary fire), or a
+ * manual run.
+ */
+export type FireOrigin = "scheduled" | "once" | "catchup" | "skipped" | "manual";
 
 /** The data every fire job carries. The definition itself is read from Redis when the job runs. */
 export interface FireJobData {
@@ -15,7 +19,7 @@ export interface FireJobData {
   origin: FireOrigin;
   /** The slot (epoch ms) for once, catch-up and manual jobs; scheduler iterations carry it in their job id. */
   slot?: number;
-  /** Catch-up only: the missed slots still to deliver after this one, oldest first. */
+  /** Catch-up and skipped only: the slots still to deliver after this one, oldest first. */
   rest?: number[];
   /** Manual runs only: makes the run id and idempotency key unique. */
   manualNonce?: string;

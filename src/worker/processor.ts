@@ -125,13 +125,14 @@ export function createProcessor(deps: ProcessorDeps) {
     ) {
       return handleLate(job, record, slot);
     }
+    if (firstPickup && data.origin === "scheduled") await recoverSkipped(job, record, slot);
 
     if (
       !manual &&
       record.spec.overlap === "skip" &&
       !(await acquireOverlapMarker(deps, tidOf(record), job.id ?? ""))
     ) {
-      if (data.origin === "catchup") {
+      if (data.origin === "catchup" || data.origin === "skipped") {
         // Catch-ups of one outage run in order, one at a time: wait for the run in progress instead of skipping.
         await job.moveToDelayed(now() + OVERLAP_REQUEUE_MS, token);
         throw new DelayedError();
@@ -206,6 +207,38 @@ export function createProcessor(deps: ProcessorDeps) {
     await finishRun(record, { ...run, ...timing }, "failed", reason, job, bookkeeping);
     log.warn({ tid: data.tid, run: run.runId, attempt, error: reason }, "delivery failed");
     throw new UnrecoverableError(reason);
+  }
+
+  /**
+   * An iteration picked up more than one period late (a busy fleet, a slow previous run) makes BullMQ plan
+   * the next iteration from now, silently skipping the slots in between. They came due less than
+   * misfire_grace ago (this slot is within it, and they are later), so they are delivered, in order, after
+   * this one: a slot late by less than misfire_grace is never dropped.
+   */
+  async function recoverSkipped(job: Job<FireJobData>, record: TriggerRecord, slot: number): Promise<void> {
+    const expected = slotAfter(record.schedule, slot, record.spec.schedule);
+    if (expected === null || expected > now()) return; // the next slot was planned normally
+    const next = (await deps.fires.queue.getJobScheduler(job.data.tid))?.next ?? now();
+    const skipped = slotsBetween(
+      record.schedule,
+      slot,
+      Math.min(next, now() + 1),
+      MAX_MISSED_SLOTS,
+      record.spec.schedule,
+    );
+    const [first, ...rest] = skipped;
+    if (first === undefined) return;
+    log.info(
+      { tid: job.data.tid, skipped: skipped.length },
+      "BullMQ skipped slots of a late iteration; delivering them",
+    );
+    await deps.fires.addNow(catchupJobId(job.data.tid, record.scheduleVersion, first), {
+      tid: job.data.tid,
+      sv: record.scheduleVersion,
+      origin: "skipped",
+      slot: first,
+      rest,
+    });
   }
 
   /** A slot first picked up after its misfire grace: apply the missed policy to it and to the slots BullMQ skipped. */
@@ -290,13 +323,14 @@ export function createProcessor(deps: ProcessorDeps) {
     ]);
     if (completed && record.schedule.kind !== "once") await deps.fires.removeScheduler(tidOf(record));
     if (!job) return;
-    const [next, ...rest] = job.data.origin === "catchup" ? (job.data.rest ?? []) : [];
+    const chained = job.data.origin === "catchup" || job.data.origin === "skipped";
+    const [next, ...rest] = chained ? (job.data.rest ?? []) : [];
     if (next !== undefined) {
       const tid = tidOf(record);
       await deps.fires.addNow(catchupJobId(tid, record.scheduleVersion, next), {
         tid,
         sv: record.scheduleVersion,
-        origin: "catchup",
+        origin: job.data.origin,
         slot: next,
         rest,
       });

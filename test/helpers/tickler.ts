@@ -68,8 +68,9 @@ export async function startTestTickler(
   prefix: string,
   file: Record<string, unknown> = {},
   role: Role = "all",
+  env: Record<string, string> = {},
 ): Promise<TestTickler> {
-  const config = testConfig(prefix, file);
+  const config = testConfig(prefix, file, env);
   const tickler = await startTickler(config, role, createLogger(config.logLevel));
   const base = tickler.port === null ? "" : `http://127.0.0.1:${tickler.port}`;
   return { tickler, config, base, api: apiClient(base), close: () => tickler.close() };

@@ -186,3 +186,42 @@ describe("when a slot comes while the previous run is still going", () => {
     for (const run of skipped) expect(delivered.has(run.scheduled_at)).toBe(false);
   });
 });
+
+describe("when an iteration is picked up more than one period late (BullMQ then skips slots)", () => {
+  const prefix = testPrefix("skipped");
+  let sink: Sink;
+  let t: TestTickler;
+
+  beforeAll(async () => {
+    // The first delivery holds the only worker slot for 2.5 s, so the next iteration starts 1.5 s late.
+    sink = await startSink((_r, i) => (i === 0 ? { holdMs: 2500 } : {}));
+    t = await startTestTickler(prefix, { agents: { default: { url: sink.url, timeout: "5s" } } }, "all", {
+      TICKLER_CONCURRENCY: "1",
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sink?.close();
+    await removePrefix(prefix);
+  });
+
+  it("delivers the skipped slots (late by less than misfire_grace), in order, and records every slot once", async () => {
+    const put = await t.api("PUT", "/v1/users/s/triggers/beat", {
+      prompt: "beat",
+      every: "1s",
+      start_at: new Date(Date.now() + 500).toISOString(),
+    });
+    const start = Date.parse(put.body.next_fire_at);
+    const got = await sink.waitForCount(5, 15_000);
+    await t.api("POST", "/v1/users/s/triggers/beat/pause");
+    const slots = got.map((r) => Date.parse(String(r.body.scheduled_at)));
+    expect(slots.slice(0, 5)).toEqual([0, 1, 2, 3, 4].map((k) => start + k * 1000));
+    expect(got.slice(0, 5).every((r) => r.body.catchup === false)).toBe(true);
+    const runs = (await t.api("GET", "/v1/users/s/triggers/beat/runs")).body.items as WireRun[];
+    const first5 = runs.filter((r) => Date.parse(r.scheduled_at) <= start + 4000);
+    expect(first5.map((r) => Date.parse(r.scheduled_at)).sort()).toEqual(
+      [0, 1, 2, 3, 4].map((k) => start + k * 1000),
+    );
+    expect(first5.every((r) => r.status === "succeeded")).toBe(true);
+  });
+});
