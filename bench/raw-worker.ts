@@ -12,7 +12,10 @@ const sinkUrl = process.env.SINK_URL!;
 const worker = new Worker(
   "raw",
   async (job) => {
-    const res = await request(sinkUrl, { method: "POST", headers: { "content-type": "application/json", "idempotency-key": String(job.id) }, body: JSON.stringify(job.data), dispatcher });
+    // A scheduler iteration's slot is the numeric suffix of its job id (BullMQ gives it no other way).
+    const id = String(job.id);
+    const dueAt = job.repeatJobKey ? Number(id.slice(id.lastIndexOf(":") + 1)) : job.data.dueAt;
+    const res = await request(sinkUrl, { method: "POST", headers: { "content-type": "application/json", "idempotency-key": id }, body: JSON.stringify({ ...job.data, dueAt }), dispatcher });
     await res.body.dump();
     if (res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode}`);
   },

@@ -130,6 +130,78 @@ function percentiles(values: number[]) {
   return { p50: quantile(values, 0.5), p95: quantile(values, 0.95), p99: quantile(values, 0.99), max: Math.max(...values) };
 }
 
+/**
+ * Scenario 2: 1,000 heartbeats every 1 s, all created at once (phases bunched), for 30 s: lateness, and
+ * slots missing or delivered twice. Slots are counted up to 3 s before the end, so in-flight ones count.
+ */
+async function heartbeats(redis: Redis7, sink: BenchSink, rep: number) {
+  const N = 1000;
+  const RUN_MS = 30_000;
+  const out: Record<string, Record<string, number>> = {};
+  const count = (expected: Map<string, number[]>, until: number) => {
+    let missing = 0;
+    let slots = 0;
+    for (const [key, list] of expected) {
+      for (const slot of list) {
+        if (slot > until) continue;
+        slots++;
+        if (!sink.keys.has(`${key}@${slot}`)) missing++;
+      }
+    }
+    const duplicates = [...sink.keys.values()].filter((n) => n > 1).length;
+    return { slots, missing, duplicates, p50: quantile(sink.lateness, 0.5), p99: quantile(sink.lateness, 0.99), max: Math.max(...sink.lateness) };
+  };
+  {
+    const prefix = `h${rep}`;
+    const { producer, close } = producerFor(redis, prefix);
+    const workers = await ticklerWorkers(redis, sink, prefix, 2);
+    sink.reset();
+    await Promise.all(Array.from({ length: N }, (_, n) => producer.upsert(`u${n % 100}`, `h${n}`, { prompt: `beat ${n} ${PAD}`, every: "1s" })));
+    const started = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, RUN_MS));
+    const until = Date.now() - 3000;
+    const expected = new Map<string, number[]>();
+    for (let n = 0; n < N; n++) {
+      const record = await producer.get(`u${n % 100}`, `h${n}`);
+      const anchor = record.schedule.kind === "heartbeat" ? record.schedule.anchorMs : started;
+      expected.set(`u${n % 100}/h${n}`, Array.from({ length: RUN_MS / 1000 + 2 }, (_, k) => anchor + k * 1000));
+    }
+    out.tickler = count(expected, until);
+    await Promise.all(workers.map(stopProcess));
+    await close();
+  }
+  {
+    const connection = new Redis(redis.url);
+    const queue = new Queue("raw", { connection, prefix: "raw" });
+    await queue.obliterate({ force: true });
+    const workers = await rawWorkers(redis, sink, 2);
+    sink.reset();
+    await Promise.all(Array.from({ length: N }, (_, n) => queue.upsertJobScheduler(`s${n}`, { every: 1000 }, { name: "beat", data: { n, pad: PAD }, opts: { removeOnComplete: true } })));
+    await new Promise((resolve) => setTimeout(resolve, RUN_MS));
+    const until = Date.now() - 3000;
+    // BullMQ's grid for each scheduler starts at its first iteration; expect every 1 s from there.
+    const first = new Map<string, number>();
+    for (const key of sink.keys.keys()) {
+      const [id, slot] = [key.slice(0, key.lastIndexOf(":")), Number(key.slice(key.lastIndexOf(":") + 1))];
+      first.set(id, Math.min(first.get(id) ?? Infinity, slot));
+    }
+    const expected = new Map<string, number[]>();
+    for (let n = 0; n < N; n++) {
+      const id = `repeat:s${n}`;
+      const start = first.get(id);
+      if (start !== undefined) expected.set(id, Array.from({ length: RUN_MS / 1000 + 2 }, (_, k) => start + k * 1000));
+    }
+    // The sink saw "repeat:s<n>:<slot>"; count() looks up "<id>@<slot>".
+    sink.keys = new Map([...sink.keys].map(([key, c]) => [`${key.slice(0, key.lastIndexOf(":"))}@${key.slice(key.lastIndexOf(":") + 1)}`, c]));
+    out.raw = count(expected, until);
+    for (let n = 0; n < N; n += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => queue.removeJobScheduler(`s${n + j}`)));
+    await Promise.all(workers.map(stopProcess));
+    await queue.close();
+    connection.disconnect();
+  }
+  return out;
+}
+
 /** Scenario 4: 20,000 fires ready at once, drained by `processes` worker processes; deliveries per second. */
 async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes: number) {
   const N = 20_000;
@@ -181,6 +253,15 @@ async function main(): Promise<void> {
     );
     results.lateness = latenessSummary;
 
+    const beats: Record<string, Record<string, number>>[] = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      beats.push(await heartbeats(redis, sink, rep));
+      process.stderr.write(`heartbeats rep ${rep + 1}/${REPS} done\n`);
+    }
+    results.heartbeats = Object.fromEntries(
+      ["tickler", "raw"].map((who) => [who, Object.fromEntries(["p50", "p99", "max", "slots", "missing", "duplicates"].map((k) => [k, summary(beats.map((r) => r[who]![k]!))]))]),
+    );
+
     const through: Record<string, unknown> = {};
     for (const processes of [1, 2]) {
       const runs: Record<string, number>[] = [];
@@ -199,12 +280,15 @@ async function main(): Promise<void> {
   const l = results.lateness as Record<string, Record<string, { median: number; min: number; max: number }>>;
   const t = results.throughput as Record<string, Record<string, { median: number; min: number; max: number }>>;
   const cell = (s: { median: number; min: number; max: number }) => `${s.median} (${s.min}–${s.max})`;
+  const h = results.heartbeats as Record<string, Record<string, { median: number; min: number; max: number }>>;
   const lines = [
     `tickler benchmarks — ${results.date}, Node ${process.version}, Redis hz 100, ${REPS} reps (median, min–max)`,
     "",
     "| scenario | tickler | raw BullMQ | tickler/raw |",
     "|---|---|---|---|",
     ...(["p50", "p95", "p99", "max"] as const).map((k) => `| 1. lateness ${k}, 2,000 one-shots over 10 s (ms) | ${cell(l.tickler![k]!)} | ${cell(l.raw![k]!)} | |`),
+    ...(["p50", "p99", "max"] as const).map((k) => `| 2. heartbeats: 1,000 every 1 s created at once, 30 s, 2 processes — lateness ${k} (ms) | ${cell(h.tickler![k]!)} | ${cell(h.raw![k]!)} | |`),
+    ...(["slots", "missing", "duplicates"] as const).map((k) => `| 2. heartbeats — ${k === "slots" ? "slots due" : k === "missing" ? "missing slots" : "slots delivered twice"} | ${cell(h.tickler![k]!)} | ${cell(h.raw![k]!)} | |`),
     ...["1p", "2p"].map((p) => `| 4. throughput, 20,000 fires, ${p === "1p" ? "1 process" : "2 processes"} × ${CONCURRENCY} (deliveries/s) | ${cell(t[p]!.tickler!)} | ${cell(t[p]!.raw!)} | ${cell(t[p]!.ratio!)} |`),
     `| producer: upsert cost while creating 20,000 one-shots (µs per trigger, 200 in flight) | ${cell(t["1p"]!.createUsPerTrigger!)} | | |`,
   ];
