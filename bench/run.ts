@@ -6,8 +6,9 @@
  *   npm run bench                 # all scenarios built so far, 3 repetitions each
  *   npm run bench -- --reps 1     # a quick look
  *
- * Built so far (issue #6 tracks the rest): 1. lateness of 2,000 one-shots due over 10 s;
- * 4. throughput of 20,000 immediate fires with 1 and 2 worker processes.
+ * Built so far (issue #6 tracks the rest): 1. lateness of 2,000 one-shots due over 10 s; 2. 1,000
+ * heartbeats every 1 s created at once, for 30 s (lateness, missing and duplicate slots); 4. throughput of
+ * 20,000 immediate fires with 1 and 2 worker processes.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
