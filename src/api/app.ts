@@ -9,7 +9,7 @@ import type { Config } from "../config/index.js";
 import type { Producer } from "../producer/producer.js";
 import type { RunStore } from "../runs/run-store.js";
 import { isStreamId, type RunEventHub } from "../runs/run-events.js";
-import { TicklerError, checkName, fromZodError } from "../triggers/index.js";
+import { TicklerError, checkName } from "../triggers/index.js";
 import type { Metrics } from "../metrics.js";
 import { VERSION } from "../version.js";
 import { adminPages, assertAdmin, assertMayActOn, authenticate, principalFor } from "./auth.js";
@@ -25,7 +25,7 @@ const CONSOLE_DIR = fileURLToPath(new URL("../../src/api/console/", import.meta.
 
 /** Swagger UI's files, served by /docs. */
 const SWAGGER_UI_DIR = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
-import { triggerRoutes } from "./routes.js";
+import { query, triggerRoutes } from "./routes.js";
 import { toolRoutes } from "./tool-routes.js";
 
 /** What the HTTP app needs; it opens nothing itself. */
@@ -157,13 +157,11 @@ export function buildApp(deps: AppDeps): Express {
 
   app.get("/v1/events", async (req, res) => {
     const principal = req.principal;
-    const parsed = querySchemas.events.safeParse(req.query);
-    if (!parsed.success) throw fromZodError(parsed.error, "query");
-    const asked = parsed.data.user_id;
+    const { user_id: asked, last_event_id } = query(querySchemas.events, req);
     if (asked !== undefined) assertMayActOn(principal, checkName(asked, "user_id"));
     // Users see only their own runs; admins see everyone's, or one user's with ?user_id=.
     const only = principal?.role === "user" ? principal.userId : asked;
-    const lastEventId = req.get("last-event-id") ?? parsed.data.last_event_id;
+    const lastEventId = req.get("last-event-id") ?? last_event_id;
     if (lastEventId !== undefined && !isStreamId(lastEventId)) {
       throw new TicklerError("invalid_field", "Last-Event-ID: not an event id from this stream", {
         field: "last_event_id",

@@ -15,7 +15,8 @@ export interface RouteDeps {
 
 const queries = querySchemas;
 
-function query<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
+/** The query string of `req` parsed with `schema`; a bad one is a 400 naming `query.<field>`. */
+export function query<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
   const parsed = schema.safeParse(req.query);
   if (!parsed.success) throw fromZodError(parsed.error, "query");
   return parsed.data;

@@ -3,37 +3,35 @@ import { Router, type Request, type Response } from "express";
 import type { Producer } from "../producer/producer.js";
 import { anthropicTools, callTool, mcpTools, openAiTools } from "../tools/index.js";
 import { buildMcpServer } from "../tools/mcp.js";
+import { query } from "./routes.js";
 import { querySchemas } from "./schemas.js";
-import { ERROR_CODES, TicklerError, checkName, fromZodError } from "../triggers/index.js";
+import { ERROR_CODES, TicklerError, checkName } from "../triggers/index.js";
 
 const formats = { openai: openAiTools, anthropic: anthropicTools, mcp: mcpTools } as const;
-const definitionsQuery = querySchemas.toolDefinitions;
-const callQuery = querySchemas.toolCall;
 
 /**
  * The user a tool call acts for: a user token's own user, always; an admin token must name one with
  * `?user_id=` (an agent never chooses another user).
  */
 function toolUser(req: Request): string {
-  const parsed = callQuery.safeParse(req.query);
-  if (!parsed.success) throw fromZodError(parsed.error, "query");
+  const { user_id: asked } = query(querySchemas.toolCall, req);
   const principal = req.principal;
   if (principal?.role === "user") {
-    if (parsed.data.user_id !== undefined && parsed.data.user_id !== principal.userId) {
+    if (asked !== undefined && asked !== principal.userId) {
       throw new TicklerError("forbidden", `this token belongs to user "${principal.userId}"`, {
         field: "user_id",
       });
     }
     return principal.userId;
   }
-  if (parsed.data.user_id === undefined) {
+  if (asked === undefined) {
     throw new TicklerError(
       "invalid_field",
       "query.user_id: an admin token must say which user the tools act for (?user_id=)",
       { field: "query.user_id" },
     );
   }
-  return checkName(parsed.data.user_id, "user_id");
+  return checkName(asked, "user_id");
 }
 
 /** The agent tools over HTTP (`/v1/tools`) and over MCP Streamable HTTP (`/mcp`). */
@@ -41,9 +39,8 @@ export function toolRoutes(producer: Producer): Router {
   const router = Router();
 
   router.get("/v1/tools", (req, res) => {
-    const parsed = definitionsQuery.safeParse(req.query);
-    if (!parsed.success) throw fromZodError(parsed.error, "query");
-    res.json({ format: parsed.data.format, tools: formats[parsed.data.format]() });
+    const { format } = query(querySchemas.toolDefinitions, req);
+    res.json({ format, tools: formats[format]() });
   });
 
   router.post("/v1/tools/:tool", async (req, res) => {

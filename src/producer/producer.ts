@@ -86,6 +86,8 @@ export class Producer {
   private readonly keys: Keys;
   private readonly config: Config;
   private readonly now: () => number;
+  /** The agent names a target may name: fixed for the process, so computed once, not per write. */
+  private readonly agentNames: ReadonlySet<string>;
 
   constructor(deps: ProducerDeps) {
     this.redis = deps.redis;
@@ -93,6 +95,7 @@ export class Producer {
     this.fires = deps.fires;
     this.config = deps.config;
     this.now = deps.now ?? Date.now;
+    this.agentNames = new Set(deps.config.agents.keys());
     this.store = new TriggerStore(deps.redis, deps.keys);
   }
 
@@ -106,7 +109,7 @@ export class Producer {
       defaults: config.triggerDefaults,
       maxPromptBytes: config.maxPromptBytes,
       maxPayloadBytes: config.maxPayloadBytes,
-      agents: new Set(config.agents.keys()),
+      agents: this.agentNames,
       allowTargetUrls: config.allowTargetUrls && caller.role === "admin",
       blockedHost: blockedHostReason,
     };

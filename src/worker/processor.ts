@@ -218,25 +218,44 @@ export function createProcessor(deps: ProcessorDeps) {
   async function recoverSkipped(job: Job<FireJobData>, record: TriggerRecord, slot: number): Promise<void> {
     const expected = slotAfter(record.schedule, slot, record.spec.schedule);
     if (expected === null || expected > now()) return; // the next slot was planned normally
-    const next = (await deps.fires.queue.getJobScheduler(job.data.tid))?.next ?? now();
-    const skipped = slotsBetween(
-      record.schedule,
-      slot,
-      Math.min(next, now() + 1),
-      MAX_MISSED_SLOTS,
-      record.spec.schedule,
-    );
-    const [first, ...rest] = skipped;
-    if (first === undefined) return;
+    const skipped = await slotsBullMqSkipped(record, slot, now());
+    if (skipped.length === 0) return;
     log.info(
       { tid: job.data.tid, skipped: skipped.length },
       "BullMQ skipped slots of a late iteration; delivering them",
     );
-    await deps.fires.addNow(catchupJobId(job.data.tid, record.scheduleVersion, first), {
-      tid: job.data.tid,
+    await chain(record, "skipped", skipped);
+  }
+
+  /**
+   * The slots after `slot` that BullMQ skipped: a late iteration makes it plan the next one from now, so
+   * every slot between this one and the scheduler's pending next came due without a job.
+   */
+  async function slotsBullMqSkipped(record: TriggerRecord, slot: number, at: number): Promise<number[]> {
+    const next = (await deps.fires.queue.getJobScheduler(tidOf(record)))?.next ?? at;
+    return slotsBetween(
+      record.schedule,
+      slot,
+      Math.min(next, at + 1),
+      MAX_MISSED_SLOTS,
+      record.spec.schedule,
+    );
+  }
+
+  /** Delivers `slots` one after another, oldest first (each job adds the next when it finishes). */
+  async function chain(
+    record: TriggerRecord,
+    origin: "catchup" | "skipped",
+    slots: readonly number[],
+  ): Promise<void> {
+    const [slot, ...rest] = slots;
+    if (slot === undefined) return;
+    const tid = tidOf(record);
+    await deps.fires.addNow(catchupJobId(tid, record.scheduleVersion, slot), {
+      tid,
       sv: record.scheduleVersion,
-      origin: "skipped",
-      slot: first,
+      origin,
+      slot,
       rest,
     });
   }
@@ -246,19 +265,8 @@ export function createProcessor(deps: ProcessorDeps) {
     const { data } = job;
     const at = now();
     const late = [slot];
-    if (record.schedule.kind !== "once") {
-      // BullMQ ran this one late iteration and planned the next from now: the slots in between were skipped.
-      const next = (await deps.fires.queue.getJobScheduler(data.tid))?.next ?? at;
-      late.push(
-        ...slotsBetween(
-          record.schedule,
-          slot,
-          Math.min(next, at + 1),
-          MAX_MISSED_SLOTS,
-          record.spec.schedule,
-        ),
-      );
-    }
+    // BullMQ ran this one late iteration and planned the next from now: the slots in between were skipped.
+    if (record.schedule.kind !== "once") late.push(...(await slotsBullMqSkipped(record, slot, at)));
     const plan = planMissed(late, at, record.spec.missedPolicy, record.spec.catchupWindowMs);
     const missedRuns = plan.missed.map((missedSlot) => ({
       ...baseRun(record, missedSlot, { ...data, origin: "scheduled" }, at),
@@ -276,18 +284,11 @@ export function createProcessor(deps: ProcessorDeps) {
       { tid: data.tid, late: late.length, deliver: plan.deliver.length, policy: record.spec.missedPolicy },
       "slots came due while no worker ran",
     );
-    const [first, ...rest] = plan.deliver;
-    if (first === undefined) {
+    if (plan.deliver.length === 0) {
       await recordFire(record, "missed", null, false, record.schedule.kind === "once");
       return { outcome: "missed", run_ids: missedRuns.map((run) => run.runId) };
     }
-    await deps.fires.addNow(catchupJobId(data.tid, record.scheduleVersion, first), {
-      tid: data.tid,
-      sv: record.scheduleVersion,
-      origin: "catchup",
-      slot: first,
-      rest,
-    });
+    await chain(record, "catchup", plan.deliver);
     return { outcome: "catchup_planned", slots: plan.deliver.length };
   }
 
@@ -323,18 +324,8 @@ export function createProcessor(deps: ProcessorDeps) {
     ]);
     if (completed && record.schedule.kind !== "once") await deps.fires.removeScheduler(tidOf(record));
     if (!job) return;
-    const chained = job.data.origin === "catchup" || job.data.origin === "skipped";
-    const [next, ...rest] = chained ? (job.data.rest ?? []) : [];
-    if (next !== undefined) {
-      const tid = tidOf(record);
-      await deps.fires.addNow(catchupJobId(tid, record.scheduleVersion, next), {
-        tid,
-        sv: record.scheduleVersion,
-        origin: job.data.origin,
-        slot: next,
-        rest,
-      });
-    }
+    const { origin } = job.data;
+    if (origin === "catchup" || origin === "skipped") await chain(record, origin, job.data.rest ?? []);
   }
 
   async function recordFire(
