@@ -109,11 +109,16 @@ export async function startProcess(args: string[], env: Record<string, string>, 
   return child;
 }
 
+/** Stops a process as an operator would (SIGTERM: it drains and exits), and SIGKILLs it if that takes over 5 s. */
 export async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
   await new Promise<void>((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
+    const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill("SIGTERM");
   });
 }
 

@@ -22,8 +22,16 @@ import { Producer } from "../src/producer/producer.js";
 import { keysFor } from "../src/redis/keys.js";
 import { ROOT, quantile, startProcess, startRedis, startSink, stopProcess, summary, type BenchSink } from "./lib.js";
 
-const REPS = Number(process.argv[process.argv.indexOf("--reps") + 1] || 3) || 3;
+function option(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at === -1 ? undefined : process.argv[at + 1];
+}
+const REPS = Number(option("--reps") ?? 3) || 3;
+/** `--only 1,4`: the scenarios to run (all by default). */
+const ONLY = new Set((option("--only") ?? "1,2,3,4,5,6,7,8").split(",").map(Number));
 const CONCURRENCY = 50;
+/** BENCH_CPU_PROF=<dir>: tickler and raw workers write V8 CPU profiles there (open them in Chrome DevTools). */
+const PROFILE = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
 const PAD = "x".repeat(220); // with the other fields, a ~300-byte body either way
 
 type Redis7 = Awaited<ReturnType<typeof startRedis>>;
@@ -36,12 +44,12 @@ function configFile(sinkUrl: string): string {
 
 async function ticklerWorkers(redis: Redis7, sink: BenchSink, prefix: string, count: number) {
   const env = { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, TICKLER_CONFIG: configFile(sink.url), TICKLER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: "info" };
-  return Promise.all(Array.from({ length: count }, () => startProcess(["dist/cli.js", "worker"], env, /tickler worker started/)));
+  return Promise.all(Array.from({ length: count }, () => startProcess([...PROFILE, "dist/cli.js", "worker"], env, /tickler worker started/)));
 }
 
 async function rawWorkers(redis: Redis7, sink: BenchSink, count: number) {
   const env = { REDIS_URL: redis.url, SINK_URL: sink.url, CONCURRENCY: String(CONCURRENCY) };
-  return Promise.all(Array.from({ length: count }, () => startProcess(["--import", "tsx", "bench/raw-worker.ts"], env, /raw worker ready/)));
+  return Promise.all(Array.from({ length: count }, () => startProcess([...PROFILE, "--import", "tsx", "bench/raw-worker.ts"], env, /raw worker ready/)));
 }
 
 function producerFor(redis: Redis7, prefix: string): { producer: Producer; close(): Promise<void> } {
@@ -203,6 +211,25 @@ async function heartbeats(redis: Redis7, sink: BenchSink, rep: number) {
   return out;
 }
 
+/**
+ * BENCH_REDIS_STATS=1: prints Redis's own time per command (µs per fire) since the last reset, to find
+ * where Redis time goes. Without a label it resets the counters.
+ */
+async function redisStats(redis: Redis7, label?: string, fires = 1): Promise<void> {
+  if (!process.env.BENCH_REDIS_STATS) return;
+  const client = new Redis(redis.url);
+  if (label === undefined) {
+    await client.config("RESETSTAT");
+  } else {
+    const info = await client.info("commandstats");
+    const rows = [...info.matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+)/g)].map(([, cmd, calls, usec]) => ({ cmd, calls: Number(calls) / fires, usec: Number(usec) / fires }));
+    rows.sort((a, b) => b.usec - a.usec);
+    const total = rows.reduce((sum, r) => sum + r.usec, 0);
+    console.error(`${label}: Redis ${total.toFixed(1)} µs and ${rows.reduce((sum, r) => sum + r.calls, 0).toFixed(1)} calls per fire: ${rows.slice(0, 12).map((r) => `${r.cmd} ${r.calls.toFixed(2)}×/${r.usec.toFixed(1)}µs`).join(", ")}`);
+  }
+  client.disconnect();
+}
+
 /** Scenario 4: 20,000 fires ready at once, drained by `processes` worker processes; deliveries per second. */
 async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes: number) {
   const N = 20_000;
@@ -213,10 +240,12 @@ async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes
     const farAway = Date.now() + 3600_000;
     out.createUsPerTrigger = await createOneShots(producer, N, () => farAway);
     await producer.fires.queue.promoteJobs();
+    await redisStats(redis);
     sink.reset();
     const workers = await ticklerWorkers(redis, sink, prefix, processes);
     await sink.waitFor(N, 120_000);
     out.tickler = Math.round(N / ((sink.last - sink.first) / 1000));
+    await redisStats(redis, "tickler", N);
     await Promise.all(workers.map(stopProcess));
     await close();
   }
@@ -227,10 +256,12 @@ async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes
     for (let i = 0; i < N; i += 1000) {
       await queue.addBulk(Array.from({ length: 1000 }, (_, j) => ({ name: "fire", data: { n: i + j, dueAt: Date.now(), pad: PAD }, opts: { removeOnComplete: true } })));
     }
+    await redisStats(redis);
     sink.reset();
     const workers = await rawWorkers(redis, sink, processes);
     await sink.waitFor(N, 120_000);
     out.raw = Math.round(N / ((sink.last - sink.first) / 1000));
+    await redisStats(redis, "raw", N);
     await Promise.all(workers.map(stopProcess));
     await queue.close();
     connection.disconnect();
@@ -239,66 +270,71 @@ async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes
   return out;
 }
 
+type Cell = { median: number; min: number; max: number; runs: number[] };
+const cell = (s: Cell | undefined) => (s === undefined ? "" : `${s.median} (${s.min}–${s.max})`);
+
+/** Runs `once` REPS times and summarises every numeric field of `who` (e.g. tickler, raw) across the runs. */
+async function repeated<R extends Record<string, Record<string, number>>>(
+  label: string,
+  once: (rep: number) => Promise<R>,
+): Promise<Record<string, Record<string, Cell>>> {
+  const runs: R[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    runs.push(await once(rep));
+    process.stderr.write(`${label} rep ${rep + 1}/${REPS} done\n`);
+  }
+  return Object.fromEntries(
+    Object.keys(runs[0]!).map((who) => [who, Object.fromEntries(Object.keys(runs[0]![who]!).map((k) => [k, summary(runs.map((r) => r[who]![k]!))]))]),
+  );
+}
+
 async function main(): Promise<void> {
+  const started = Date.now();
   const redis = await startRedis(100);
   const sink = await startSink();
   const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, reps: REPS, redis: "7, hz 100, no persistence", concurrency: CONCURRENCY };
+  const rows: string[] = [];
   try {
-    const late: Record<string, { p50: number; p95: number; p99: number; max: number }>[] = [];
-    for (let rep = 0; rep < REPS; rep++) {
-      late.push(await lateness(redis, sink, rep));
-      process.stderr.write(`lateness rep ${rep + 1}/${REPS} done\n`);
+    if (ONLY.has(1)) {
+      const l = await repeated("1. lateness", (rep) => lateness(redis, sink, rep));
+      results.lateness = l;
+      for (const k of ["p50", "p95", "p99", "max"]) rows.push(`| 1. lateness ${k}, 2,000 one-shots over 10 s (ms) | ${cell(l.tickler![k])} | ${cell(l.raw![k])} | |`);
     }
-    const latenessSummary = Object.fromEntries(
-      ["tickler", "raw"].map((who) => [who, Object.fromEntries((["p50", "p95", "p99", "max"] as const).map((k) => [k, summary(late.map((r) => r[who]![k]))]))]),
-    );
-    results.lateness = latenessSummary;
-
-    const beats: Record<string, Record<string, number>>[] = [];
-    for (let rep = 0; rep < REPS; rep++) {
-      beats.push(await heartbeats(redis, sink, rep));
-      process.stderr.write(`heartbeats rep ${rep + 1}/${REPS} done\n`);
+    if (ONLY.has(2)) {
+      const h = await repeated("2. heartbeats", (rep) => heartbeats(redis, sink, rep));
+      results.heartbeats = h;
+      for (const k of ["p50", "p99", "max"]) rows.push(`| 2. heartbeats: 1,000 every 1 s created at once, 30 s, 2 processes — lateness ${k} (ms) | ${cell(h.tickler![k])} | ${cell(h.raw![k])} | |`);
+      const what: Record<string, string> = { slots: "slots due", missing: "missing slots", duplicates: "slots delivered twice" };
+      for (const k of ["slots", "missing", "duplicates"]) rows.push(`| 2. heartbeats — ${what[k]} | ${cell(h.tickler![k])} | ${cell(h.raw![k])} | |`);
     }
-    results.heartbeats = Object.fromEntries(
-      ["tickler", "raw"].map((who) => [who, Object.fromEntries(["p50", "p99", "max", "slots", "missing", "duplicates"].map((k) => [k, summary(beats.map((r) => r[who]![k]!))]))]),
-    );
-
-    const through: Record<string, unknown> = {};
-    for (const processes of [1, 2]) {
-      const runs: Record<string, number>[] = [];
-      for (let rep = 0; rep < REPS; rep++) {
-        runs.push(await throughput(redis, sink, rep, processes));
-        process.stderr.write(`throughput ${processes}p rep ${rep + 1}/${REPS} done\n`);
+    if (ONLY.has(4)) {
+      const through: Record<string, unknown> = {};
+      for (const processes of [1, 2]) {
+        const t = await repeated(`4. throughput ${processes}p`, async (rep) => ({ all: await throughput(redis, sink, rep, processes) }));
+        through[`${processes}p`] = t.all;
+        rows.push(`| 4. throughput, 20,000 fires, ${processes === 1 ? "1 process" : "2 processes"} × ${CONCURRENCY} (deliveries/s) | ${cell(t.all!.tickler)} | ${cell(t.all!.raw)} | ${cell(t.all!.ratio)} |`);
+        if (processes === 1) rows.push(`| producer: upsert cost while creating 20,000 one-shots (µs per trigger, 200 in flight) | ${cell(t.all!.createUsPerTrigger)} | | |`);
       }
-      through[`${processes}p`] = Object.fromEntries(["tickler", "raw", "ratio", "createUsPerTrigger"].map((k) => [k, summary(runs.map((r) => r[k]!))]));
+      results.throughput = through;
     }
-    results.throughput = through;
   } finally {
     await sink.close();
     await redis.stop();
   }
-
-  const l = results.lateness as Record<string, Record<string, { median: number; min: number; max: number }>>;
-  const t = results.throughput as Record<string, Record<string, { median: number; min: number; max: number }>>;
-  const cell = (s: { median: number; min: number; max: number }) => `${s.median} (${s.min}–${s.max})`;
-  const h = results.heartbeats as Record<string, Record<string, { median: number; min: number; max: number }>>;
+  results.minutes = Math.round((Date.now() - started) / 6000) / 10;
   const lines = [
-    `tickler benchmarks — ${results.date}, Node ${process.version}, Redis hz 100, ${REPS} reps (median, min–max)`,
+    `tickler benchmarks — ${results.date}, Node ${process.version}, Redis hz 100, ${REPS} reps (median, min–max), ${results.minutes} min`,
     "",
     "| scenario | tickler | raw BullMQ | tickler/raw |",
     "|---|---|---|---|",
-    ...(["p50", "p95", "p99", "max"] as const).map((k) => `| 1. lateness ${k}, 2,000 one-shots over 10 s (ms) | ${cell(l.tickler![k]!)} | ${cell(l.raw![k]!)} | |`),
-    ...(["p50", "p99", "max"] as const).map((k) => `| 2. heartbeats: 1,000 every 1 s created at once, 30 s, 2 processes — lateness ${k} (ms) | ${cell(h.tickler![k]!)} | ${cell(h.raw![k]!)} | |`),
-    ...(["slots", "missing", "duplicates"] as const).map((k) => `| 2. heartbeats — ${k === "slots" ? "slots due" : k === "missing" ? "missing slots" : "slots delivered twice"} | ${cell(h.tickler![k]!)} | ${cell(h.raw![k]!)} | |`),
-    ...["1p", "2p"].map((p) => `| 4. throughput, 20,000 fires, ${p === "1p" ? "1 process" : "2 processes"} × ${CONCURRENCY} (deliveries/s) | ${cell(t[p]!.tickler!)} | ${cell(t[p]!.raw!)} | ${cell(t[p]!.ratio!)} |`),
-    `| producer: upsert cost while creating 20,000 one-shots (µs per trigger, 200 in flight) | ${cell(t["1p"]!.createUsPerTrigger!)} | | |`,
+    ...rows,
   ];
   console.log(lines.join("\n"));
   const dir = join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });
   const json = JSON.stringify({ ...results, table: lines }, null, 2);
   writeFileSync(join(dir, `${String(results.date).replace(/[:.]/g, "-")}.json`), json);
-  writeFileSync(join(dir, "latest.json"), json);
+  if (ONLY.size === 8 && REPS >= 3) writeFileSync(join(dir, "latest.json"), json);
 }
 
 await main();

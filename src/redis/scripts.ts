@@ -1,24 +1,34 @@
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 
-/** Tickler's own Lua scripts, one `.lua` file each beside this module (headers there say KEYS/ARGV/returns). */
+/**
+ * Tickler's own Lua scripts, one `.lua` file each beside this module (headers there say KEYS/ARGV/returns).
+ * `uses` lists the `lib/` functions a script calls; they are prepended, so one write path (say, saving a
+ * run) is written once and shared by the scripts that combine it with others into a single round trip.
+ */
 const SCRIPTS = {
-  writeTrigger: { file: "write-trigger.lua", keys: 4 },
-  deleteTrigger: { file: "delete-trigger.lua", keys: 6 },
-  recordFire: { file: "record-fire.lua", keys: 2 },
-  releaseLock: { file: "release-lock.lua", keys: 1 },
-  saveRun: { file: "save-run.lua", keys: 3 },
+  writeTrigger: { file: "write-trigger.lua", keys: 4, uses: [] },
+  deleteTrigger: { file: "delete-trigger.lua", keys: 6, uses: [] },
+  recordFire: { file: "record-fire.lua", keys: 2, uses: ["record-fire"] },
+  releaseLock: { file: "release-lock.lua", keys: 1, uses: ["release-lock"] },
+  saveRun: { file: "save-run.lua", keys: 3, uses: ["save-run"] },
+  startRun: { file: "start-run.lua", keys: 4, uses: ["save-run"] },
+  finishRun: { file: "finish-run.lua", keys: 6, uses: ["save-run", "release-lock", "record-fire"] },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
 type Arg = string | number;
 
+// Resolved from the package root so the same path works from src/ (tests, tsx) and dist/ (npm start).
+const read = (file: string): string =>
+  readFileSync(new URL(`../../src/redis/scripts/${file}`, import.meta.url), "utf8");
+
 const sources = new Map<ScriptName, string>();
 function source(name: ScriptName): string {
   let lua = sources.get(name);
   if (lua === undefined) {
-    // Resolved from the package root so the same path works from src/ (tests, tsx) and dist/ (npm start).
-    lua = readFileSync(new URL(`../../src/redis/scripts/${SCRIPTS[name].file}`, import.meta.url), "utf8");
+    const { file, uses } = SCRIPTS[name];
+    lua = [...uses.map((lib) => read(`lib/${lib}.lua`)), read(file)].join("\n");
     sources.set(name, lua);
   }
   return lua;

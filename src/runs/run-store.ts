@@ -52,6 +52,38 @@ export function idempotencyKeyFor(triggerId: string, slotMs: number, manualNonce
   return manualNonce === undefined ? `${triggerId}@${slotMs}` : `${triggerId}@${slotMs}#${manualNonce}`;
 }
 
+/** The overlap marker outlives any run; a stale one is recognised by its job no longer running. */
+const MARKER_TTL_MS = 24 * 3600 * 1000;
+
+/** What an outcome changes in its trigger's bookkeeping (record-fire.lua). */
+export interface FireBookkeeping {
+  /** The schedule version the fire belongs to: a rescheduled or canceled trigger is left alone. */
+  scheduleVersion: number;
+  /** The outcome for last_status, or "" to leave it. */
+  status: RunStatus | "";
+  /** When the fire was delivered, for last_fire_at (null: leave it). */
+  firedAtMs: number | null;
+  /** Count it in fire_count. */
+  count: boolean;
+  /** It was the trigger's last slot: complete the trigger. */
+  done: boolean;
+  nowMs: number;
+  /** Reaching it completes the trigger. */
+  maxFires: number | null;
+}
+
+function fireArgs(fire: FireBookkeeping): (string | number)[] {
+  return [
+    fire.scheduleVersion,
+    fire.status,
+    fire.firedAtMs ?? "",
+    fire.count ? 1 : 0,
+    fire.done ? 1 : 0,
+    fire.nowMs,
+    fire.maxFires ?? "",
+  ];
+}
+
 /**
  * Run history in Redis: one key per run (expiring after the retention period) and a per-trigger sorted
  * set by scheduled time, capped at the history limit. Each write is one round trip.
@@ -69,25 +101,78 @@ export class RunStore {
    * The event carries the stored run; readers turn it into the wire form.
    */
   async save(runs: readonly RunRecord[], indexed = true): Promise<void> {
-    const { retentionMs, historyLimit, eventsMaxLen } = this.limits;
     await Promise.all(
-      runs.map((run) =>
-        runScript(
-          this.redis,
-          "saveRun",
-          [this.keys.run(run.runId), this.keys.runs(run.triggerId), this.keys.events],
-          [
-            JSON.stringify(run),
-            retentionMs,
-            run.scheduledAtMs,
-            run.runId,
-            indexed ? historyLimit : "",
-            eventsMaxLen,
-            run.userId,
-          ],
-        ),
-      ),
+      runs.map((run) => runScript(this.redis, "saveRun", this.saveKeys(run), this.saveArgs(run, indexed))),
     );
+  }
+
+  /**
+   * Writes `run` as started, taking its trigger's overlap marker for `markerJobId` first when given
+   * (start-run.lua, one round trip).
+   *
+   * @returns null when started; otherwise the job id holding the marker, and nothing was written
+   */
+  async start(run: RunRecord, markerJobId: string | null): Promise<string | null> {
+    const holder = await runScript<string>(
+      this.redis,
+      "startRun",
+      [this.keys.running(run.triggerId), ...this.saveKeys(run)],
+      [markerJobId ?? "", MARKER_TTL_MS, ...this.saveArgs(run, true)],
+    );
+    return holder === "" ? null : holder;
+  }
+
+  /**
+   * Writes a run's outcome, updates its trigger's fire bookkeeping and releases the overlap marker if
+   * `markerJobId` holds it, in one round trip (finish-run.lua).
+   *
+   * @returns whether this outcome completed the trigger
+   */
+  async finish(run: RunRecord, fire: FireBookkeeping, markerJobId: string | null): Promise<boolean> {
+    const [, completed] = await runScript<[number, number]>(
+      this.redis,
+      "finishRun",
+      [
+        ...this.saveKeys(run),
+        this.keys.trigger(run.triggerId),
+        this.keys.counts,
+        this.keys.running(run.triggerId),
+      ],
+      [...this.saveArgs(run, true), ...fireArgs(fire), markerJobId ?? ""],
+    );
+    return completed === 1;
+  }
+
+  /**
+   * Updates a trigger's fire bookkeeping alone (record-fire.lua), for outcomes that are not one run's.
+   *
+   * @returns whether this completed the trigger
+   */
+  async recordFire(triggerId: string, fire: FireBookkeeping): Promise<boolean> {
+    const [, completed] = await runScript<[number, number]>(
+      this.redis,
+      "recordFire",
+      [this.keys.trigger(triggerId), this.keys.counts],
+      fireArgs(fire),
+    );
+    return completed === 1;
+  }
+
+  private saveKeys(run: RunRecord): string[] {
+    return [this.keys.run(run.runId), this.keys.runs(run.triggerId), this.keys.events];
+  }
+
+  private saveArgs(run: RunRecord, indexed: boolean): (string | number)[] {
+    const { retentionMs, historyLimit, eventsMaxLen } = this.limits;
+    return [
+      JSON.stringify(run),
+      retentionMs,
+      run.scheduledAtMs,
+      run.runId,
+      indexed ? historyLimit : "",
+      eventsMaxLen,
+      run.userId,
+    ];
   }
 
   /** One run, or null. */

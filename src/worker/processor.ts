@@ -7,8 +7,13 @@ import { catchupJobId, slotOf, type FireJobData, type FireQueue } from "../produ
 import type { TriggerStore } from "../producer/trigger-store.js";
 import type { Metrics } from "../metrics.js";
 import type { Keys } from "../redis/keys.js";
-import { runScript } from "../redis/scripts.js";
-import { runIdFor, type RunRecord, type RunStore, type RunStatus } from "../runs/run-store.js";
+import {
+  runIdFor,
+  type FireBookkeeping,
+  type RunRecord,
+  type RunStore,
+  type RunStatus,
+} from "../runs/run-store.js";
 import {
   isLate,
   iso,
@@ -21,7 +26,7 @@ import {
 } from "../triggers/index.js";
 import { deliver } from "./deliver.js";
 import { buildRequest } from "./fire-request.js";
-import { acquireOverlapMarker, releaseOverlapMarker } from "./overlap.js";
+import { startRun } from "./overlap.js";
 import { RetryableDeliveryError, retryDelayMs, type AttemptOutcome } from "./outcome.js";
 
 /** What the processor needs; everything is passed in, nothing is a singleton. */
@@ -127,33 +132,14 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     if (firstPickup && data.origin === "scheduled") await recoverSkipped(job, record, slot);
 
-    if (
-      !manual &&
-      record.spec.overlap === "skip" &&
-      !(await acquireOverlapMarker(deps, tidOf(record), job.id ?? ""))
-    ) {
-      if (data.origin === "catchup" || data.origin === "skipped") {
-        // Catch-ups of one outage run in order, one at a time: wait for the run in progress instead of skipping.
-        await job.moveToDelayed(now() + OVERLAP_REQUEUE_MS, token);
-        throw new DelayedError();
-      }
-      const run = baseRun(record, slot, data, now());
-      await finishRun(
-        record,
-        run,
-        "skipped_overlap",
-        "the previous run of this trigger was still in progress",
-      );
-      return { outcome: "skipped_overlap", run_id: run.runId };
-    }
-
-    return deliverSlot(job, record, slot, signal);
+    return deliverSlot(job, record, slot, token, signal);
   };
 
   async function deliverSlot(
     job: Job<FireJobData>,
     record: TriggerRecord,
     slot: number,
+    token?: string,
     signal?: AbortSignal,
   ): Promise<FireResult> {
     const { data } = job;
@@ -172,7 +158,22 @@ export function createProcessor(deps: ProcessorDeps) {
       await finishRun(record, run, "failed", request.error, job, bookkeeping);
       throw new UnrecoverableError(request.error);
     }
-    await deps.runs.save([run]);
+    const marker = !run.manual && record.spec.overlap === "skip" ? (job.id ?? "") : null;
+    if (!(await startRun(deps, run, marker))) {
+      if (data.origin === "catchup" || data.origin === "skipped") {
+        // Catch-ups of one outage run in order, one at a time: wait for the run in progress instead of skipping.
+        await job.moveToDelayed(now() + OVERLAP_REQUEUE_MS, token);
+        throw new DelayedError();
+      }
+      const skipped = baseRun(record, slot, data, now());
+      await finishRun(
+        record,
+        skipped,
+        "skipped_overlap",
+        "the previous run of this trigger was still in progress",
+      );
+      return { outcome: "skipped_overlap", run_id: skipped.runId };
+    }
     const outcome: AttemptOutcome = await deliver(deps.dispatcher, request, signal);
     const finished = now();
     const timing = {
@@ -308,20 +309,18 @@ export function createProcessor(deps: ProcessorDeps) {
     const fired = job !== undefined;
     const counted = fired && !run.manual && opts.counted !== false;
     const releasing = job !== undefined && record.spec.overlap === "skip" && !run.manual;
-    // Three independent writes, sent together: one round trip instead of three.
-    const [, completed] = await Promise.all([
-      deps.runs.save([
-        { ...run, status, error, finishedAtMs: run.finishedAtMs ?? now(), nextAttemptAtMs: null },
-      ]),
-      recordFire(
+    // The run's outcome, the trigger's bookkeeping and the overlap marker: one script, one round trip.
+    const completed = await deps.runs.finish(
+      { ...run, status, error, finishedAtMs: run.finishedAtMs ?? now(), nextAttemptAtMs: null },
+      fireOf(
         record,
         status,
         fired ? run.startedAtMs : null,
         counted,
         counted && isLastSlot(record, run.scheduledAtMs),
       ),
-      releasing ? releaseOverlapMarker(deps, tidOf(record), job.id ?? "") : undefined,
-    ]);
+      releasing ? (job.id ?? "") : null,
+    );
     if (completed && record.schedule.kind !== "once") await deps.fires.removeScheduler(tidOf(record));
     if (!job) return;
     const { origin } = job.data;
@@ -335,21 +334,25 @@ export function createProcessor(deps: ProcessorDeps) {
     count: boolean,
     done: boolean,
   ): Promise<boolean> {
-    const [, completed] = await runScript<[number, number]>(
-      deps.redis,
-      "recordFire",
-      [deps.keys.trigger(tidOf(record)), deps.keys.counts],
-      [
-        record.scheduleVersion,
-        status,
-        firedAtMs ?? "",
-        count ? 1 : 0,
-        done ? 1 : 0,
-        now(),
-        record.spec.maxFires ?? "",
-      ],
-    );
-    return completed === 1;
+    return deps.runs.recordFire(tidOf(record), fireOf(record, status, firedAtMs, count, done));
+  }
+
+  function fireOf(
+    record: TriggerRecord,
+    status: RunStatus | "",
+    firedAtMs: number | null,
+    count: boolean,
+    done: boolean,
+  ): FireBookkeeping {
+    return {
+      scheduleVersion: record.scheduleVersion,
+      status,
+      firedAtMs,
+      count,
+      done,
+      nowMs: now(),
+      maxFires: record.spec.maxFires,
+    };
   }
 
   async function markCompleted(record: TriggerRecord): Promise<void> {

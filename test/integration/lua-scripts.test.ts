@@ -148,4 +148,68 @@ describe("tickler's Lua scripts", () => {
       expect(await redis.zscore(keys.runs("u/x"), "run_stray")).toBeNull();
     });
   });
+
+  describe("start-run.lua and finish-run.lua", () => {
+    const marker = keys.running("u/s");
+    const run = (id: string, status: string) => ({ runId: id, triggerId: "u/s", status });
+    const start = (id: string, jobId: string) =>
+      runScript<string>(
+        redis,
+        "startRun",
+        [marker, keys.run(id), keys.runs("u/s"), keys.events],
+        [jobId, 60_000, JSON.stringify(run(id, "running")), 60_000, 1, id, 10, 100, "u"],
+      );
+    const finish = (id: string, jobId: string, sv: number) =>
+      runScript<[number, number]>(
+        redis,
+        "finishRun",
+        [keys.run(id), keys.runs("u/s"), keys.events, keys.trigger("u/s"), keys.counts, marker],
+        [
+          JSON.stringify(run(id, "succeeded")),
+          60_000,
+          1,
+          id,
+          10,
+          100,
+          "u",
+          sv,
+          "succeeded",
+          1000,
+          1,
+          0,
+          2000,
+          "",
+          jobId,
+        ],
+      );
+
+    it("takes the marker and writes the running run, or writes nothing and names the holder", async () => {
+      expect(await start("run_s1", "job1")).toBe("");
+      expect(await redis.get(marker)).toBe("job1");
+      expect(JSON.parse((await redis.get(keys.run("run_s1")))!)).toMatchObject({ status: "running" });
+      expect(await start("run_s1", "job1")).toBe(""); // a retry of the same job finds the marker its own
+      expect(await start("run_s2", "job2")).toBe("job1");
+      expect(await redis.exists(keys.run("run_s2"))).toBe(0);
+      expect(await redis.zrange(keys.runs("u/s"), 0, -1)).toEqual(["run_s1"]);
+    });
+    it("without a job id takes no marker (overlap: allow)", async () => {
+      expect(await start("run_s3", "")).toBe("");
+      expect(await redis.get(marker)).toBe("job1");
+    });
+    it("writes the outcome, counts the fire and releases only its own marker", async () => {
+      bucket = "once:active";
+      await write(0, 100, "s", 1);
+      expect(await finish("run_s2", "job2", 1)).toEqual([1, 0]);
+      expect(await redis.get(marker)).toBe("job1");
+      expect(await finish("run_s1", "job1", 1)).toEqual([2, 0]);
+      expect(await redis.get(marker)).toBeNull();
+      expect(JSON.parse((await redis.get(keys.run("run_s1")))!)).toMatchObject({ status: "succeeded" });
+      expect(await redis.hmget(keys.trigger("u/s"), "fire_count", "last_status")).toEqual(["2", "succeeded"]);
+    });
+    it("leaves a rescheduled trigger's bookkeeping alone but still records the run", async () => {
+      expect(await finish("run_s4", "", 7)).toEqual([-1, 0]);
+      expect(await redis.hget(keys.trigger("u/s"), "fire_count")).toBe("2");
+      expect(await redis.exists(keys.run("run_s4"))).toBe(1);
+    });
+  });
 });

@@ -15,25 +15,4 @@
 
   Returns {fire_count, completed (0|1)}, or {-1, 0} when nothing was touched
 ]]
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
-if redis.call('HGET', KEYS[1], 'sv') ~= ARGV[1] then return {-1, 0} end
-local count = tonumber(redis.call('HGET', KEYS[1], 'fire_count') or '0')
-if ARGV[4] == '1' then count = redis.call('HINCRBY', KEYS[1], 'fire_count', 1) end
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'last_status', ARGV[2]) end
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'last_fire_at', ARGV[3]) end
-local done = ARGV[5] == '1' or (ARGV[7] ~= '' and count >= tonumber(ARGV[7]))
-local completed = 0
-if done and (redis.call('HGET', KEYS[1], 'completed_at') or '') == '' then
-  redis.call('HSET', KEYS[1], 'completed_at', ARGV[6])
-  completed = 1
-  local bucket = redis.call('HGET', KEYS[1], 'bucket')
-  if bucket then
-    local moved = string.match(bucket, '^[^:]+') .. ':completed'
-    if moved ~= bucket then
-      redis.call('HINCRBY', KEYS[2], bucket, -1)
-      redis.call('HINCRBY', KEYS[2], moved, 1)
-      redis.call('HSET', KEYS[1], 'bucket', moved)
-    end
-  end
-end
-return {count, completed}
+return record_fire(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])

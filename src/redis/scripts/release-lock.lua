@@ -7,5 +7,4 @@
 
   Returns 1 released, 0 not ours (or gone)
 ]]
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+return release_lock(KEYS[1], ARGV[1])

@@ -15,10 +15,4 @@
 
   Returns the event id
 ]]
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if ARGV[5] ~= '' then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[5]) + 1))
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
-end
-return redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'u', ARGV[7], 'd', ARGV[1])
+return save_run(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
