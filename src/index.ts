@@ -11,7 +11,13 @@ export {
   type Principal,
   type AgentConfig,
 } from "./config/index.js";
-export { Producer, type WriteOutcome, type UpsertStatus } from "./producer/producer.js";
+export {
+  Producer,
+  type WriteOutcome,
+  type UpsertStatus,
+  type BatchItem,
+  type BatchResult,
+} from "./producer/producer.js";
 export { FireQueue, type FireJobData } from "./producer/fire-queue.js";
 export { RunStore, runToWire, type RunRecord, type RunStatus } from "./runs/run-store.js";
 export { buildApp } from "./api/app.js";

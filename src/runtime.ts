@@ -96,9 +96,8 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
     });
     stopReconciler = startReconciler(
       workerProducer,
-      workerRedis,
-      keys,
       config.worker.reconcileIntervalMs,
+      config.worker.reconcileBatch,
       logger,
     );
   }

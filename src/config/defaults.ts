@@ -24,6 +24,11 @@ export const DEFAULTS = {
   maxStalledCount: 3,
   shutdownTimeoutMs: 30 * SECOND,
   reconcileIntervalMs: 1 * MINUTE,
+  /**
+   * How many triggers, schedulers and pending jobs one reconcile pass sweeps (crashed writes and overdue
+   * schedulers are checked every pass regardless): a million triggers cost an idle fleet little.
+   */
+  reconcileBatch: 1000,
   /** Run events kept for SSE replay (Last-Event-ID), approximately. */
   eventsMaxLen: 10_000,
   /** How often an idle SSE connection gets a comment frame, so proxies keep it open. */

@@ -61,6 +61,7 @@ export const fileSchema = z
         max_stalled_count: z.number().int().min(1),
         shutdown_timeout: duration,
         reconcile_interval: duration,
+        reconcile_batch: z.number().int().min(100).max(1_000_000),
       })
       .partial()
       .strict(),

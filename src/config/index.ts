@@ -62,6 +62,7 @@ export interface Config {
     maxStalledCount: number;
     shutdownTimeoutMs: number;
     reconcileIntervalMs: number;
+    reconcileBatch: number;
   };
   events: { maxLen: number; keepAliveMs: number };
   /** At most `max` writes per token per `windowMs`. */
@@ -205,6 +206,7 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
         "worker.reconcile_interval",
         DEFAULTS.reconcileIntervalMs,
       ),
+      reconcileBatch: worker.reconcile_batch ?? DEFAULTS.reconcileBatch,
     },
     rateLimit: {
       max: file.rate_limit?.writes ?? DEFAULTS.rateLimitWrites,

@@ -44,7 +44,7 @@ export const FIRE_JOB_OPTIONS = {
 } as const satisfies JobsOptions;
 
 /** A scheduler whose current iteration started this long ago without a successor is taken as broken. */
-const STUCK_AFTER_MS = 60_000;
+export const STUCK_AFTER_MS = 60_000;
 
 const encode = (id: string): string => encodeURIComponent(id);
 

@@ -39,6 +39,19 @@ export interface WriteOutcome {
   record: TriggerRecord;
 }
 
+/** One trigger of {@link Producer.upsertMany}: the same arguments as an upsert. */
+export interface BatchItem {
+  userId: string;
+  name: string;
+  body: unknown;
+  ifExists?: IfExists;
+}
+
+/** What became of one batch item: its status, or the error that refused it (nothing stored for it). */
+export type BatchResult =
+  | { id: string; status: UpsertStatus }
+  | { id: string; error: { code: string; message: string; field: string | undefined } };
+
 /** Who is calling: an admin, or one user (who may only touch its own triggers). */
 export type Caller = Principal;
 
@@ -82,8 +95,8 @@ export const MAX_PAGE = 500;
 export class Producer {
   readonly store: TriggerStore;
   readonly fires: FireQueue;
-  private readonly redis: Redis;
-  private readonly keys: Keys;
+  readonly redis: Redis;
+  readonly keys: Keys;
   private readonly config: Config;
   private readonly now: () => number;
   /** The agent names a target may name: fixed for the process, so computed once, not per write. */
@@ -132,6 +145,35 @@ export class Producer {
     const identity = { userId: checkName(userId, "user_id"), name: checkName(name, "name") };
     const spec = parseTrigger(body, identity, this.rules(caller));
     return this.commit(identity, opts.ifExists ?? "update", () => spec);
+  }
+
+  /**
+   * Upserts many triggers, `concurrency` at a time (their Redis work pipelines over one connection): the
+   * way to seed thousands. Each item succeeds or fails on its own; a bad item's error is in its place in
+   * the result and the others are written. Redis being unreachable rejects the whole call.
+   */
+  async upsertMany(
+    items: readonly BatchItem[],
+    opts: { caller?: Caller; concurrency?: number } = {},
+  ): Promise<BatchResult[]> {
+    const results: BatchResult[] = new Array<BatchResult>(items.length);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      for (let i = next++; i < items.length; i = next++) {
+        const { userId, name, body, ifExists } = items[i]!;
+        const id = `${userId}/${name}`;
+        try {
+          const { status } = await this.upsert(userId, name, body, { ifExists, caller: opts.caller });
+          results[i] = { id, status };
+        } catch (thrown) {
+          if (!(thrown instanceof TicklerError)) throw thrown;
+          results[i] = { id, error: { code: thrown.code, message: thrown.message, field: thrown.field } };
+        }
+      }
+    };
+    const lanes = Math.max(1, Math.min(opts.concurrency ?? 64, items.length));
+    await Promise.all(Array.from({ length: lanes }, lane));
+    return results;
   }
 
   /** Changes some fields of an existing trigger (same rules as upsert). */
@@ -218,6 +260,9 @@ export class Producer {
         lastStatus: current?.lastStatus ?? null,
       };
       if (replan) {
+        // Marked until the write has finished: if this process dies in between, the reconciler's next
+        // pass repairs this trigger first, however many triggers it has to sweep.
+        await this.redis.zadd(this.keys.intents, now, id);
         if (current && current.schedule.kind !== "once") await this.fires.removeScheduler(id);
         await this.fires.plan(next, now);
       }
@@ -230,6 +275,7 @@ export class Producer {
       }
       if (replan && current && current.schedule.kind === "once")
         await this.fires.removeOnce(id, current.scheduleVersion);
+      if (replan) await this.redis.zrem(this.keys.intents, id);
       return { status: current ? "updated" : "created", record: next };
     });
   }
@@ -284,11 +330,13 @@ export class Producer {
     await withWriteLock(this.redis, this.keys.writeLock(id), async () => {
       const current = await this.store.get(id);
       if (!current) throw notFound(userId, name);
+      await this.redis.zadd(this.keys.intents, this.now(), id);
       await this.fires.unplan(current);
       if (!(await this.store.delete(current.spec, current.version))) {
         await this.repair(id).catch(() => undefined);
         throw new TicklerError("conflict", `trigger ${id} was changed by another writer; retry`);
       }
+      await this.redis.zrem(this.keys.intents, id);
     });
   }
 
@@ -338,28 +386,36 @@ export class Producer {
    */
   async repair(id: string): Promise<"ok" | "replanned" | "removed"> {
     return withWriteLock(this.redis, this.keys.writeLock(id), async () => {
-      const record = await this.store.get(id);
-      if (!record || stateOf(record) !== "active") {
-        if (!record || record.schedule.kind !== "once") {
-          const existed = await this.fires.queue.getJobScheduler(id);
-          if (existed) {
-            await this.fires.removeScheduler(id);
-            return "removed";
-          }
-        }
-        return "ok";
-      }
-      if (await this.fires.hasPendingFire(record, this.now())) return "ok";
-      if (
-        record.schedule.kind === "once" &&
-        (await this.redis.exists(this.keys.run(runIdFor(id, record.schedule.atMs))))
-      ) {
-        return "ok"; // it fired; the worker records completion
-      }
-      if (record.schedule.kind !== "once") await this.fires.removeScheduler(id);
-      await this.fires.plan(record, this.now());
-      return "replanned";
+      const result = await this.repairLocked(id);
+      // Under the lock no writer is mid-write, so whatever a crashed writer left is mended now.
+      await this.redis.zrem(this.keys.intents, id);
+      return result;
     });
+  }
+
+  /** {@link repair} once the lock is held. */
+  private async repairLocked(id: string): Promise<"ok" | "replanned" | "removed"> {
+    const record = await this.store.get(id);
+    if (!record || stateOf(record) !== "active") {
+      if (!record || record.schedule.kind !== "once") {
+        const existed = await this.fires.queue.getJobScheduler(id);
+        if (existed) {
+          await this.fires.removeScheduler(id);
+          return "removed";
+        }
+      }
+      return "ok";
+    }
+    if (await this.fires.hasPendingFire(record, this.now())) return "ok";
+    if (
+      record.schedule.kind === "once" &&
+      (await this.redis.exists(this.keys.run(runIdFor(id, record.schedule.atMs))))
+    ) {
+      return "ok"; // it fired; the worker records completion
+    }
+    if (record.schedule.kind !== "once") await this.fires.removeScheduler(id);
+    await this.fires.plan(record, this.now());
+    return "replanned";
   }
 
   /** Upserts the YAML `schedules:` with their `if_exists`; returns what happened to each. */

@@ -1,7 +1,6 @@
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { Keys } from "../redis/keys.js";
 import { TicklerError, coerceError } from "../triggers/index.js";
+import { STUCK_AFTER_MS } from "./fire-queue.js";
 import type { Producer } from "./producer.js";
 
 /** What one reconcile pass found. */
@@ -11,7 +10,26 @@ export interface ReconcileReport {
   removed: number;
   /** Triggers skipped because a writer holds their lock (e.g. one that died mid-write: it expires in 10 s). */
   busy: number;
+  /** Whether this pass finished a sweep over every trigger, scheduler and pending job. */
+  sweptAll: boolean;
 }
+
+/** A write marked this long ago and still not finished belongs to a writer that died (locks last 10 s). */
+const INTENT_STALE_MS = 15_000;
+/** The most crashed writes or overdue schedulers mended per pass (the rest wait for the next). */
+const URGENT_LIMIT = 1000;
+/** Page size of the sweep's reads. */
+const PAGE = 500;
+
+/** Where the sweep over everything stopped: a stage and its position in it. */
+interface SweepCursor {
+  stage: "triggers" | "schedulers" | "jobs";
+  /** Triggers: the last id checked. */
+  after: string | null;
+  /** Schedulers and jobs: the offset of the next page. */
+  offset: number;
+}
+const SWEEP_START: SweepCursor = { stage: "triggers", after: null, offset: 0 };
 
 /**
  * Runs {@link reconcilePass} unless another process ran one within `leaseMs` (a Redis lease), so a fleet
@@ -19,47 +37,102 @@ export interface ReconcileReport {
  */
 export async function reconcile(
   producer: Producer,
-  redis: Redis,
-  keys: Keys,
   leaseMs: number,
+  budget: number,
 ): Promise<ReconcileReport | null> {
-  const lease = `${keys.prefix}:reconcile`;
-  if ((await redis.set(lease, String(process.pid), "PX", leaseMs, "NX")) !== "OK") return null;
-  return reconcilePass(producer);
+  const lease = `${producer.keys.prefix}:reconcile`;
+  if ((await producer.redis.set(lease, String(process.pid), "PX", leaseMs, "NX")) !== "OK") return null;
+  return reconcilePass(producer, budget);
 }
 
 /**
- * One pass over every trigger and every job scheduler, making BullMQ match the stored definitions: a
- * definition without its pending fire (a writer died between steps, or BullMQ #3499 broke a scheduler's
- * chain) is re-planned; a scheduler without a definition is removed.
+ * One reconcile pass, making BullMQ match the stored definitions: a definition without its pending fire
+ * is re-planned, a scheduler without a definition removed, a pending job no definition accounts for swept.
+ *
+ * The known ways to get there are mended first, every pass, at a cost that does not grow with the number
+ * of triggers: writes whose writer died before finishing (marked in the intents set), and schedulers whose
+ * next iteration is a minute overdue (BullMQ #3499: a broken chain keeps a `next` in the past). Then the
+ * sweep over everything, a safety net for the unknown ones, goes on where the last pass stopped, for at
+ * most `budget` items (Infinity: the whole sweep now, from the start).
  */
-export async function reconcilePass(producer: Producer): Promise<ReconcileReport> {
-  const report: ReconcileReport = { checked: 0, replanned: 0, removed: 0, busy: 0 };
-  const tally = (result: "ok" | "replanned" | "removed" | "busy"): void => {
-    report.checked++;
-    if (result !== "ok") report[result]++;
-  };
+export async function reconcilePass(producer: Producer, budget = Infinity): Promise<ReconcileReport> {
+  const report: ReconcileReport = { checked: 0, replanned: 0, removed: 0, busy: 0, sweptAll: false };
+  const { redis, keys } = producer;
   // One trigger whose lock is held must not stop the pass: the next pass gets it.
-  const repair = (id: string) =>
-    producer.repair(id).catch((thrown: unknown) => {
+  const repair = async (id: string): Promise<void> => {
+    const result = await producer.repair(id).catch((thrown: unknown) => {
       if (thrown instanceof TicklerError && thrown.code === "conflict") return "busy" as const;
       throw thrown;
     });
-  let cursor: string | null = null;
-  do {
-    const page = await producer.store.allIds(cursor, 500);
-    for (const id of page.items) tally(await repair(id));
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  const schedulerCount = await producer.fires.queue.getJobSchedulersCount();
-  for (let start = 0; start < schedulerCount; start += 500) {
-    const schedulers = await producer.fires.queue.getJobSchedulers(start, start + 499, true);
-    const ids = schedulers.map((scheduler) => scheduler.key);
-    const records = await producer.store.getMany(ids);
-    for (const [i, id] of ids.entries()) if (records[i] === null) tally(await repair(id));
+    report.checked++;
+    if (result !== "ok") report[result]++;
+  };
+
+  const now = Date.now();
+  const crashed = await redis.zrangebyscore(
+    keys.intents,
+    "-inf",
+    now - INTENT_STALE_MS,
+    "LIMIT",
+    0,
+    URGENT_LIMIT,
+  );
+  for (const id of crashed) await repair(id);
+  const repeatKey = producer.fires.queue.toKey("repeat");
+  const overdue = await redis.zrangebyscore(
+    repeatKey,
+    "-inf",
+    now - STUCK_AFTER_MS,
+    "LIMIT",
+    0,
+    URGENT_LIMIT,
+  );
+  for (const id of overdue) await repair(id);
+
+  const resumable = Number.isFinite(budget);
+  let cursor = resumable ? await loadCursor(redis, keys.sweepCursor) : SWEEP_START;
+  let left = budget;
+  const queue = producer.fires.queue;
+  while (left > 0 && !report.sweptAll) {
+    const size = Math.min(PAGE, left);
+    if (cursor.stage === "triggers") {
+      const page = await producer.store.allIds(cursor.after, size);
+      for (const id of page.items) await repair(id);
+      left -= Math.max(1, page.items.length);
+      cursor =
+        page.nextCursor === null
+          ? { ...SWEEP_START, stage: "schedulers" }
+          : { ...cursor, after: page.nextCursor };
+    } else if (cursor.stage === "schedulers") {
+      const schedulers = await queue.getJobSchedulers(cursor.offset, cursor.offset + size - 1, true);
+      const ids = schedulers.map((scheduler) => scheduler.key);
+      const records = await producer.store.getMany(ids);
+      for (const [i, id] of ids.entries()) if (records[i] === null) await repair(id);
+      left -= Math.max(1, ids.length);
+      cursor =
+        ids.length < size ? { ...SWEEP_START, stage: "jobs" } : { ...cursor, offset: cursor.offset + size };
+    } else {
+      const { seen, removed } = await sweepStrayJobs(producer, cursor.offset, size);
+      report.removed += removed;
+      left -= Math.max(1, seen);
+      if (seen < size) {
+        cursor = SWEEP_START;
+        report.sweptAll = true;
+      } else cursor = { ...cursor, offset: cursor.offset + size - removed };
+    }
   }
-  report.removed += await sweepStrayJobs(producer);
+  if (resumable) await redis.set(keys.sweepCursor, JSON.stringify(cursor));
   return report;
+}
+
+async function loadCursor(redis: Producer["redis"], key: string): Promise<SweepCursor> {
+  const saved = await redis.get(key);
+  if (saved === null) return SWEEP_START;
+  try {
+    return { ...SWEEP_START, ...(JSON.parse(saved) as Partial<SweepCursor>) };
+  } catch {
+    return SWEEP_START;
+  }
 }
 
 /**
@@ -68,37 +141,40 @@ export async function reconcilePass(producer: Producer): Promise<ReconcileReport
  * replaced. The processor would drop them when they come due anyway; sweeping them keeps the queue
  * honest (Bull Board, /v1/queue) and is what "no job without a definition" means.
  */
-async function sweepStrayJobs(producer: Producer): Promise<number> {
+async function sweepStrayJobs(
+  producer: Producer,
+  offset: number,
+  size: number,
+): Promise<{ seen: number; removed: number }> {
   const queue = producer.fires.queue;
-  const PAGE = 500;
-  const stray: string[] = [];
-  for (let start = 0; ; start += PAGE) {
-    const jobs = await queue.getJobs(["delayed"], start, start + PAGE - 1, true);
-    if (jobs.length === 0) break;
-    const planned = jobs.filter((job) => job && !job.repeatJobKey && job.data.origin !== "manual");
-    const records = await producer.store.getMany(planned.map((job) => job.data.tid));
-    planned.forEach((job, i) => {
-      if (records[i]?.scheduleVersion !== job.data.sv) stray.push(job.id ?? "");
-    });
-  }
+  const jobs = await queue.getJobs(["delayed"], offset, offset + size - 1, true);
+  const planned = jobs.filter((job) => job && !job.repeatJobKey && job.data.origin !== "manual");
+  const records = await producer.store.getMany(planned.map((job) => job.data.tid));
   let removed = 0;
-  // A job a worker took meanwhile cannot be removed (0): the processor drops it instead.
-  for (const id of stray) if ((await queue.remove(id)) === 1) removed++;
-  return removed;
+  const settled = Date.now() - INTENT_STALE_MS;
+  for (const [i, job] of planned.entries()) {
+    const stored = records[i]?.scheduleVersion;
+    if (stored === job.data.sv) continue;
+    // A job newer than its definition may belong to a write still in flight: stray only once that
+    // write would have finished (its lock expired).
+    if ((stored === undefined || stored < job.data.sv) && job.timestamp > settled) continue;
+    // A job a worker took meanwhile cannot be removed (0): the processor drops it instead.
+    if ((await queue.remove(job.id ?? "")) === 1) removed++;
+  }
+  return { seen: jobs.length, removed };
 }
 
 /** Runs {@link reconcile} now and then every `intervalMs` until the returned stop function is called. */
 export function startReconciler(
   producer: Producer,
-  redis: Redis,
-  keys: Keys,
   intervalMs: number,
+  budget: number,
   logger: Logger,
 ): () => void {
   let stopped = false;
   const run = async (): Promise<void> => {
     try {
-      const report = await reconcile(producer, redis, keys, Math.max(1000, intervalMs - 500));
+      const report = await reconcile(producer, Math.max(1000, intervalMs - 500), budget);
       if (report && (report.replanned > 0 || report.removed > 0))
         logger.warn(report, "reconciler repaired triggers");
       else if (report) logger.debug(report, "reconciler found nothing to repair");

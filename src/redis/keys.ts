@@ -22,6 +22,10 @@ export interface Keys {
   counts: string;
   /** Stream (capped): one entry per run state change, for SSE clients. */
   events: string;
+  /** Sorted set (score: when it began): triggers whose re-planning write has not finished (a crashed writer's stay). */
+  intents: string;
+  /** String (JSON): where the reconciler's sweep over everything stopped. */
+  sweepCursor: string;
 }
 
 /** The BullMQ queue that holds every fire. */
@@ -40,5 +44,7 @@ export function keysFor(prefix: string): Keys {
     runs: (id) => `${prefix}:runs:${id}`,
     events: `${prefix}:events`,
     counts: `${prefix}:counts`,
+    intents: `${prefix}:intents`,
+    sweepCursor: `${prefix}:reconcile:cursor`,
   };
 }

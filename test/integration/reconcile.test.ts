@@ -51,6 +51,48 @@ describe("when BullMQ and the stored definitions disagree", () => {
     expect(got!.body.scheduled_at).toBe(put.body.next_fire_at);
   });
 
+  it("mends a write whose writer died first, whatever is left of the sweep", async () => {
+    await t.api("PUT", "/v1/users/r/triggers/crashed", { prompt: "x", every: "1h" });
+    await producer().fires.removeScheduler("r/crashed");
+    // What a writer that died between removing the old scheduler and committing leaves behind.
+    await producer().redis.zadd(producer().keys.intents, Date.now() - 20_000, "r/crashed");
+    const report = await reconcilePass(producer(), 1);
+    expect(report.replanned).toBeGreaterThanOrEqual(1);
+    expect(await queue().getJobScheduler("r/crashed")).toBeDefined();
+    expect(await producer().redis.zscore(producer().keys.intents, "r/crashed")).toBeNull();
+  });
+
+  it("leaves a write in progress alone (its intent is younger than a lock)", async () => {
+    await producer().redis.zadd(producer().keys.intents, Date.now(), "r/writing");
+    await reconcilePass(producer(), 1);
+    expect(await producer().redis.zscore(producer().keys.intents, "r/writing")).not.toBeNull();
+    await producer().redis.zrem(producer().keys.intents, "r/writing");
+  });
+
+  it("re-plans a scheduler whose next iteration is overdue without its job, whatever is left of the sweep", async () => {
+    await t.api("PUT", "/v1/users/r/triggers/overdue", { prompt: "x", every: "1h" });
+    // BullMQ #3499: the scheduler's `next` lies in the past and no job stands behind it.
+    await producer().redis.zadd(queue().toKey("repeat"), Date.now() - 120_000, "r/overdue");
+    const report = await reconcilePass(producer(), 1);
+    expect(report.replanned).toBeGreaterThanOrEqual(1);
+    expect((await queue().getJobScheduler("r/overdue"))?.next).toBeGreaterThan(Date.now());
+  });
+
+  it("sweeps everything a slice per pass, resuming where the last pass stopped", async () => {
+    for (const name of ["s1", "s2", "s3", "s4", "s5"])
+      await t.api("PUT", `/v1/users/r/triggers/${name}`, { prompt: "x", every: "1h" });
+    await producer().redis.del(producer().keys.sweepCursor);
+    const passes = [await reconcilePass(producer(), 2)];
+    expect(passes[0]).toMatchObject({ sweptAll: false, checked: 2 });
+    while (!passes.at(-1)!.sweptAll && passes.length < 100) passes.push(await reconcilePass(producer(), 2));
+    expect(passes.at(-1)!.sweptAll).toBe(true);
+    // Every trigger was checked once in the sweep: at least 5 + the other tests' triggers, over > 3 passes.
+    expect(passes.reduce((sum, pass) => sum + pass.checked, 0)).toBeGreaterThanOrEqual(5);
+    expect(passes.length).toBeGreaterThan(3);
+    // The next pass starts a new sweep from the beginning.
+    expect(await reconcilePass(producer(), 2)).toMatchObject({ sweptAll: false, checked: 2 });
+  });
+
   it("removes a scheduler that has no definition", async () => {
     await queue().upsertJobScheduler(
       "r/orphan",
@@ -155,14 +197,21 @@ describe("a job left by a writer that died before committing", () => {
     await removePrefix(prefix);
   });
 
-  it("is swept by the repair pass; jobs of current definitions stay", async () => {
+  it("is swept by the repair pass; jobs of current definitions and of writes in flight stay", async () => {
     const producer = t.tickler.producer;
     await producer.upsert("s", "kept", { prompt: "x", delay: "1h" });
     const kept = await producer.get("s", "kept");
     await producer.fires.queue.add(
       "once",
       { tid: "s/ghost", sv: 99, origin: "once", slot: Date.now() + 3600_000 },
-      { jobId: "once|s%2Fghost|99", delay: 3600_000 },
+      // Added a minute ago: its writer would have committed by now.
+      { jobId: "once|s%2Fghost|99", delay: 3600_000, timestamp: Date.now() - 60_000 },
+    );
+    // Added just now, with no definition yet: a write in flight, which the sweep must leave alone.
+    await producer.fires.queue.add(
+      "once",
+      { tid: "s/inflight", sv: 100, origin: "once", slot: Date.now() + 3600_000 },
+      { jobId: "once|s%2Finflight|100", delay: 3600_000 },
     );
     await producer.fires.queue.add(
       "once",
@@ -172,7 +221,9 @@ describe("a job left by a writer that died before committing", () => {
     const report = await reconcilePass(producer);
     expect(report.removed).toBe(2);
     const delayed = await producer.fires.queue.getDelayed();
-    expect(delayed.map((job) => job.id)).toEqual([`once|s%2Fkept|${kept.scheduleVersion}`]);
+    expect(delayed.map((job) => job.id).sort()).toEqual(
+      [`once|s%2Fkept|${kept.scheduleVersion}`, "once|s%2Finflight|100"].sort(),
+    );
   });
 });
 

@@ -272,4 +272,25 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: "invalid_cron", field: "cron" });
   });
+
+  it("upserts a batch: each item on its own, a bad one refused in its place, the rest written", async () => {
+    const producer = t.tickler.producer;
+    const items = Array.from({ length: 300 }, (_, n) => ({
+      userId: `b${n % 3}`,
+      name: `beat-${n}`,
+      body: { prompt: `beat ${n}`, every: "1h" },
+    }));
+    items[7] = { userId: "b1", name: "bad", body: { prompt: "x", every: "1 fortnight" } };
+    const results = await producer.upsertMany(items, { concurrency: 32 });
+    expect(results).toHaveLength(300);
+    expect(results[7]).toMatchObject({ id: "b1/bad", error: { code: "invalid_duration", field: "every" } });
+    expect(results.filter((r) => "status" in r && r.status === "created")).toHaveLength(299);
+    expect(await producer.store.get("b1/bad")).toBeNull();
+    expect(await producer.fires.queue.getJobScheduler("b0/beat-0")).toMatchObject({ every: 3600_000 });
+    // Re-running the same seed changes nothing.
+    const again = await producer.upsertMany(items.slice(0, 20));
+    expect(again.filter((r) => "status" in r).map((r) => ("status" in r ? r.status : ""))).toEqual(
+      Array(19).fill("unchanged"),
+    );
+  });
 });

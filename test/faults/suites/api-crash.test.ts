@@ -92,6 +92,7 @@ describe("when the API process is SIGKILLed in the middle of a burst of upserts"
       replanned: sum.replanned + pass.replanned,
       removed: sum.removed + pass.removed,
       busy: sum.busy + pass.busy,
+      sweptAll: pass.sweptAll,
     }));
     const again = await reconcilePass(producer);
     expect(again).toMatchObject({ replanned: 0, removed: 0, busy: 0 });
