@@ -1,18 +1,32 @@
 /** Shared parts of the benchmarks: an own redis-server, a recording sink, child processes, statistics. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
+import { stringify } from "yaml";
+import { loadConfig } from "../src/config/index.js";
+import { FireQueue } from "../src/producer/fire-queue.js";
+import { Producer } from "../src/producer/producer.js";
+import { keysFor } from "../src/redis/keys.js";
 import { redisAnswers } from "../src/redis/private-server.js";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Every process a benchmark started: killed when the benchmark exits, however it exits. */
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
 
 /** A redis-server of the benchmark's own: no persistence, the given hz, on a free port. */
 export async function startRedis(hz: number): Promise<{ url: string; stop(): Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--hz", String(hz), "--dir", mkdtempSync(join(tmpdir(), "tickler-bench-")), "--maxmemory-policy", "noeviction"], { stdio: "ignore" });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   while (!(await redisAnswers(url, 200))) {
@@ -93,6 +107,8 @@ export async function startSink(holdMs = 0): Promise<BenchSink> {
 /** Starts a node process and resolves once its output matches `ready`. */
 export async function startProcess(args: string[], env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
@@ -129,6 +145,10 @@ export function quantile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+export function percentiles(values: number[]) {
+  return { p50: quantile(values, 0.5), p95: quantile(values, 0.95), p99: quantile(values, 0.99), max: Math.max(...values) };
+}
+
 export function median(values: number[]): number {
   return quantile(values, 0.5);
 }
@@ -137,3 +157,54 @@ export function median(values: number[]): number {
 export function summary(values: number[]): { median: number; min: number; max: number; runs: number[] } {
   return { median: median(values), min: Math.min(...values), max: Math.max(...values), runs: values };
 }
+
+export const CONCURRENCY = 50;
+/** BENCH_CPU_PROF=<dir>: tickler and raw workers write V8 CPU profiles there (open them in Chrome DevTools). */
+export const PROFILE = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
+export const PAD = "x".repeat(220); // with the other fields, a ~300-byte body either way
+
+export type Redis7 = Awaited<ReturnType<typeof startRedis>>;
+
+export function configFile(sinkUrl: string): string {
+  const path = join(tmpdir(), `tickler-bench-${process.pid}-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(path, stringify({ min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: sinkUrl } }, rate_limit: { writes: 10_000_000 } }));
+  return path;
+}
+
+export async function ticklerWorkers(redis: Redis7, sink: BenchSink, prefix: string, count: number) {
+  const env = { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, TICKLER_CONFIG: configFile(sink.url), TICKLER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: "info" };
+  return Promise.all(Array.from({ length: count }, () => startProcess([...PROFILE, "dist/cli.js", "worker"], env, /tickler worker started/)));
+}
+
+export async function rawWorkers(redis: Redis7, sink: BenchSink, count: number) {
+  const env = { REDIS_URL: redis.url, SINK_URL: sink.url, CONCURRENCY: String(CONCURRENCY) };
+  return Promise.all(Array.from({ length: count }, () => startProcess([...PROFILE, "--import", "tsx", "bench/raw-worker.ts"], env, /raw worker ready/)));
+}
+
+export function producerFor(redis: Redis7, prefix: string): { producer: Producer; close(): Promise<void> } {
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const config = loadConfig({ env: { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, LOG_LEVEL: "silent" }, file: { min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: "http://127.0.0.1:9/" } } } });
+  const fires = new FireQueue(connection, prefix);
+  return {
+    producer: new Producer({ redis: connection, keys: keysFor(prefix), fires, config }),
+    async close() {
+      await fires.close();
+      connection.disconnect();
+    },
+  };
+}
+
+/** Creates `count` one-shots through the producer, 200 at a time, spread over 100 users. */
+export async function createOneShots(producer: Producer, count: number, at: (i: number) => number): Promise<number> {
+  const started = Date.now();
+  for (let i = 0; i < count; i += 200) {
+    await Promise.all(
+      Array.from({ length: Math.min(200, count - i) }, (_, j) => {
+        const n = i + j;
+        return producer.upsert(`u${n % 100}`, `t${n}`, { prompt: `fire ${n} ${PAD}`, at: new Date(at(n)).toISOString(), allow_past: true });
+      }),
+    );
+  }
+  return Math.round(((Date.now() - started) / count) * 1000);
+}
+

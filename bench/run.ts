@@ -3,82 +3,35 @@
  * persistence, its own redis-server). Prints a table, writes bench/results/<timestamp>.json and
  * bench/results/latest.json. Never part of `npm test`.
  *
- *   npm run bench                 # all scenarios built so far, 3 repetitions each
- *   npm run bench -- --reps 1     # a quick look
+ *   npm run bench                          # all eight scenarios, 3 repetitions each (~15 min)
+ *   npm run bench -- --reps 1 --only 1,4   # a quick look at some
+ *   npm run bench -- --size 100000         # scenario 6 with fewer triggers
  *
- * Built so far (issue #6 tracks the rest): 1. lateness of 2,000 one-shots due over 10 s; 2. 1,000
- * heartbeats every 1 s created at once, for 30 s (lateness, missing and duplicate slots); 4. throughput of
- * 20,000 immediate fires with 1 and 2 worker processes.
+ * 1. lateness of 2,000 one-shots due over 10 s; 2. 1,000 heartbeats every 1 s created at once, for 30 s
+ * (lateness, missing and duplicate slots); 3. a burst of 10,000 one-shots due at one instant; 4.
+ * throughput of 20,000 immediate fires with 1 and 2 worker processes; 5. fleet scaling with a 100 ms agent,
+ * 1–8 processes; 6. a million heartbeat triggers (creation, bytes, listing, idle CPU; once, not repeated);
+ * 7. the API under 500 PUT/s for 30 s; 8. pg-boss doing 1 and 4. BENCH_CPU_PROF=<dir> and
+ * BENCH_REDIS_STATS=1 help find where time goes.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { stringify } from "yaml";
-import { loadConfig } from "../src/config/index.js";
-import { FireQueue } from "../src/producer/fire-queue.js";
-import { Producer } from "../src/producer/producer.js";
-import { keysFor } from "../src/redis/keys.js";
-import { ROOT, quantile, startProcess, startRedis, startSink, stopProcess, summary, type BenchSink } from "./lib.js";
+import type { Producer } from "../src/producer/producer.js";
+import { pgBoss, postgresAnswers } from "./peers.js";
+import { apiLoad, size } from "./size-api.js";
+import { CONCURRENCY, PAD, ROOT, createOneShots, percentiles, producerFor, quantile, rawWorkers, startRedis, startSink, stopProcess, summary, ticklerWorkers, type BenchSink, type Redis7 } from "./lib.js";
 
 function option(name: string): string | undefined {
   const at = process.argv.indexOf(name);
   return at === -1 ? undefined : process.argv[at + 1];
 }
 const REPS = Number(option("--reps") ?? 3) || 3;
+/** `--size 100000`: how many triggers scenario 6 creates (a million by default). */
+const SIZE = Number(option("--size") ?? 1_000_000);
 /** `--only 1,4`: the scenarios to run (all by default). */
 const ONLY = new Set((option("--only") ?? "1,2,3,4,5,6,7,8").split(",").map(Number));
-const CONCURRENCY = 50;
-/** BENCH_CPU_PROF=<dir>: tickler and raw workers write V8 CPU profiles there (open them in Chrome DevTools). */
-const PROFILE = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
-const PAD = "x".repeat(220); // with the other fields, a ~300-byte body either way
-
-type Redis7 = Awaited<ReturnType<typeof startRedis>>;
-
-function configFile(sinkUrl: string): string {
-  const path = join(tmpdir(), `tickler-bench-${process.pid}-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(path, stringify({ min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: sinkUrl } }, rate_limit: { writes: 10_000_000 } }));
-  return path;
-}
-
-async function ticklerWorkers(redis: Redis7, sink: BenchSink, prefix: string, count: number) {
-  const env = { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, TICKLER_CONFIG: configFile(sink.url), TICKLER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: "info" };
-  return Promise.all(Array.from({ length: count }, () => startProcess([...PROFILE, "dist/cli.js", "worker"], env, /tickler worker started/)));
-}
-
-async function rawWorkers(redis: Redis7, sink: BenchSink, count: number) {
-  const env = { REDIS_URL: redis.url, SINK_URL: sink.url, CONCURRENCY: String(CONCURRENCY) };
-  return Promise.all(Array.from({ length: count }, () => startProcess([...PROFILE, "--import", "tsx", "bench/raw-worker.ts"], env, /raw worker ready/)));
-}
-
-function producerFor(redis: Redis7, prefix: string): { producer: Producer; close(): Promise<void> } {
-  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-  const config = loadConfig({ env: { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, LOG_LEVEL: "silent" }, file: { min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: "http://127.0.0.1:9/" } } } });
-  const fires = new FireQueue(connection, prefix);
-  return {
-    producer: new Producer({ redis: connection, keys: keysFor(prefix), fires, config }),
-    async close() {
-      await fires.close();
-      connection.disconnect();
-    },
-  };
-}
-
-/** Creates `count` one-shots through the producer, 200 at a time, spread over 100 users. */
-async function createOneShots(producer: Producer, count: number, at: (i: number) => number): Promise<number> {
-  const started = Date.now();
-  for (let i = 0; i < count; i += 200) {
-    await Promise.all(
-      Array.from({ length: Math.min(200, count - i) }, (_, j) => {
-        const n = i + j;
-        return producer.upsert(`u${n % 100}`, `t${n}`, { prompt: `fire ${n} ${PAD}`, at: new Date(at(n)).toISOString(), allow_past: true });
-      }),
-    );
-  }
-  return Math.round(((Date.now() - started) / count) * 1000);
-}
-
 /** Scenario 1: 2,000 one-shots due at random times over 10 s; lateness = arrival − due. */
 async function lateness(redis: Redis7, sink: BenchSink, rep: number) {
   const N = 2000;
@@ -135,9 +88,6 @@ async function explainShortfall(producer: Producer, sink: BenchSink, count: numb
   }
 }
 
-function percentiles(values: number[]) {
-  return { p50: quantile(values, 0.5), p95: quantile(values, 0.95), p99: quantile(values, 0.99), max: Math.max(...values) };
-}
 
 /**
  * Scenario 2: 1,000 heartbeats every 1 s, all created at once (phases bunched), for 30 s: lateness, and
@@ -212,6 +162,70 @@ async function heartbeats(redis: Redis7, sink: BenchSink, rep: number) {
 }
 
 /**
+ * Scenario 3: 10,000 one-shots due at the same instant, 2 worker processes: how long until the last one
+ * is delivered, and deliveries per second while draining.
+ */
+async function burst(redis: Redis7, sink: BenchSink, rep: number) {
+  const N = 10_000;
+  const out: Record<string, Record<string, number>> = {};
+  const measure = (due: number) => ({ drainMs: sink.last - due, perSecond: Math.round(N / ((sink.last - sink.first) / 1000)), firstMs: sink.first - due });
+  {
+    const prefix = `b${rep}`;
+    const { producer, close } = producerFor(redis, prefix);
+    const workers = await ticklerWorkers(redis, sink, prefix, 2);
+    sink.reset();
+    const due = Date.now() + 5000;
+    await createOneShots(producer, N, () => due);
+    await sink.waitFor(N, 60_000);
+    out.tickler = measure(due);
+    await Promise.all(workers.map(stopProcess));
+    await close();
+  }
+  {
+    const connection = new Redis(redis.url);
+    const queue = new Queue("raw", { connection, prefix: "raw" });
+    await queue.obliterate({ force: true });
+    const workers = await rawWorkers(redis, sink, 2);
+    sink.reset();
+    const due = Date.now() + 3000;
+    for (let i = 0; i < N; i += 1000)
+      await queue.addBulk(Array.from({ length: 1000 }, (_, j) => ({ name: "fire", data: { n: i + j, dueAt: due, pad: PAD }, opts: { delay: due - Date.now(), removeOnComplete: true } })));
+    await sink.waitFor(N, 60_000);
+    out.raw = measure(due);
+    await Promise.all(workers.map(stopProcess));
+    await queue.close();
+    connection.disconnect();
+  }
+  return out;
+}
+
+/**
+ * Scenario 5: the agent answers after 100 ms; 1, 2, 4 and 8 worker processes (concurrency 50 each) drain
+ * 1,500 fires per process, released at once after every worker is up: deliveries per second, and the
+ * efficiency against linear scaling from one process.
+ */
+async function fleet(redis: Redis7, slowSink: BenchSink, rep: number) {
+  const out: Record<string, Record<string, number>> = { perSecond: {}, efficiency: {} };
+  for (const processes of [1, 2, 4, 8]) {
+    const N = 1500 * processes;
+    const prefix = `f${rep}p${processes}`;
+    const { producer, close } = producerFor(redis, prefix);
+    const workers = await ticklerWorkers(redis, slowSink, prefix, processes);
+    await createOneShots(producer, N, () => Date.now() + 3600_000);
+    slowSink.reset();
+    await producer.fires.queue.promoteJobs();
+    await slowSink.waitFor(N, 120_000);
+    out.perSecond![`${processes}p`] = Math.round(N / ((slowSink.last - slowSink.first) / 1000));
+    await Promise.all(workers.map(stopProcess));
+    await close();
+  }
+  for (const processes of [1, 2, 4, 8]) {
+    out.efficiency![`${processes}p`] = Math.round((out.perSecond![`${processes}p`]! / (processes * out.perSecond!["1p"]!)) * 100) / 100;
+  }
+  return out;
+}
+
+/**
  * BENCH_REDIS_STATS=1: prints Redis's own time per command (µs per fire) since the last reset, to find
  * where Redis time goes. Without a label it resets the counters.
  */
@@ -271,6 +285,8 @@ async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes
 }
 
 type Cell = { median: number; min: number; max: number; runs: number[] };
+/** The ratio of two repeated measurements, run by run. */
+const ratioOf = (a: Cell, b: Cell): Cell => summary(a.runs.map((x, i) => Math.round((x / b.runs[i]!) * 100) / 100));
 const cell = (s: Cell | undefined) => (s === undefined ? "" : `${s.median} (${s.min}–${s.max})`);
 
 /** Runs `once` REPS times and summarises every numeric field of `who` (e.g. tickler, raw) across the runs. */
@@ -307,6 +323,13 @@ async function main(): Promise<void> {
       const what: Record<string, string> = { slots: "slots due", missing: "missing slots", duplicates: "slots delivered twice" };
       for (const k of ["slots", "missing", "duplicates"]) rows.push(`| 2. heartbeats — ${what[k]} | ${cell(h.tickler![k])} | ${cell(h.raw![k])} | |`);
     }
+    if (ONLY.has(3)) {
+      const b = await repeated("3. burst", (rep) => burst(redis, sink, rep));
+      results.burst = b;
+      rows.push(`| 3. burst: 10,000 one-shots due at one instant, 2 processes — last delivered after (ms) | ${cell(b.tickler!.drainMs)} | ${cell(b.raw!.drainMs)} | |`);
+      rows.push(`| 3. burst — first delivered after (ms) | ${cell(b.tickler!.firstMs)} | ${cell(b.raw!.firstMs)} | |`);
+      rows.push(`| 3. burst — deliveries/s while draining | ${cell(b.tickler!.perSecond)} | ${cell(b.raw!.perSecond)} | ${cell(ratioOf(b.tickler!.perSecond!, b.raw!.perSecond!))} |`);
+    }
     if (ONLY.has(4)) {
       const through: Record<string, unknown> = {};
       for (const processes of [1, 2]) {
@@ -316,6 +339,47 @@ async function main(): Promise<void> {
         if (processes === 1) rows.push(`| producer: upsert cost while creating 20,000 one-shots (µs per trigger, 200 in flight) | ${cell(t.all!.createUsPerTrigger)} | | |`);
       }
       results.throughput = through;
+    }
+    if (ONLY.has(5)) {
+      const slowSink = await startSink(100);
+      try {
+        const f = await repeated("5. fleet", (rep) => fleet(redis, slowSink, rep));
+        results.fleet = f;
+        for (const p of ["1p", "2p", "4p", "8p"])
+          rows.push(`| 5. fleet: agent answers in 100 ms, ${p.replace("p", "")} × ${CONCURRENCY} — deliveries/s (efficiency vs linear) | ${cell(f.perSecond![p])} (${f.efficiency![p]!.median}) | | |`);
+      } finally {
+        await slowSink.close();
+      }
+    }
+    if (ONLY.has(6)) {
+      // Once, not REPS times: a million triggers take minutes to create, and each figure is already an
+      // average over all of them (or 1,000 requests, or 30 s).
+      const z = await size(sink, SIZE, (line) => process.stderr.write(`${line}\n`));
+      results.size = z;
+      const n = SIZE.toLocaleString("en-US");
+      rows.push(`| 6. size: ${n} heartbeats (every 1 h, 300-byte prompt) created with upsertMany — triggers/s | ${z.createPerSecond} | | |`);
+      rows.push(`| 6. size — Redis bytes per trigger (raw: per scheduler with the same prompt) | ${z.bytesPerTrigger} | ${z.rawBytesPerScheduler} | ${Math.round((z.bytesPerTrigger! / z.rawBytesPerScheduler!) * 100) / 100} |`);
+      rows.push(`| 6. size — list one user's first page via the API, p50 / p99 (ms, 1,000 requests) | ${z.listP50Ms} / ${z.listP99Ms} | | |`);
+      rows.push(`| 6. size — idle worker CPU over 30 s (% of a core); Redis CPU meanwhile | ${z.idleWorkerCpuPercent}; Redis ${z.idleRedisCpuPercent} | | |`);
+      process.stderr.write("6. size done\n");
+    }
+    if (ONLY.has(7)) {
+      const a = await repeated("7. api", async () => ({ api: await apiLoad(sink) }));
+      results.api = a.api;
+      rows.push(`| 7. API: PUT upserts at 500 req/s for 30 s, one process — latency p50 / p99 / max (ms) | ${cell(a.api!.p50Ms)} / ${cell(a.api!.p99Ms)} / ${cell(a.api!.maxMs)} | | |`);
+      rows.push(`| 7. API — requests answered; errors (non-2xx, timeouts) | ${cell(a.api!.requests)}; ${cell(a.api!.errors)} | | |`);
+    }
+    if (ONLY.has(8)) {
+      if (await postgresAnswers()) {
+        const g = await repeated("8. pg-boss", (rep) => pgBoss(sink, rep));
+        results.pgBoss = g;
+        const l = results.lateness as Record<string, Record<string, Cell>> | undefined;
+        const t = (results.throughput as Record<string, Record<string, Cell>> | undefined)?.["1p"];
+        rows.push(`| 8. pg-boss 10 (polling 0.5 s, 8 loops × batches of ${CONCURRENCY}) — scenario 1 lateness p50 / p99 (ms) | ${l ? `${cell(l.tickler!.p50)} / ${cell(l.tickler!.p99)}` : ""} | pg-boss: ${cell(g.lateness!.p50)} / ${cell(g.lateness!.p99)} | |`);
+        rows.push(`| 8. pg-boss — scenario 4 throughput, 1 process (deliveries/s) | ${t ? cell(t.tickler) : ""} | pg-boss: ${cell(g.throughput!.perSecond)} | ${t ? cell(ratioOf(t.tickler!, g.throughput!.perSecond!)) : ""} |`);
+      } else {
+        rows.push("| 8. pg-boss — skipped: no PostgreSQL at PG_URL (default postgres://postgres@127.0.0.1:5432/test) | | | |");
+      }
     }
   } finally {
     await sink.close();
