@@ -5,6 +5,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { stringify } from "yaml";
 import { loadConfig } from "../src/config/index.js";
@@ -208,3 +209,26 @@ export async function createOneShots(producer: Producer, count: number, at: (i: 
   return Math.round(((Date.now() - started) / count) * 1000);
 }
 
+/** The raw BullMQ baseline's queue, emptied of any earlier scenario's jobs. */
+export async function rawQueue(redis: Redis7): Promise<{ queue: Queue; close(): Promise<void> }> {
+  const connection = new Redis(redis.url);
+  const queue = new Queue("raw", { connection, prefix: "raw" });
+  await queue.obliterate({ force: true });
+  return {
+    queue,
+    async close() {
+      await queue.close();
+      connection.disconnect();
+    },
+  };
+}
+
+/** One section of Redis's INFO, as text. */
+export async function redisInfo(redis: Redis7, section: string): Promise<string> {
+  const client = new Redis(redis.url);
+  try {
+    return await client.info(section);
+  } finally {
+    client.disconnect();
+  }
+}

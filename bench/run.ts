@@ -16,12 +16,11 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import type { Producer } from "../src/producer/producer.js";
 import { pgBoss, postgresAnswers } from "./peers.js";
 import { apiLoad, size } from "./size-api.js";
-import { CONCURRENCY, PAD, ROOT, createOneShots, percentiles, producerFor, quantile, rawWorkers, startRedis, startSink, stopProcess, summary, ticklerWorkers, type BenchSink, type Redis7 } from "./lib.js";
+import { rawQueue, CONCURRENCY, PAD, ROOT, createOneShots, percentiles, producerFor, quantile, rawWorkers, startRedis, startSink, stopProcess, summary, ticklerWorkers, type BenchSink, type Redis7 } from "./lib.js";
 
 function option(name: string): string | undefined {
   const at = process.argv.indexOf(name);
@@ -54,9 +53,7 @@ async function lateness(redis: Redis7, sink: BenchSink, rep: number) {
   }
   // raw BullMQ
   {
-    const connection = new Redis(redis.url);
-    const queue = new Queue("raw", { connection, prefix: "raw" });
-    await queue.obliterate({ force: true });
+    const { queue, close } = await rawQueue(redis);
     const workers = await rawWorkers(redis, sink, 1);
     sink.reset();
     const start = Date.now() + 3000;
@@ -68,8 +65,7 @@ async function lateness(redis: Redis7, sink: BenchSink, rep: number) {
     await sink.waitFor(N, 60_000);
     out.raw = percentiles(sink.lateness);
     await Promise.all(workers.map(stopProcess));
-    await queue.close();
-    connection.disconnect();
+    await close();
   }
   return out;
 }
@@ -130,9 +126,7 @@ async function heartbeats(redis: Redis7, sink: BenchSink, rep: number) {
     await close();
   }
   {
-    const connection = new Redis(redis.url);
-    const queue = new Queue("raw", { connection, prefix: "raw" });
-    await queue.obliterate({ force: true });
+    const { queue, close } = await rawQueue(redis);
     const workers = await rawWorkers(redis, sink, 2);
     sink.reset();
     await Promise.all(Array.from({ length: N }, (_, n) => queue.upsertJobScheduler(`s${n}`, { every: 1000 }, { name: "beat", data: { n, pad: PAD }, opts: { removeOnComplete: true } })));
@@ -155,8 +149,7 @@ async function heartbeats(redis: Redis7, sink: BenchSink, rep: number) {
     out.raw = count(expected, until);
     for (let n = 0; n < N; n += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => queue.removeJobScheduler(`s${n + j}`)));
     await Promise.all(workers.map(stopProcess));
-    await queue.close();
-    connection.disconnect();
+    await close();
   }
   return out;
 }
@@ -182,9 +175,7 @@ async function burst(redis: Redis7, sink: BenchSink, rep: number) {
     await close();
   }
   {
-    const connection = new Redis(redis.url);
-    const queue = new Queue("raw", { connection, prefix: "raw" });
-    await queue.obliterate({ force: true });
+    const { queue, close } = await rawQueue(redis);
     const workers = await rawWorkers(redis, sink, 2);
     sink.reset();
     const due = Date.now() + 3000;
@@ -193,8 +184,7 @@ async function burst(redis: Redis7, sink: BenchSink, rep: number) {
     await sink.waitFor(N, 60_000);
     out.raw = measure(due);
     await Promise.all(workers.map(stopProcess));
-    await queue.close();
-    connection.disconnect();
+    await close();
   }
   return out;
 }
@@ -264,9 +254,7 @@ async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes
     await close();
   }
   {
-    const connection = new Redis(redis.url);
-    const queue = new Queue("raw", { connection, prefix: "raw" });
-    await queue.obliterate({ force: true });
+    const { queue, close } = await rawQueue(redis);
     for (let i = 0; i < N; i += 1000) {
       await queue.addBulk(Array.from({ length: 1000 }, (_, j) => ({ name: "fire", data: { n: i + j, dueAt: Date.now(), pad: PAD }, opts: { removeOnComplete: true } })));
     }
@@ -277,8 +265,7 @@ async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes
     out.raw = Math.round(N / ((sink.last - sink.first) / 1000));
     await redisStats(redis, "raw", N);
     await Promise.all(workers.map(stopProcess));
-    await queue.close();
-    connection.disconnect();
+    await close();
   }
   out.ratio = Math.round((out.tickler! / out.raw!) * 100) / 100;
   return out;

@@ -5,24 +5,17 @@
 import { readFileSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import autocannon from "autocannon";
-import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { request } from "undici";
-import { configFile, percentiles, producerFor, startProcess, startRedis, stopProcess, type BenchSink, type Redis7 } from "./lib.js";
+import { rawQueue, redisInfo, configFile, percentiles, producerFor, startProcess, startRedis, stopProcess, type BenchSink, type Redis7 } from "./lib.js";
 
 const PROMPT = "p".repeat(300);
 
 async function usedMemory(redis: Redis7): Promise<number> {
-  const client = new Redis(redis.url);
-  const info = await client.info("memory");
-  client.disconnect();
-  return Number(/used_memory:(\d+)/.exec(info)![1]);
+  return Number(/used_memory:(\d+)/.exec(await redisInfo(redis, "memory"))![1]);
 }
 
 async function redisCpuSeconds(redis: Redis7): Promise<number> {
-  const client = new Redis(redis.url);
-  const info = await client.info("cpu");
-  client.disconnect();
+  const info = await redisInfo(redis, "cpu");
   return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
 }
 
@@ -51,15 +44,13 @@ export async function size(sink: BenchSink, count: number, log: (line: string) =
     // Raw BullMQ: 20,000 schedulers carrying the prompt in their template.
     {
       const RAW = 20_000;
-      const connection = new Redis(redis.url);
-      const queue = new Queue("raw", { connection, prefix: "raw" });
+      const { queue, close } = await rawQueue(redis);
       const before = await usedMemory(redis);
       for (let i = 0; i < RAW; i += 500)
         await Promise.all(Array.from({ length: 500 }, (_, j) => queue.upsertJobScheduler(`s${i + j}`, { every: 3600_000 }, { name: "beat", data: { prompt: PROMPT } })));
       out.rawBytesPerScheduler = Math.round(((await usedMemory(redis)) - before) / RAW);
       await queue.obliterate({ force: true });
-      await queue.close();
-      connection.disconnect();
+      await close();
     }
     const prefix = "size";
     const { producer, close } = producerFor(redis, prefix);
