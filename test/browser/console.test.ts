@@ -98,14 +98,24 @@ describe.skipIf(!existsSync(CHROMIUM))("the operator console in a real browser (
       await page.locator('tr[data-id="alice/hello"] .status-succeeded').waitFor({ timeout: 5000 });
       await page.screenshot({ path: `${ARTIFACTS}console.png`, fullPage: true });
 
+      const helloRun = await page.locator("#runs li").first().getAttribute("data-run");
       await page.click("#drawer-close");
       await page.fill("#filter-user", "ops");
       await page.press("#filter-user", "Enter");
       await page.locator('tr[data-id="alice/hello"]').waitFor({ state: "detached" });
       const digest = page.locator('tr[data-id="ops/daily-digest"]');
+      // The drawer must never show the previous trigger's runs under the next one's title, not even until
+      // the next one's history loads: checked the moment the title changes, before any later event runs.
+      await page.evaluate(`
+        window.staleShown = false;
+        new MutationObserver(() => {
+          window.staleShown ||= document.querySelector('#runs li[data-run="${helloRun}"]') !== null;
+        }).observe(document.querySelector("#drawer-title"), { childList: true, characterData: true, subtree: true });
+      `);
       await digest.locator('button[data-act="run"]').click();
       await page.locator("#runs .status-succeeded").waitFor({ timeout: 15_000 });
       expect(await page.locator("#runs li").first().textContent()).toContain("manual");
+      expect(await page.evaluate("window.staleShown")).toBe(false);
       expect(
         sink.received.some((r) => r.body.prompt === "Post the daily digest" && r.body.manual === true),
       ).toBe(true);

@@ -153,15 +153,28 @@ async function openDrawer(trigger) {
   drawerTrigger = trigger;
   runs = new Map();
   $("#drawer-title").textContent = `Runs of ${trigger.id}`;
+  // Never show the previous trigger's runs under this one's title while the page loads.
+  $("#runs").innerHTML = `<li class="muted">Loading…</li>`;
   $("#drawer").hidden = false;
   const page = await api("GET", `${path(trigger.user_id, trigger.name)}/runs?limit=100`);
-  for (const run of page.items) runs.set(run.run_id, run);
+  if (drawerTrigger !== trigger) return; // closed or switched to another trigger meanwhile
+  // A run pushed over /v1/events while the page loaded may be newer or older than the page's copy.
+  for (const run of page.items) {
+    const pushed = runs.get(run.run_id);
+    if (!pushed || progress(run) >= progress(pushed)) runs.set(run.run_id, run);
+  }
   renderRuns();
+}
+
+/** How far a run has got: attempt by attempt, each running, then retrying or an outcome. */
+function progress(run) {
+  return run.attempts * 3 + (run.status === "running" ? 0 : run.status === "retrying" ? 1 : 2);
 }
 
 $("#drawer-close").addEventListener("click", () => {
   $("#drawer").hidden = true;
   drawerTrigger = null;
+  $("#runs").innerHTML = "";
 });
 
 let reloadTimer = null;
