@@ -1,4 +1,4 @@
-import { Queue, type JobsOptions, type Job } from "bullmq";
+import { Queue, type JobsOptions, type Job, type WorkerOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import { QUEUE_NAME } from "../redis/keys.js";
 import { nextFires, stateOf, triggerId, type TriggerRecord } from "../triggers/index.js";
@@ -35,13 +35,20 @@ export const BACKOFF_TYPE = "tickler";
  */
 const ATTEMPT_CEILING = 1000;
 
-/** Options of every fire job and scheduler template. Completed and failed jobs are kept for Bull Board, bounded. */
+/** Options of every fire job and scheduler template. */
 export const FIRE_JOB_OPTIONS = {
   attempts: ATTEMPT_CEILING,
   backoff: { type: BACKOFF_TYPE },
+} as const satisfies JobsOptions;
+
+/**
+ * How many finished jobs are kept for Bull Board. Set on the workers, not on every job: BullMQ applies a
+ * worker's setting to jobs that carry none, and each pending job and scheduler is ~200 bytes smaller.
+ */
+export const KEEP_FINISHED = {
   removeOnComplete: { age: 24 * 3600, count: 1000 },
   removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
-} as const satisfies JobsOptions;
+} as const satisfies Pick<WorkerOptions, "removeOnComplete" | "removeOnFail">;
 
 /** A scheduler whose current iteration started this long ago without a successor is taken as broken. */
 export const STUCK_AFTER_MS = 60_000;
@@ -103,6 +110,9 @@ export class FireQueue {
         {
           ...FIRE_JOB_OPTIONS,
           jobId: onceJobId(tid, record.scheduleVersion),
+          // BullMQ makes a job due at its timestamp + delay, and stamps it when the job object is made:
+          // later than nowMs by however long the write took. Stamped with nowMs it is due at atMs exactly.
+          timestamp: nowMs,
           delay: Math.max(0, schedule.atMs - nowMs),
         },
       );

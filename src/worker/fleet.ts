@@ -1,7 +1,7 @@
 import { Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
-import { slotOf, type FireJobData } from "../producer/fire-queue.js";
+import { KEEP_FINISHED, slotOf, type FireJobData } from "../producer/fire-queue.js";
 import { runIdFor } from "../runs/run-store.js";
 import { connectRedis } from "../redis/connection.js";
 import { QUEUE_NAME } from "../redis/keys.js";
@@ -31,6 +31,7 @@ export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logg
     lockDuration: config.worker.lockDurationMs,
     stalledInterval: config.worker.stalledIntervalMs,
     maxStalledCount: config.worker.maxStalledCount,
+    ...KEEP_FINISHED,
     settings: {
       // The processor computed the wait (Retry-After, jitter) and put it on the error.
       backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) => {
