@@ -129,6 +129,10 @@ export const triggerWireSchema = z
     allow_past: z.boolean().optional(),
     delay: z.string().optional(),
     every: z.string().optional(),
+    jitter: z
+      .string()
+      .optional()
+      .describe("Heartbeats: the spread of this trigger's phase, when one was asked for"),
     cron: z.string().optional(),
     timezone: z.string(),
     start_at: nullableTime,

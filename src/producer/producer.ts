@@ -27,7 +27,7 @@ import {
   type TriggerState,
 } from "../triggers/index.js";
 import type { FireJobData, FireQueue } from "./fire-queue.js";
-import { TriggerStore } from "./trigger-store.js";
+import { TriggerStore, decodeTrigger } from "./trigger-store.js";
 import { withWriteLock } from "./write-lock.js";
 
 /** What an upsert did. */
@@ -225,59 +225,79 @@ export class Producer {
   ): Promise<WriteOutcome> {
     const id = triggerId(identity.userId, identity.name);
     const quota = this.config.maxTriggersPerUser;
-    return withWriteLock(this.redis, this.keys.writeLock(id), async () => {
-      const current = await this.store.get(id);
-      if (current && ifExists === "skip") return { status: "skipped", record: current };
-      if (current && ifExists === "raise") {
-        throw new TicklerError(
-          "already_exists",
-          `trigger ${id} already exists; use if_exists=update to replace it`,
-          { field: "name" },
-        );
-      }
-      const spec = build(current);
-      if (current && sameDefinition(current.spec, spec)) return { status: "unchanged", record: current };
-      if (!current && (await this.store.countForUser(identity.userId)) >= quota)
-        throw overQuota(identity.userId, quota);
+    const reads = () => [
+      this.redis.hgetall(this.keys.trigger(id)),
+      this.redis.zcard(this.keys.userIndex(identity.userId)),
+    ];
+    // The lock, the stored trigger and the user's trigger count: one round trip.
+    return withWriteLock(
+      this.redis,
+      this.keys.writeLock(id),
+      async ([hash, count]) => {
+        const current = decodeTrigger(hash as Record<string, string>);
+        if (current && ifExists === "skip") return { status: "skipped", record: current };
+        if (current && ifExists === "raise") {
+          throw new TicklerError(
+            "already_exists",
+            `trigger ${id} already exists; use if_exists=update to replace it`,
+            { field: "name" },
+          );
+        }
+        const spec = build(current);
+        if (current && sameDefinition(current.spec, spec)) return { status: "unchanged", record: current };
+        if (!current && Number(count) >= quota) throw overQuota(identity.userId, quota);
 
-      const now = this.now();
-      const replan = !current || !sameSchedule(current.spec, spec) || current.spec.enabled !== spec.enabled;
-      const version = await this.redis.incr(`${this.keys.prefix}:seq`);
-      const next: TriggerRecord = {
-        spec,
-        schedule:
-          current && sameSchedule(current.spec, spec)
-            ? current.schedule
-            : resolveSchedule(spec.schedule, now),
-        version,
-        scheduleVersion: replan ? version : (current?.scheduleVersion ?? version),
-        createdAtMs: current?.createdAtMs ?? now,
-        updatedAtMs: now,
-        // A new schedule re-opens a completed trigger; anything else (pause, prompt) leaves completion as it is.
-        completedAtMs: current && sameSchedule(current.spec, spec) ? current.completedAtMs : null,
-        fireCount: current?.fireCount ?? 0,
-        lastFireAtMs: current?.lastFireAtMs ?? null,
-        lastStatus: current?.lastStatus ?? null,
-      };
-      if (replan) {
-        // Marked until the write has finished: if this process dies in between, the reconciler's next
-        // pass repairs this trigger first, however many triggers it has to sweep.
-        await this.redis.zadd(this.keys.intents, now, id);
-        if (current && current.schedule.kind !== "once") await this.fires.removeScheduler(id);
-        await this.fires.plan(next, now);
-      }
-      const written = await this.store.write(next, current?.version ?? 0, quota);
-      if (written !== "written") {
-        // Someone else committed meanwhile (our lock must have expired): make BullMQ match what is stored.
-        if (replan) await this.repair(id).catch(() => undefined);
-        if (written === "over_quota") throw overQuota(identity.userId, quota);
-        throw new TicklerError("conflict", `trigger ${id} was changed by another writer; retry`);
-      }
-      if (replan && current && current.schedule.kind === "once")
-        await this.fires.removeOnce(id, current.scheduleVersion);
-      if (replan) await this.redis.zrem(this.keys.intents, id);
-      return { status: current ? "updated" : "created", record: next };
-    });
+        const now = this.now();
+        const replan = !current || !sameSchedule(current.spec, spec) || current.spec.enabled !== spec.enabled;
+        // Marked until the write has committed (write-trigger.lua clears the mark): if this process dies in
+        // between, the reconciler's next pass repairs this trigger first, however many it has to sweep.
+        const version = replan
+          ? await this.nextVersionMarking(id, now)
+          : await this.redis.incr(`${this.keys.prefix}:seq`);
+        const next: TriggerRecord = {
+          spec,
+          schedule:
+            current && sameSchedule(current.spec, spec)
+              ? current.schedule
+              : resolveSchedule(spec.schedule, now, id),
+          version,
+          scheduleVersion: replan ? version : (current?.scheduleVersion ?? version),
+          createdAtMs: current?.createdAtMs ?? now,
+          updatedAtMs: now,
+          // A new schedule re-opens a completed trigger; anything else (pause, prompt) leaves completion as it is.
+          completedAtMs: current && sameSchedule(current.spec, spec) ? current.completedAtMs : null,
+          fireCount: current?.fireCount ?? 0,
+          lastFireAtMs: current?.lastFireAtMs ?? null,
+          lastStatus: current?.lastStatus ?? null,
+        };
+        if (replan) {
+          if (current && current.schedule.kind !== "once") await this.fires.removeScheduler(id);
+          await this.fires.plan(next, now);
+        }
+        const written = await this.store.write(next, current?.version ?? 0, quota, replan);
+        if (written !== "written") {
+          // Someone else committed meanwhile (our lock must have expired): make BullMQ match what is stored.
+          if (replan) await this.repair(id).catch(() => undefined);
+          if (written === "over_quota") throw overQuota(identity.userId, quota);
+          throw new TicklerError("conflict", `trigger ${id} was changed by another writer; retry`);
+        }
+        // A crash before this leaves the old one-shot's job behind; it belongs to a replaced schedule version,
+        // so the worker drops it and the reconciler's sweep removes it.
+        if (replan && current && current.schedule.kind === "once")
+          await this.fires.removeOnce(id, current.scheduleVersion);
+        return { status: current ? "updated" : "created", record: next };
+      },
+      reads,
+    );
+  }
+
+  /** The next definition version, and `id` marked in the intents set, in one round trip. */
+  private async nextVersionMarking(id: string, now: number): Promise<number> {
+    const [version] = await Promise.all([
+      this.redis.incr(`${this.keys.prefix}:seq`),
+      this.redis.zadd(this.keys.intents, now, id),
+    ]);
+    return version;
   }
 
   /** The trigger, or `not_found`. */
@@ -327,8 +347,7 @@ export class Producer {
   /** Removes the trigger, its pending job and its scheduler; nothing fires afterwards. */
   async cancel(userId: string, name: string): Promise<void> {
     const id = triggerId(checkName(userId, "user_id"), checkName(name, "name"));
-    await withWriteLock(this.redis, this.keys.writeLock(id), async () => {
-      const current = await this.store.get(id);
+    await this.withTrigger(id, async (current) => {
       if (!current) throw notFound(userId, name);
       await this.redis.zadd(this.keys.intents, this.now(), id);
       await this.fires.unplan(current);
@@ -385,17 +404,29 @@ export class Producer {
    * removes a scheduler that has no definition or should not run. Safe to run at any time, from any process.
    */
   async repair(id: string): Promise<"ok" | "replanned" | "removed"> {
-    return withWriteLock(this.redis, this.keys.writeLock(id), async () => {
-      const result = await this.repairLocked(id);
+    return this.withTrigger(id, async (record) => {
+      const result = await this.repairLocked(id, record);
       // Under the lock no writer is mid-write, so whatever a crashed writer left is mended now.
       await this.redis.zrem(this.keys.intents, id);
       return result;
     });
   }
 
-  /** {@link repair} once the lock is held. */
-  private async repairLocked(id: string): Promise<"ok" | "replanned" | "removed"> {
-    const record = await this.store.get(id);
+  /** Runs `work` holding the trigger's write lock, with the trigger as stored (read with the lock). */
+  private async withTrigger<T>(id: string, work: (current: TriggerRecord | null) => Promise<T>): Promise<T> {
+    return withWriteLock(
+      this.redis,
+      this.keys.writeLock(id),
+      async ([hash]) => work(decodeTrigger(hash as Record<string, string>)),
+      () => [this.redis.hgetall(this.keys.trigger(id))],
+    );
+  }
+
+  /** {@link repair} once the lock is held and `record` (the stored trigger, or null) read. */
+  private async repairLocked(
+    id: string,
+    record: TriggerRecord | null,
+  ): Promise<"ok" | "replanned" | "removed"> {
     if (!record || stateOf(record) !== "active") {
       if (!record || record.schedule.kind !== "once") {
         const existed = await this.fires.queue.getJobScheduler(id);

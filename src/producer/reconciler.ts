@@ -8,7 +8,10 @@ export interface ReconcileReport {
   checked: number;
   replanned: number;
   removed: number;
-  /** Triggers skipped because a writer holds their lock (e.g. one that died mid-write: it expires in 10 s). */
+  /**
+   * Triggers, and pending jobs newer than their definition, skipped because a writer holds the trigger's
+   * lock (a write in flight, or one whose writer died mid-write: the lock expires in 10 s).
+   */
   busy: number;
   /** Whether this pass finished a sweep over every trigger, scheduler and pending job. */
   sweptAll: boolean;
@@ -68,26 +71,13 @@ export async function reconcilePass(producer: Producer, budget = Infinity): Prom
     if (result !== "ok") report[result]++;
   };
 
+  // Members of a zset scored by time whose score is older than `ageMs`, the oldest first.
   const now = Date.now();
-  const crashed = await redis.zrangebyscore(
-    keys.intents,
-    "-inf",
-    now - INTENT_STALE_MS,
-    "LIMIT",
-    0,
-    URGENT_LIMIT,
-  );
-  for (const id of crashed) await repair(id);
-  const repeatKey = producer.fires.queue.toKey("repeat");
-  const overdue = await redis.zrangebyscore(
-    repeatKey,
-    "-inf",
-    now - STUCK_AFTER_MS,
-    "LIMIT",
-    0,
-    URGENT_LIMIT,
-  );
-  for (const id of overdue) await repair(id);
+  const olderThan = (key: string, ageMs: number) =>
+    redis.zrangebyscore(key, "-inf", now - ageMs, "LIMIT", 0, URGENT_LIMIT);
+  for (const id of await olderThan(keys.intents, INTENT_STALE_MS)) await repair(id); // crashed writes
+  const repeatKey = producer.fires.queue.toKey("repeat"); // each scheduler scored by its next iteration
+  for (const id of await olderThan(repeatKey, STUCK_AFTER_MS)) await repair(id); // overdue schedulers
 
   const resumable = Number.isFinite(budget);
   let cursor = resumable ? await loadCursor(redis, keys.sweepCursor) : SWEEP_START;
@@ -112,8 +102,9 @@ export async function reconcilePass(producer: Producer, budget = Infinity): Prom
       cursor =
         ids.length < size ? { ...SWEEP_START, stage: "jobs" } : { ...cursor, offset: cursor.offset + size };
     } else {
-      const { seen, removed } = await sweepStrayJobs(producer, cursor.offset, size);
+      const { seen, removed, busy } = await sweepStrayJobs(producer, cursor.offset, size);
       report.removed += removed;
+      report.busy += busy;
       left -= Math.max(1, seen);
       if (seen < size) {
         cursor = SWEEP_START;
@@ -145,23 +136,29 @@ async function sweepStrayJobs(
   producer: Producer,
   offset: number,
   size: number,
-): Promise<{ seen: number; removed: number }> {
+): Promise<{ seen: number; removed: number; busy: number }> {
   const queue = producer.fires.queue;
   const jobs = await queue.getJobs(["delayed"], offset, offset + size - 1, true);
   const planned = jobs.filter((job) => job && !job.repeatJobKey && job.data.origin !== "manual");
   const records = await producer.store.getMany(planned.map((job) => job.data.tid));
   let removed = 0;
-  const settled = Date.now() - INTENT_STALE_MS;
+  let busy = 0;
   for (const [i, job] of planned.entries()) {
     const stored = records[i]?.scheduleVersion;
     if (stored === job.data.sv) continue;
-    // A job newer than its definition may belong to a write still in flight: stray only once that
-    // write would have finished (its lock expired).
-    if ((stored === undefined || stored < job.data.sv) && job.timestamp > settled) continue;
+    // A job newer than its definition may belong to a write still in flight, which holds the trigger's
+    // lock: stray only once the lock is gone (the write finished, or its writer died and the lock expired).
+    if (
+      (stored === undefined || stored < job.data.sv) &&
+      (await producer.redis.exists(producer.keys.writeLock(job.data.tid))) === 1
+    ) {
+      busy++;
+      continue;
+    }
     // A job a worker took meanwhile cannot be removed (0): the processor drops it instead.
     if ((await queue.remove(job.id ?? "")) === 1) removed++;
   }
-  return { seen: jobs.length, removed };
+  return { seen: jobs.length, removed, busy };
 }
 
 /** Runs {@link reconcile} now and then every `intervalMs` until the returned stop function is called. */

@@ -27,18 +27,26 @@ export class TriggerStore {
 
   /** The stored trigger, or null. */
   async get(id: string): Promise<TriggerRecord | null> {
-    return decode(await this.redis.hgetall(this.keys.trigger(id)));
+    return decodeTrigger(await this.redis.hgetall(this.keys.trigger(id)));
   }
 
-  /** Several triggers at once, in the order asked (null where absent). */
+  /**
+   * Several triggers at once, in the order asked (null where absent). A page's worth goes as plain commands
+   * back to back (one round trip, no pipeline object: building one copies every script defined on the
+   * connection); a sweep's hundreds go as one pipeline, one write.
+   */
   async getMany(ids: readonly string[]): Promise<(TriggerRecord | null)[]> {
     if (ids.length === 0) return [];
+    if (ids.length <= 100) {
+      const hashes = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.trigger(id))));
+      return hashes.map(decodeTrigger);
+    }
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hgetall(this.keys.trigger(id));
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([error, hash]) => {
       if (error) throw error;
-      return decode(hash as Record<string, string>);
+      return decodeTrigger(hash as Record<string, string>);
     });
   }
 
@@ -48,20 +56,29 @@ export class TriggerStore {
     return Object.fromEntries(Object.entries(hash).map(([bucket, count]) => [bucket, Number(count)]));
   }
 
-  /** How many triggers a user has. */
-  async countForUser(userId: string): Promise<number> {
-    return this.redis.zcard(this.keys.userIndex(userId));
-  }
-
-  /** Writes `record` if the stored version is still `expectedVersion` (0: must not exist). */
-  async write(record: TriggerRecord, expectedVersion: number, quota: number): Promise<WriteResult> {
+  /**
+   * Writes `record` if the stored version is still `expectedVersion` (0: must not exist). A `replanned`
+   * write also clears the trigger's mark in the intents set: what it planned is now committed.
+   */
+  async write(
+    record: TriggerRecord,
+    expectedVersion: number,
+    quota: number,
+    replanned = false,
+  ): Promise<WriteResult> {
     const { spec } = record;
     const id = triggerId(spec.userId, spec.name);
     const result = await runScript<number>(
       this.redis,
       "writeTrigger",
-      [this.keys.trigger(id), this.keys.userIndex(spec.userId), this.keys.allIndex, this.keys.counts],
-      [expectedVersion, quota, spec.name, id, ...encode(record, expectedVersion === 0)],
+      [
+        this.keys.trigger(id),
+        this.keys.userIndex(spec.userId),
+        this.keys.allIndex,
+        this.keys.counts,
+        this.keys.intents,
+      ],
+      [expectedVersion, quota, spec.name, id, replanned ? 1 : 0, ...encode(record, expectedVersion === 0)],
     );
     return result === 1 ? "written" : result === -1 ? "over_quota" : "conflict";
   }
@@ -138,7 +155,8 @@ function encode(record: TriggerRecord, withBookkeeping: boolean): string[] {
   ];
 }
 
-function decode(hash: Record<string, string> | null | undefined): TriggerRecord | null {
+/** A trigger hash as HGETALL returns it, read into a record (null when there is no trigger). */
+export function decodeTrigger(hash: Record<string, string> | null | undefined): TriggerRecord | null {
   if (!hash || hash.spec === undefined || hash.version === undefined) return null;
   const optionalNumber = (value: string | undefined): number | null =>
     value === undefined || value === "" ? null : Number(value);

@@ -56,7 +56,7 @@ export function upcomingFires(record: TriggerRecord, nowMs: number, count: numbe
 /** The schedule fields as the caller wrote them (one of at/delay/every/cron), for responses and PATCH. */
 export function writtenFields(
   spec: TriggerSpec,
-): Pick<TriggerInput, "at" | "delay" | "every" | "cron" | "allow_past"> {
+): Pick<TriggerInput, "at" | "delay" | "every" | "cron" | "allow_past" | "jitter"> {
   const written = spec.schedule.written;
   switch (written.form) {
     case "at":
@@ -64,7 +64,9 @@ export function writtenFields(
     case "delay":
       return { delay: formatDuration(written.delayMs) };
     case "every":
-      return { every: formatDuration(written.everyMs) };
+      return spec.schedule.jitterMs
+        ? { every: formatDuration(written.everyMs), jitter: formatDuration(spec.schedule.jitterMs) }
+        : { every: formatDuration(written.everyMs) };
     case "cron":
       return { cron: written.cron };
   }

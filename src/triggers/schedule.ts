@@ -26,6 +26,7 @@ export interface ScheduleInput {
   start_at?: unknown;
   end_at?: unknown;
   allow_past?: unknown;
+  jitter?: unknown;
 }
 
 /** The schedule as written, normalised, which decides whether a later write changed it. */
@@ -53,6 +54,11 @@ export interface ParsedSchedule {
   timezone: string;
   startAtMs: number | null;
   endAtMs: number | null;
+  /**
+   * Heartbeats only: each trigger's phase is moved by its own fixed offset in [0, jitterMs), so that many
+   * heartbeats created at once do not all fire in the same instant. Absent when no jitter was asked for.
+   */
+  jitterMs?: number;
 }
 
 const FORMS = ["when", "at", "delay", "every", "cron"] as const;
@@ -100,7 +106,42 @@ export function parseSchedule(input: ScheduleInput, ctx: ScheduleContext): Parse
       "only applies to heartbeats and cron; a one-shot fires at its own time",
     );
   }
-  return { written, field: form, timezone, startAtMs, endAtMs };
+  const jitterMs = readJitter(input.jitter, written);
+  return { written, field: form, timezone, startAtMs, endAtMs, ...(jitterMs ? { jitterMs } : {}) };
+}
+
+/** `jitter`: a duration no longer than the heartbeat's period; 0 or absent for none. */
+function readJitter(value: unknown, written: WrittenSchedule): number {
+  if (value === undefined || value === null || value === 0) return 0;
+  const jitterMs = parseDuration(value, "jitter");
+  if (jitterMs === 0) return 0;
+  if (written.form !== "every") {
+    throw invalid(
+      "invalid_field",
+      "jitter",
+      written.form === "cron"
+        ? "only applies to heartbeats (every); to spread cron triggers, give them different minutes"
+        : "only applies to heartbeats (every); a one-shot fires at its own time",
+    );
+  }
+  if (jitterMs > written.everyMs) {
+    throw invalid(
+      "invalid_field",
+      "jitter",
+      `${formatDuration(jitterMs)} is longer than the period ${formatDuration(written.everyMs)}; give at most the period (which spreads heartbeats over all of it)`,
+    );
+  }
+  return jitterMs;
+}
+
+/**
+ * A trigger's own offset within its jitter: the same for the same trigger id every time (FNV-1a of the id),
+ * spread evenly over [0, jitterMs) across ids.
+ */
+export function jitterOffset(seed: string, jitterMs: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < seed.length; i++) hash = Math.imul(hash ^ seed.charCodeAt(i), 0x01000193) >>> 0;
+  return hash % jitterMs;
 }
 
 function optionalInstant(value: unknown, timezone: string, field: string): number | null {
@@ -193,11 +234,12 @@ function checkCronInterval(cron: string, field: string, ctx: ScheduleContext): s
 /**
  * Resolves a written schedule into fire-time terms at `nowMs`: a delay becomes an instant, a heartbeat gets
  * its anchor (its first fire: `start_at` if given, moved forward onto the grid if it is past, else
- * `now + every`). Refuses an `at` in the past unless `allow_past` is set, in which case it fires at once.
+ * `now + every`; then moved by the trigger's jitter offset, derived from `seed`, its id). Refuses an `at`
+ * in the past unless `allow_past` is set, in which case it fires at once.
  *
  * @throws TicklerError `invalid_time`
  */
-export function resolveSchedule(parsed: ParsedSchedule, nowMs: number): Schedule {
+export function resolveSchedule(parsed: ParsedSchedule, nowMs: number, seed = ""): Schedule {
   const { written, field } = parsed;
   switch (written.form) {
     case "at":
@@ -212,7 +254,8 @@ export function resolveSchedule(parsed: ParsedSchedule, nowMs: number): Schedule
     case "delay":
       return { kind: "once", atMs: nowMs + written.delayMs };
     case "every": {
-      const start = parsed.startAtMs ?? nowMs + written.everyMs;
+      const offset = parsed.jitterMs ? jitterOffset(seed, parsed.jitterMs) : 0;
+      const start = (parsed.startAtMs ?? nowMs + written.everyMs) + offset;
       const behind = start < nowMs ? Math.ceil((nowMs - start) / written.everyMs) : 0;
       return { kind: "heartbeat", everyMs: written.everyMs, anchorMs: start + behind * written.everyMs };
     }

@@ -147,6 +147,7 @@ export const triggerInputSchema = z
     start_at: z.string().nullish(),
     end_at: z.string().nullish(),
     allow_past: z.boolean().nullish(),
+    jitter: durationLike,
     payload: z.record(z.string(), z.unknown()).nullish(),
     thread_key: text(512),
     channel: text(512),

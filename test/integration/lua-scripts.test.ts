@@ -12,8 +12,22 @@ describe("tickler's Lua scripts", () => {
     runScript<number>(
       redis,
       "writeTrigger",
-      [keys.trigger(`u/${name}`), keys.userIndex("u"), keys.allIndex, keys.counts],
-      [expected, quota, name, `u/${name}`, "spec", "{}", "version", version, "sv", version, "bucket", bucket],
+      [keys.trigger(`u/${name}`), keys.userIndex("u"), keys.allIndex, keys.counts, keys.intents],
+      [
+        expected,
+        quota,
+        name,
+        `u/${name}`,
+        1,
+        "spec",
+        "{}",
+        "version",
+        version,
+        "sv",
+        version,
+        "bucket",
+        bucket,
+      ],
     );
   let bucket = "once:active";
   const counts = async () => redis.hgetall(keys.counts);
@@ -28,8 +42,12 @@ describe("tickler's Lua scripts", () => {
 
   describe("write-trigger.lua", () => {
     it("creates only when absent, updates only from the version read, and indexes the trigger", async () => {
+      await redis.zadd(keys.intents, Date.now(), "u/a");
       expect(await write(0, 10, "a", 1)).toBe(1);
+      expect(await redis.zscore(keys.intents, "u/a")).toBeNull(); // the write in flight has committed
+      await redis.zadd(keys.intents, Date.now(), "u/a");
       expect(await write(0, 10, "a", 2)).toBe(0);
+      expect(await redis.zscore(keys.intents, "u/a")).not.toBeNull(); // a refused write leaves the mark
       expect(await write(5, 10, "a", 6)).toBe(0);
       expect(await write(1, 10, "a", 2)).toBe(1);
       expect(await redis.hget(keys.trigger("u/a"), "version")).toBe("2");

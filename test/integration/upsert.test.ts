@@ -69,6 +69,49 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     expect(after.map((job) => job.id)).toEqual([jobBefore!.id]);
   });
 
+  it("makes a one-shot due at its time exactly, however long the write took", async () => {
+    const at = new Date(Date.now() + 3600_000).toISOString();
+    await t.api("PUT", "/v1/users/u1/triggers/exact", { prompt: "on the dot", at });
+    const fires = t.tickler.producer.fires;
+    const record = (await t.tickler.producer.store.get("u1/exact"))!;
+    // Planned by a write that started 2 s ago (a slow lock, a busy Redis): still due at `at`, not 2 s later.
+    await fires.unplan(record);
+    await fires.plan(record, Date.now() - 2000);
+    const [job] = await pendingFor("u1/exact");
+    expect(job!.timestamp + (job!.opts.delay ?? 0)).toBe(Date.parse(at));
+    const score = Number(await t.tickler.producer.redis.zscore(fires.queue.toKey("delayed"), job!.id!));
+    expect(Math.floor(score / 0x1000)).toBe(Date.parse(at));
+  });
+
+  it("answers a read that fails under the write lock with the error, and frees the lock at once", async () => {
+    const producer = t.tickler.producer;
+    await producer.redis.set(producer.keys.trigger("u1/broken"), "not a hash");
+    await expect(producer.upsert("u1", "broken", { prompt: "x", delay: "1h" })).rejects.toThrow(/WRONGTYPE/);
+    expect(await producer.redis.exists(producer.keys.writeLock("u1/broken"))).toBe(0);
+    await producer.redis.del(producer.keys.trigger("u1/broken"));
+    expect((await producer.upsert("u1", "broken", { prompt: "x", delay: "1h" })).status).toBe("created");
+  });
+
+  it("spreads jittered heartbeats created at once over the jitter, each keeping its phase on re-seed", async () => {
+    const body = { prompt: "beat", every: "10m", jitter: "10m" };
+    const created = await Promise.all(
+      Array.from({ length: 20 }, (_, n) => t.api("PUT", `/v1/users/jit/triggers/h${n}`, body)),
+    );
+    expect(created.every((r) => r.status === 201 && r.body.jitter === "10m")).toBe(true);
+    const next = created.map((r) => Date.parse(r.body.next_fire_at as string));
+    // Created within a second of each other, yet the first fires spread over the 10 minutes.
+    expect(Math.max(...next) - Math.min(...next)).toBeGreaterThan(60_000);
+    const [job] = await pendingFor("jit/h3");
+    expect(job?.id).toBe(`repeat:jit/h3:${next[3]}`);
+    const again = await t.api("PUT", "/v1/users/jit/triggers/h3", body);
+    expect(again.body).toMatchObject({ result: "unchanged", next_fire_at: created[3]!.body.next_fire_at });
+
+    const refused = await t.api("PUT", "/v1/users/jit/triggers/h3", { ...body, jitter: "11m" });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: "invalid_field", field: "jitter" });
+    expect((await t.api("GET", "/v1/users/jit/triggers/h3")).body.version).toBe(created[3]!.body.version);
+  });
+
   it("keeps the phase when only the prompt changes, and replaces the pending fire when the schedule changes", async () => {
     const first = await t.api("PUT", "/v1/users/u1/triggers/phase", { prompt: "a", every: "1h" });
     const reprompt = await t.api("PUT", "/v1/users/u1/triggers/phase", { prompt: "b", every: "1h" });

@@ -8,6 +8,7 @@ import {
   parseInstant,
   parseSchedule,
   parseTimeZone,
+  jitterOffset,
   resolveSchedule,
   slotsBetween,
 } from "../../src/triggers/index.js";
@@ -149,6 +150,49 @@ describe("schedules resolve to fire times", () => {
     });
     const past = resolveSchedule(parseSchedule({ every: "1h", start_at: "2026-11-23T08:30:00Z" }, ctx), NOW);
     expect(past).toMatchObject({ anchorMs: at("2026-11-23T10:30:00Z") });
+  });
+
+  it("moves a jittered heartbeat's phase by its id's own offset, spread over the jitter", () => {
+    const parsed = parseSchedule({ every: "1m", jitter: "1m" }, ctx);
+    expect(parsed.jitterMs).toBe(60_000);
+    const anchors = Array.from({ length: 1000 }, (_, n) => {
+      const schedule = resolveSchedule(parsed, NOW, `u/h${n}`);
+      return schedule.kind === "heartbeat" ? schedule.anchorMs - (NOW + 60_000) : NaN;
+    });
+    expect(anchors.every((offset) => offset >= 0 && offset < 60_000)).toBe(true);
+    // Spread: each tenth of the minute holds a fair share of the 1,000 phases (uniform: 100 each).
+    const tenths = Array.from(
+      { length: 10 },
+      (_, k) => anchors.filter((o) => Math.floor(o / 6000) === k).length,
+    );
+    expect(Math.min(...tenths)).toBeGreaterThan(60);
+    // The same id gets the same phase every time: re-running a seed call plans the same fires.
+    expect(resolveSchedule(parsed, NOW, "u/h7")).toEqual(resolveSchedule(parsed, NOW, "u/h7"));
+    expect(jitterOffset("u/h7", 60_000)).toBe(anchors[7]);
+    // No jitter: no offset, and the parsed schedule has no jitter field (stored specs stay as they were).
+    expect(parseSchedule({ every: "1m", jitter: 0 }, ctx)).not.toHaveProperty("jitterMs");
+    expect(resolveSchedule(parseSchedule({ every: "1m" }, ctx), NOW, "u/h7")).toMatchObject({
+      anchorMs: NOW + 60_000,
+    });
+  });
+
+  it("refuses a jitter on a one-shot or cron, longer than the period, or not a duration", () => {
+    expect(errorOf(() => parseSchedule({ delay: "5m", jitter: "1m" }, ctx))).toMatchObject({
+      code: "invalid_field",
+      field: "jitter",
+    });
+    expect(errorOf(() => parseSchedule({ cron: "0 9 * * *", jitter: "1m" }, ctx)).message).toMatch(
+      /different minutes/,
+    );
+    expect(errorOf(() => parseSchedule({ every: "1m", jitter: "2m" }, ctx))).toMatchObject({
+      code: "invalid_field",
+      field: "jitter",
+      message: expect.stringMatching(/longer than the period 1m/),
+    });
+    expect(errorOf(() => parseSchedule({ every: "1m", jitter: "soon" }, ctx))).toMatchObject({
+      code: "invalid_duration",
+      field: "jitter",
+    });
   });
 
   it("refuses more than one form, none, a short interval and an end_at in the past", () => {

@@ -7,11 +7,13 @@
   KEYS[2] user index zset    <prefix>:u:<user_id>        (member: name, score 0: name order)
   KEYS[3] global index zset  <prefix>:triggers           (member: trigger id, score 0)
   KEYS[4] counts hash        <prefix>:counts             (field: "<kind>:<state>", value: how many)
+  KEYS[5] intents zset       <prefix>:intents            (re-planning writes in flight)
   ARGV[1] expected version   "0" when the trigger must not exist yet
   ARGV[2] quota              max triggers per user (checked only on create)
   ARGV[3] name
   ARGV[4] trigger id
-  ARGV[5..] field, value, field, value, ... (must include "version" and "bucket", the "<kind>:<state>")
+  ARGV[5] "1" when this write re-planned the trigger: once written, its mark in the intents set is cleared
+  ARGV[6..] field, value, field, value, ... (must include "version" and "bucket", the "<kind>:<state>")
 
   Returns  1 written
            0 version conflict (someone else wrote first; nothing changed)
@@ -26,7 +28,7 @@ elseif current ~= expected then
   return 0
 end
 local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
 local before = redis.call('HGET', KEYS[1], 'bucket')
 redis.call('HSET', KEYS[1], unpack(fields))
 local after = redis.call('HGET', KEYS[1], 'bucket')
@@ -36,4 +38,5 @@ if before ~= after then
 end
 redis.call('ZADD', KEYS[2], 0, ARGV[3])
 redis.call('ZADD', KEYS[3], 0, ARGV[4])
+if ARGV[5] == '1' then redis.call('ZREM', KEYS[5], ARGV[4]) end
 return 1
