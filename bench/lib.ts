@@ -1,6 +1,6 @@
 /** Shared parts of the benchmarks: an own redis-server, a recording sink, child processes, statistics. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -172,6 +172,12 @@ export function configFile(sinkUrl: string): string {
   return path;
 }
 
+/** CPU seconds (user + system) a process has used, from /proc. */
+export function processCpuSeconds(child: ChildProcess): number {
+  const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+}
+
 export async function ticklerWorkers(redis: Redis7, sink: BenchSink, prefix: string, count: number) {
   const env = { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, TICKLER_CONFIG: configFile(sink.url), TICKLER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: "info" };
   return Promise.all(Array.from({ length: count }, () => startProcess([...PROFILE, "dist/cli.js", "worker"], env, /tickler worker started/)));
@@ -195,13 +201,13 @@ export function producerFor(redis: Redis7, prefix: string): { producer: Producer
   };
 }
 
-/** Creates `count` one-shots through the producer, 200 at a time, spread over 100 users. */
-export async function createOneShots(producer: Producer, count: number, at: (i: number) => number): Promise<number> {
+/** Creates `count` one-shots through the producer (named t<first>, t<first+1>, …), 200 at a time, spread over 100 users. */
+export async function createOneShots(producer: Producer, count: number, at: (i: number) => number, first = 0): Promise<number> {
   const started = Date.now();
   for (let i = 0; i < count; i += 200) {
     await Promise.all(
       Array.from({ length: Math.min(200, count - i) }, (_, j) => {
-        const n = i + j;
+        const n = first + i + j;
         return producer.upsert(`u${n % 100}`, `t${n}`, { prompt: `fire ${n} ${PAD}`, at: new Date(at(n)).toISOString(), allow_past: true });
       }),
     );

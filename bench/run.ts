@@ -17,10 +17,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import type { ChildProcess } from "node:child_process";
 import type { Producer } from "../src/producer/producer.js";
 import { pgBoss, postgresAnswers } from "./peers.js";
 import { apiLoad, size } from "./size-api.js";
-import { rawQueue, CONCURRENCY, PAD, ROOT, createOneShots, percentiles, producerFor, quantile, rawWorkers, startRedis, startSink, stopProcess, summary, ticklerWorkers, type BenchSink, type Redis7 } from "./lib.js";
+import { processCpuSeconds, rawQueue, CONCURRENCY, PAD, ROOT, createOneShots, percentiles, producerFor, quantile, rawWorkers, startRedis, startSink, stopProcess, summary, ticklerWorkers, type BenchSink, type Redis7 } from "./lib.js";
 
 function option(name: string): string | undefined {
   const at = process.argv.indexOf(name);
@@ -41,7 +42,7 @@ async function lateness(redis: Redis7, sink: BenchSink, rep: number) {
     const { producer, close } = producerFor(redis, prefix);
     const workers = await ticklerWorkers(redis, sink, prefix, 1);
     sink.reset();
-    const start = Date.now() + 3000;
+    const start = Date.now() + 2000;
     await createOneShots(producer, N, () => start + Math.random() * 10_000);
     await sink.waitFor(N, 60_000).catch(async (error: Error) => {
       await explainShortfall(producer, sink, N);
@@ -56,7 +57,7 @@ async function lateness(redis: Redis7, sink: BenchSink, rep: number) {
     const { queue, close } = await rawQueue(redis);
     const workers = await rawWorkers(redis, sink, 1);
     sink.reset();
-    const start = Date.now() + 3000;
+    const start = Date.now() + 2000;
     const jobs = Array.from({ length: N }, (_, i) => {
       const dueAt = Math.round(start + Math.random() * 10_000);
       return { name: "fire", data: { n: i, dueAt, pad: PAD }, opts: { delay: dueAt - Date.now(), removeOnComplete: true } };
@@ -86,12 +87,17 @@ async function explainShortfall(producer: Producer, sink: BenchSink, count: numb
 
 
 /**
- * Scenario 2: 1,000 heartbeats every 1 s, all created at once (phases bunched), for 30 s: lateness, and
- * slots missing or delivered twice. Slots are counted up to 3 s before the end, so in-flight ones count.
+ * Scenario 2: 1,000 heartbeats every 1 s, all created at once to start 2 s later (so creating them does not
+ * overlap their fires), for 30 s: lateness, and slots missing or delivered twice. Slots are counted up to
+ * 3 s before the end, so in-flight ones count. `spread`: tickler's heartbeats get `jitter: "1s"` and raw
+ * BullMQ's schedulers start dates spread over the second; without it the phases are bunched (a thundering
+ * herd every second).
  */
-async function heartbeats(redis: Redis7, sink: BenchSink, rep: number) {
+async function heartbeats(redis: Redis7, sink: BenchSink, rep: number, spread: boolean) {
   const N = 1000;
-  const RUN_MS = 30_000;
+  // The bunched run shows what a herd does within its first seconds; it runs once and shorter.
+  const RUN_MS = spread ? 30_000 : 10_000;
+  const START_MS = 2000;
   const out: Record<string, Record<string, number>> = {};
   const count = (expected: Map<string, number[]>, until: number) => {
     let missing = 0;
@@ -107,11 +113,12 @@ async function heartbeats(redis: Redis7, sink: BenchSink, rep: number) {
     return { slots, missing, duplicates, p50: quantile(sink.lateness, 0.5), p99: quantile(sink.lateness, 0.99), max: Math.max(...sink.lateness) };
   };
   {
-    const prefix = `h${rep}`;
+    const prefix = `h${rep}${spread ? "s" : "b"}`;
     const { producer, close } = producerFor(redis, prefix);
     const workers = await ticklerWorkers(redis, sink, prefix, 2);
     sink.reset();
-    await Promise.all(Array.from({ length: N }, (_, n) => producer.upsert(`u${n % 100}`, `h${n}`, { prompt: `beat ${n} ${PAD}`, every: "1s" })));
+    const startAt = new Date(Date.now() + START_MS).toISOString();
+    await Promise.all(Array.from({ length: N }, (_, n) => producer.upsert(`u${n % 100}`, `h${n}`, { prompt: `beat ${n} ${PAD}`, every: "1s", start_at: startAt, ...(spread ? { jitter: "1s" } : {}) })));
     const started = Date.now();
     await new Promise((resolve) => setTimeout(resolve, RUN_MS));
     const until = Date.now() - 3000;
@@ -129,7 +136,8 @@ async function heartbeats(redis: Redis7, sink: BenchSink, rep: number) {
     const { queue, close } = await rawQueue(redis);
     const workers = await rawWorkers(redis, sink, 2);
     sink.reset();
-    await Promise.all(Array.from({ length: N }, (_, n) => queue.upsertJobScheduler(`s${n}`, { every: 1000 }, { name: "beat", data: { n, pad: PAD }, opts: { removeOnComplete: true } })));
+    const start = Date.now() + START_MS;
+    await Promise.all(Array.from({ length: N }, (_, n) => queue.upsertJobScheduler(`s${n}`, { every: 1000, startDate: start + (spread ? Math.floor((n * 1000) / N) : 0) }, { name: "beat", data: { n, pad: PAD }, opts: { removeOnComplete: true } })));
     await new Promise((resolve) => setTimeout(resolve, RUN_MS));
     const until = Date.now() - 3000;
     // BullMQ's grid for each scheduler starts at its first iteration; expect every 1 s from there.
@@ -191,24 +199,26 @@ async function burst(redis: Redis7, sink: BenchSink, rep: number) {
 
 /**
  * Scenario 5: the agent answers after 100 ms; 1, 2, 4 and 8 worker processes (concurrency 50 each) drain
- * 1,500 fires per process, released at once after every worker is up: deliveries per second, and the
+ * 1,000 fires per process, released at once after every worker is up: deliveries per second, and the
  * efficiency against linear scaling from one process.
  */
 async function fleet(redis: Redis7, slowSink: BenchSink, rep: number) {
   const out: Record<string, Record<string, number>> = { perSecond: {}, efficiency: {} };
+  const prefix = `f${rep}`;
+  const { producer, close } = producerFor(redis, prefix);
+  // The fleet grows 1 → 2 → 4 → 8: processes already started stay (idle between rounds) and join the next.
+  const workers: ChildProcess[] = [];
   for (const processes of [1, 2, 4, 8]) {
-    const N = 1500 * processes;
-    const prefix = `f${rep}p${processes}`;
-    const { producer, close } = producerFor(redis, prefix);
-    const workers = await ticklerWorkers(redis, slowSink, prefix, processes);
-    await createOneShots(producer, N, () => Date.now() + 3600_000);
+    const N = 1000 * processes;
+    workers.push(...(await ticklerWorkers(redis, slowSink, prefix, processes - workers.length)));
+    await createOneShots(producer, N, () => Date.now() + 3600_000, processes * 1000);
     slowSink.reset();
     await producer.fires.queue.promoteJobs();
     await slowSink.waitFor(N, 120_000);
     out.perSecond![`${processes}p`] = Math.round(N / ((slowSink.last - slowSink.first) / 1000));
-    await Promise.all(workers.map(stopProcess));
-    await close();
   }
+  await Promise.all(workers.map(stopProcess));
+  await close();
   for (const processes of [1, 2, 4, 8]) {
     out.efficiency![`${processes}p`] = Math.round((out.perSecond![`${processes}p`]! / (processes * out.perSecond!["1p"]!)) * 100) / 100;
   }
@@ -217,9 +227,9 @@ async function fleet(redis: Redis7, slowSink: BenchSink, rep: number) {
 
 /**
  * BENCH_REDIS_STATS=1: prints Redis's own time per command (µs per fire) since the last reset, to find
- * where Redis time goes. Without a label it resets the counters.
+ * where Redis time goes, and the workers' CPU per fire. Without a label it resets the counters.
  */
-async function redisStats(redis: Redis7, label?: string, fires = 1): Promise<void> {
+async function redisStats(redis: Redis7, label?: string, fires = 1, workerCpuSeconds = 0): Promise<void> {
   if (!process.env.BENCH_REDIS_STATS) return;
   const client = new Redis(redis.url);
   if (label === undefined) {
@@ -229,10 +239,12 @@ async function redisStats(redis: Redis7, label?: string, fires = 1): Promise<voi
     const rows = [...info.matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+)/g)].map(([, cmd, calls, usec]) => ({ cmd, calls: Number(calls) / fires, usec: Number(usec) / fires }));
     rows.sort((a, b) => b.usec - a.usec);
     const total = rows.reduce((sum, r) => sum + r.usec, 0);
-    console.error(`${label}: Redis ${total.toFixed(1)} µs and ${rows.reduce((sum, r) => sum + r.calls, 0).toFixed(1)} calls per fire: ${rows.slice(0, 12).map((r) => `${r.cmd} ${r.calls.toFixed(2)}×/${r.usec.toFixed(1)}µs`).join(", ")}`);
+    console.error(`${label}: workers ${((workerCpuSeconds * 1e6) / fires).toFixed(0)} µs CPU per fire; Redis ${total.toFixed(1)} µs and ${rows.reduce((sum, r) => sum + r.calls, 0).toFixed(1)} calls per fire: ${rows.slice(0, 12).map((r) => `${r.cmd} ${r.calls.toFixed(2)}×/${r.usec.toFixed(1)}µs`).join(", ")}`);
   }
   client.disconnect();
 }
+
+const workersCpu = (workers: ChildProcess[]): number => workers.reduce((sum, w) => sum + processCpuSeconds(w), 0);
 
 /** Scenario 4: 20,000 fires ready at once, drained by `processes` worker processes; deliveries per second. */
 async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes: number) {
@@ -247,9 +259,10 @@ async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes
     await redisStats(redis);
     sink.reset();
     const workers = await ticklerWorkers(redis, sink, prefix, processes);
+    const cpuBefore = workersCpu(workers);
     await sink.waitFor(N, 120_000);
     out.tickler = Math.round(N / ((sink.last - sink.first) / 1000));
-    await redisStats(redis, "tickler", N);
+    await redisStats(redis, "tickler", N, workersCpu(workers) - cpuBefore);
     await Promise.all(workers.map(stopProcess));
     await close();
   }
@@ -261,9 +274,10 @@ async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes
     await redisStats(redis);
     sink.reset();
     const workers = await rawWorkers(redis, sink, processes);
+    const cpuBefore = workersCpu(workers);
     await sink.waitFor(N, 120_000);
     out.raw = Math.round(N / ((sink.last - sink.first) / 1000));
-    await redisStats(redis, "raw", N);
+    await redisStats(redis, "raw", N, workersCpu(workers) - cpuBefore);
     await Promise.all(workers.map(stopProcess));
     await close();
   }
@@ -280,11 +294,13 @@ const cell = (s: Cell | undefined) => (s === undefined ? "" : `${s.median} (${s.
 async function repeated<R extends Record<string, Record<string, number>>>(
   label: string,
   once: (rep: number) => Promise<R>,
+  reps = REPS,
 ): Promise<Record<string, Record<string, Cell>>> {
   const runs: R[] = [];
-  for (let rep = 0; rep < REPS; rep++) {
+  for (let rep = 0; rep < reps; rep++) {
+    const started = Date.now();
     runs.push(await once(rep));
-    process.stderr.write(`${label} rep ${rep + 1}/${REPS} done\n`);
+    process.stderr.write(`${label} rep ${rep + 1}/${reps} done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   }
   return Object.fromEntries(
     Object.keys(runs[0]!).map((who) => [who, Object.fromEntries(Object.keys(runs[0]![who]!).map((k) => [k, summary(runs.map((r) => r[who]![k]!))]))]),
@@ -304,11 +320,17 @@ async function main(): Promise<void> {
       for (const k of ["p50", "p95", "p99", "max"]) rows.push(`| 1. lateness ${k}, 2,000 one-shots over 10 s (ms) | ${cell(l.tickler![k])} | ${cell(l.raw![k])} | |`);
     }
     if (ONLY.has(2)) {
-      const h = await repeated("2. heartbeats", (rep) => heartbeats(redis, sink, rep));
-      results.heartbeats = h;
-      for (const k of ["p50", "p99", "max"]) rows.push(`| 2. heartbeats: 1,000 every 1 s created at once, 30 s, 2 processes — lateness ${k} (ms) | ${cell(h.tickler![k])} | ${cell(h.raw![k])} | |`);
       const what: Record<string, string> = { slots: "slots due", missing: "missing slots", duplicates: "slots delivered twice" };
-      for (const k of ["slots", "missing", "duplicates"]) rows.push(`| 2. heartbeats — ${what[k]} | ${cell(h.tickler![k])} | ${cell(h.raw![k])} | |`);
+      // Spread phases (tickler's jitter) are what the lateness goal is about, repeated; bunched phases show
+      // what a thundering herd does to each (raw BullMQ skips slots), once.
+      const h = await repeated("2. heartbeats, jitter", (rep) => heartbeats(redis, sink, rep, true));
+      const bunched = await repeated("2. heartbeats, bunched", (rep) => heartbeats(redis, sink, rep, false), 1);
+      results.heartbeats = h;
+      results.heartbeatsBunched = bunched;
+      for (const k of ["p50", "p99", "max"]) rows.push(`| 2. heartbeats: 1,000 every 1 s created at once with jitter 1 s (raw: start dates spread), 30 s, 2 processes — lateness ${k} (ms) | ${cell(h.tickler![k])} | ${cell(h.raw![k])} | |`);
+      for (const k of ["slots", "missing", "duplicates"]) rows.push(`| 2. heartbeats, jitter — ${what[k]} | ${cell(h.tickler![k])} | ${cell(h.raw![k])} | |`);
+      for (const k of ["p50", "p99"]) rows.push(`| 2. heartbeats without jitter (phases bunched), 10 s, once — lateness ${k} (ms) | ${cell(bunched.tickler![k])} | ${cell(bunched.raw![k])} | |`);
+      for (const k of ["missing", "duplicates"]) rows.push(`| 2. heartbeats without jitter — ${what[k]} | ${cell(bunched.tickler![k])} | ${cell(bunched.raw![k])} | |`);
     }
     if (ONLY.has(3)) {
       const b = await repeated("3. burst", (rep) => burst(redis, sink, rep));
@@ -363,7 +385,7 @@ async function main(): Promise<void> {
         const l = results.lateness as Record<string, Record<string, Cell>> | undefined;
         const t = (results.throughput as Record<string, Record<string, Cell>> | undefined)?.["1p"];
         rows.push(`| 8. pg-boss 10 (polling 0.5 s, 8 loops × batches of ${CONCURRENCY}) — scenario 1 lateness p50 / p99 (ms) | ${l ? `${cell(l.tickler!.p50)} / ${cell(l.tickler!.p99)}` : ""} | pg-boss: ${cell(g.lateness!.p50)} / ${cell(g.lateness!.p99)} | |`);
-        rows.push(`| 8. pg-boss — scenario 4 throughput, 1 process (deliveries/s) | ${t ? cell(t.tickler) : ""} | pg-boss: ${cell(g.throughput!.perSecond)} | ${t ? cell(ratioOf(t.tickler!, g.throughput!.perSecond!)) : ""} |`);
+        rows.push(`| 8. pg-boss — scenario 4 throughput, 1 process (deliveries/s; pg-boss drains 10,000) | ${t ? cell(t.tickler) : ""} | pg-boss: ${cell(g.throughput!.perSecond)} | ${t ? cell(ratioOf(t.tickler!, g.throughput!.perSecond!)) : ""} |`);
       } else {
         rows.push("| 8. pg-boss — skipped: no PostgreSQL at PG_URL (default postgres://postgres@127.0.0.1:5432/test) | | | |");
       }

@@ -2,11 +2,10 @@
  * Scenarios 6 (size: a million heartbeat triggers) and 7 (the API under a steady PUT load). Each starts
  * its own redis-server and tickler processes as a user would run them.
  */
-import { readFileSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import autocannon from "autocannon";
 import { request } from "undici";
-import { rawQueue, redisInfo, configFile, percentiles, producerFor, startProcess, startRedis, stopProcess, type BenchSink, type Redis7 } from "./lib.js";
+import { PROFILE, processCpuSeconds, rawQueue, redisInfo, configFile, percentiles, producerFor, startProcess, startRedis, stopProcess, type BenchSink, type Redis7 } from "./lib.js";
 
 const PROMPT = "p".repeat(300);
 
@@ -19,16 +18,10 @@ async function redisCpuSeconds(redis: Redis7): Promise<number> {
   return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
 }
 
-/** CPU seconds (user + system) a process has used, from /proc. */
-function processCpuSeconds(child: ChildProcess): number {
-  const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
-}
-
 /** Starts `tickler <role>` on `redis` and resolves once it says it is up. */
 async function tickler(role: "api" | "worker", redis: Redis7, sinkUrl: string, prefix: string, port = 0): Promise<ChildProcess> {
   const env = { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, TICKLER_CONFIG: configFile(sinkUrl), PORT: String(port), LOG_LEVEL: "info" };
-  return startProcess(["dist/cli.js", role], env, role === "api" ? /tickler API listening/ : /tickler worker started/);
+  return startProcess([...PROFILE, "dist/cli.js", role], env, role === "api" ? /tickler API listening/ : /tickler worker started/);
 }
 
 /**
@@ -41,9 +34,9 @@ export async function size(sink: BenchSink, count: number, log: (line: string) =
   const redis = await startRedis(100);
   const out: Record<string, number> = { triggers: count };
   try {
-    // Raw BullMQ: 20,000 schedulers carrying the prompt in their template.
+    // Raw BullMQ: 10,000 schedulers carrying the prompt in their template.
     {
-      const RAW = 20_000;
+      const RAW = 10_000;
       const { queue, close } = await rawQueue(redis);
       const before = await usedMemory(redis);
       for (let i = 0; i < RAW; i += 500)
