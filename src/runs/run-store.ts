@@ -123,12 +123,47 @@ export class RunStore {
   }
 
   /**
+   * A fire's first attempt in one round trip (begin-fire.lua): reads its trigger and, when nothing stands in
+   * the way, takes the overlap marker and writes `run` as running.
+   *
+   * @returns the trigger's hash as HGETALL returns it (empty when gone), and whether the run started
+   */
+  async begin(
+    run: RunRecord,
+    fire: { scheduleVersion: number | null; jobId: string; checkLate: boolean; nowMs: number },
+  ): Promise<{ started: boolean; hash: Record<string, string> }> {
+    const [started, flat] = await runScript<[number, string[]]>(
+      this.redis,
+      "beginFire",
+      [this.keys.trigger(run.triggerId), this.keys.running(run.triggerId), ...this.saveKeys(run)],
+      [
+        fire.scheduleVersion ?? "",
+        fire.jobId,
+        MARKER_TTL_MS,
+        run.scheduledAtMs,
+        fire.nowMs,
+        fire.checkLate ? 1 : 0,
+        ...this.saveArgs(run, true),
+      ],
+    );
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+    return { started: started === 1, hash };
+  }
+
+  /**
    * Writes a run's outcome, updates its trigger's fire bookkeeping and releases the overlap marker if
-   * `markerJobId` holds it, in one round trip (finish-run.lua).
+   * `markerJobId` holds it, in one round trip (finish-run.lua). `indexed`: the run's start already put it
+   * in its trigger's history, which is left as it is.
    *
    * @returns whether this outcome completed the trigger
    */
-  async finish(run: RunRecord, fire: FireBookkeeping, markerJobId: string | null): Promise<boolean> {
+  async finish(
+    run: RunRecord,
+    fire: FireBookkeeping,
+    markerJobId: string | null,
+    indexed = false,
+  ): Promise<boolean> {
     const [, completed] = await runScript<[number, number]>(
       this.redis,
       "finishRun",
@@ -138,7 +173,7 @@ export class RunStore {
         this.keys.counts,
         this.keys.running(run.triggerId),
       ],
-      [...this.saveArgs(run, true), ...fireArgs(fire), markerJobId ?? ""],
+      [...this.saveArgs(run, !indexed), ...fireArgs(fire), markerJobId ?? ""],
     );
     return completed === 1;
   }
@@ -162,14 +197,14 @@ export class RunStore {
     return [this.keys.run(run.runId), this.keys.runs(run.triggerId), this.keys.events];
   }
 
-  private saveArgs(run: RunRecord, indexed: boolean): (string | number)[] {
+  private saveArgs(run: RunRecord, index: boolean): (string | number)[] {
     const { retentionMs, historyLimit, eventsMaxLen } = this.limits;
     return [
       JSON.stringify(run),
       retentionMs,
       run.scheduledAtMs,
       run.runId,
-      indexed ? historyLimit : "",
+      index ? historyLimit : "",
       eventsMaxLen,
       run.userId,
     ];

@@ -4,7 +4,7 @@ import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
 import { catchupJobId, slotOf, type FireJobData, type FireQueue } from "../producer/fire-queue.js";
-import type { TriggerStore } from "../producer/trigger-store.js";
+import { decodeTrigger, type TriggerStore } from "../producer/trigger-store.js";
 import type { Metrics } from "../metrics.js";
 import type { Keys } from "../redis/keys.js";
 import {
@@ -81,7 +81,29 @@ export function createProcessor(deps: ProcessorDeps) {
     const { data } = job;
     const slot = slotOf(job);
     const manual = data.origin === "manual";
-    const record = await deps.store.get(data.tid);
+    // A job that already made attempts is resuming a slot that came due (a retry, or a retry of a failed
+    // fire from Bull Board): it is delivered even if the trigger completed meanwhile.
+    const resumed = job.attemptsMade > 0;
+    const firstPickup = !resumed && (job.attemptsStarted ?? 0) <= 1;
+    const checkLate = firstPickup && (data.origin === "scheduled" || data.origin === "once");
+
+    // A first attempt reads its trigger and, when nothing below would stop it, starts its run in the same
+    // round trip; otherwise it decides here with what that read returned.
+    let record: TriggerRecord | null;
+    if (!resumed) {
+      const run: RunRecord = { ...baseRun(data.tid, slot, data, now()), status: "running", attempts: 1 };
+      const begun = await deps.runs.begin(run, {
+        scheduleVersion: manual ? null : data.sv,
+        jobId: job.id ?? "",
+        checkLate,
+        nowMs: run.startedAtMs ?? now(),
+      });
+      record = decodeTrigger(begun.hash);
+      if (begun.started && record) {
+        if (firstPickup && data.origin === "scheduled") await recoverSkipped(job, record, slot);
+        return deliverSlot(job, record, slot, token, signal, run);
+      }
+    } else record = await deps.store.get(data.tid);
 
     // The producer adds a job before it commits the definition that accounts for it (schedule versions
     // only grow), so a job newer than the stored definition may belong to a write still in flight: wait for
@@ -93,7 +115,14 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     if (!record) {
       await deps.runs.save(
-        [strayRun(data.tid, slot, manual, data.manualNonce, "trigger was canceled; not delivered")],
+        [
+          {
+            ...baseRun(data.tid, slot, data, null),
+            status: "missed",
+            finishedAtMs: now(),
+            error: "trigger was canceled; not delivered",
+          },
+        ],
         false,
       );
       return { outcome: "dropped", reason: "canceled" };
@@ -104,13 +133,10 @@ export function createProcessor(deps: ProcessorDeps) {
       return { outcome: "dropped", reason: "superseded" };
     }
     const state = stateOf(record);
-    // A job that already made attempts is resuming a slot that came due (a retry, or a retry of a failed
-    // fire from Bull Board): it is delivered even if the trigger completed meanwhile.
-    const resumed = job.attemptsMade > 0;
     if (!manual && state === "paused") {
       await finishRun(
         record,
-        baseRun(record, slot, data, now()),
+        baseRun(data.tid, slot, data, now()),
         "missed",
         "trigger is paused; not delivered",
       );
@@ -122,34 +148,32 @@ export function createProcessor(deps: ProcessorDeps) {
       return { outcome: "dropped", reason: "completed" };
     }
 
-    const firstPickup = !resumed && (job.attemptsStarted ?? 0) <= 1;
-    if (
-      firstPickup &&
-      (data.origin === "scheduled" || data.origin === "once") &&
-      isLate(slot, now(), record.spec.misfireGraceMs)
-    ) {
-      return handleLate(job, record, slot);
-    }
+    if (checkLate && isLate(slot, now(), record.spec.misfireGraceMs)) return handleLate(job, record, slot);
     if (firstPickup && data.origin === "scheduled") await recoverSkipped(job, record, slot);
 
     return deliverSlot(job, record, slot, token, signal);
   };
 
+  /** Delivers one attempt of a slot; `started` is its run when begin-fire.lua already wrote it as running. */
   async function deliverSlot(
     job: Job<FireJobData>,
     record: TriggerRecord,
     slot: number,
     token?: string,
     signal?: AbortSignal,
+    started?: RunRecord,
   ): Promise<FireResult> {
     const { data } = job;
     const attempt = job.attemptsMade + 1;
-    const startedAt = now();
+    const startedAt = started?.startedAtMs ?? now();
     const previous = attempt > 1 ? await deps.runs.get(runIdFor(data.tid, slot, data.manualNonce)) : null;
     // A slot that already reached an outcome (and is re-delivered from Bull Board) is not a new fire.
-    const bookkeeping = { counted: !(previous && OUTCOMES.has(previous.status)) };
-    const run: RunRecord = {
-      ...baseRun(record, slot, data, previous?.startedAtMs ?? startedAt),
+    const bookkeeping = {
+      counted: !(previous && OUTCOMES.has(previous.status)),
+      indexed: started !== undefined,
+    };
+    const run: RunRecord = started ?? {
+      ...baseRun(data.tid, slot, data, previous?.startedAtMs ?? startedAt),
       status: "running",
       attempts: attempt,
     };
@@ -159,13 +183,13 @@ export function createProcessor(deps: ProcessorDeps) {
       throw new UnrecoverableError(request.error);
     }
     const marker = !run.manual && record.spec.overlap === "skip" ? (job.id ?? "") : null;
-    if (!(await startRun(deps, run, marker))) {
+    if (!started && !(await startRun(deps, run, marker))) {
       if (data.origin === "catchup" || data.origin === "skipped") {
         // Catch-ups of one outage run in order, one at a time: wait for the run in progress instead of skipping.
         await job.moveToDelayed(now() + OVERLAP_REQUEUE_MS, token);
         throw new DelayedError();
       }
-      const skipped = baseRun(record, slot, data, now());
+      const skipped = baseRun(data.tid, slot, data, now());
       await finishRun(
         record,
         skipped,
@@ -174,6 +198,7 @@ export function createProcessor(deps: ProcessorDeps) {
       );
       return { outcome: "skipped_overlap", run_id: skipped.runId };
     }
+    bookkeeping.indexed = true; // the run is in its history since it started
     const outcome: AttemptOutcome = await deliver(deps.dispatcher, request, signal);
     const finished = now();
     const timing = {
@@ -270,7 +295,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (record.schedule.kind !== "once") late.push(...(await slotsBullMqSkipped(record, slot, at)));
     const plan = planMissed(late, at, record.spec.missedPolicy, record.spec.catchupWindowMs);
     const missedRuns = plan.missed.map((missedSlot) => ({
-      ...baseRun(record, missedSlot, { ...data, origin: "scheduled" }, at),
+      ...baseRun(tidOf(record), missedSlot, { ...data, origin: "scheduled" }, at),
       status: "missed" as const,
       finishedAtMs: at,
       error:
@@ -295,7 +320,8 @@ export function createProcessor(deps: ProcessorDeps) {
 
   /**
    * Writes a run's outcome and updates the trigger's bookkeeping. For a delivered slot (`job` given) it also
-   * releases the overlap marker and continues a catch-up chain with the next missed slot.
+   * releases the overlap marker and continues a catch-up chain with the next missed slot. `indexed`: the
+   * run started, so it is in its trigger's history already.
    */
   async function finishRun(
     record: TriggerRecord,
@@ -303,7 +329,7 @@ export function createProcessor(deps: ProcessorDeps) {
     status: RunStatus,
     error: string | null,
     job?: Job<FireJobData>,
-    opts: { counted?: boolean } = {},
+    opts: { counted?: boolean; indexed?: boolean } = {},
   ): Promise<void> {
     deps.metrics?.fires.inc({ kind: kindOf(record.spec), outcome: status });
     const fired = job !== undefined;
@@ -320,6 +346,7 @@ export function createProcessor(deps: ProcessorDeps) {
         counted && isLastSlot(record, run.scheduledAtMs),
       ),
       releasing ? (job.id ?? "") : null,
+      opts.indexed,
     );
     if (completed && record.schedule.kind !== "once") await deps.fires.removeScheduler(tidOf(record));
     if (!job) return;
@@ -362,28 +389,6 @@ export function createProcessor(deps: ProcessorDeps) {
   function isLastSlot(record: TriggerRecord, slot: number): boolean {
     return record.schedule.kind === "once" || slotAfter(record.schedule, slot, record.spec.schedule) === null;
   }
-
-  function baseRun(record: TriggerRecord, slot: number, data: FireJobData, startedAtMs: number): RunRecord {
-    const { userId, name } = record.spec;
-    const tid = tidOf(record);
-    return {
-      runId: runIdFor(tid, slot, data.manualNonce),
-      triggerId: tid,
-      userId,
-      name,
-      scheduledAtMs: slot,
-      startedAtMs,
-      finishedAtMs: null,
-      status: "running",
-      attempts: 0,
-      httpStatus: null,
-      durationMs: null,
-      error: null,
-      manual: data.origin === "manual",
-      catchup: data.origin === "catchup",
-      nextAttemptAtMs: null,
-    };
-  }
 }
 
 function tidOf(record: TriggerRecord): string {
@@ -398,29 +403,24 @@ function maxedOut(record: TriggerRecord): boolean {
   return record.spec.maxFires !== null && record.fireCount >= record.spec.maxFires;
 }
 
-function strayRun(
-  tid: string,
-  slot: number,
-  manual: boolean,
-  nonce: string | undefined,
-  error: string,
-): RunRecord {
-  const [userId = "", ...rest] = tid.split("/");
+/** A run of slot `slot` of trigger `tid` (user id, then name: user ids hold no slash), not started. */
+function baseRun(tid: string, slot: number, data: FireJobData, startedAtMs: number | null): RunRecord {
+  const [userId = "", ...name] = tid.split("/");
   return {
-    runId: runIdFor(tid, slot, nonce),
+    runId: runIdFor(tid, slot, data.manualNonce),
     triggerId: tid,
     userId,
-    name: rest.join("/"),
+    name: name.join("/"),
     scheduledAtMs: slot,
-    startedAtMs: null,
-    finishedAtMs: Date.now(),
-    status: "missed",
+    startedAtMs,
+    finishedAtMs: null,
+    status: "running",
     attempts: 0,
     httpStatus: null,
     durationMs: null,
-    error,
-    manual,
-    catchup: false,
+    error: null,
+    manual: data.origin === "manual",
+    catchup: data.origin === "catchup",
     nextAttemptAtMs: null,
   };
 }

@@ -12,11 +12,8 @@
   Returns "" when started, else the job id holding the marker
 ]]
 if ARGV[1] ~= '' then
-  if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
-    local holder = redis.call('GET', KEYS[1])
-    if holder and holder ~= ARGV[1] then return holder end
-    if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
-  end
+  local holder = take_marker(KEYS[1], ARGV[1], ARGV[2])
+  if holder then return holder end
 end
 save_run(KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
 return ''

@@ -1,0 +1,121 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keysFor } from "../../src/redis/keys.js";
+import { RunStore, runIdFor, type RunRecord } from "../../src/runs/run-store.js";
+import {
+  REDIS_URL,
+  removePrefix,
+  startTestTickler,
+  testPrefix,
+  type TestTickler,
+} from "../helpers/tickler.js";
+
+/**
+ * begin-fire.lua starts a first attempt in the same round trip as reading its trigger, but only where the
+ * worker would deliver too: every other case must write nothing and hand the trigger read to the worker.
+ */
+describe("begin-fire.lua", () => {
+  const prefix = testPrefix("begin");
+  const keys = keysFor(prefix);
+  let api: TestTickler;
+  let redis: Redis;
+  let runs: RunStore;
+  let job = 0;
+
+  beforeAll(async () => {
+    api = await startTestTickler(prefix, { agents: { default: { url: "http://127.0.0.1:9/" } } }, "api");
+    redis = new Redis(REDIS_URL);
+    runs = new RunStore(redis, keys, { historyLimit: 100, retentionMs: 60_000, eventsMaxLen: 1000 });
+  });
+  afterAll(async () => {
+    await api?.close();
+    redis?.disconnect();
+    await removePrefix(prefix);
+  });
+
+  const create = async (name: string, body: Record<string, unknown>) => {
+    const res = await api.api("PUT", `/v1/users/b/triggers/${name}`, { prompt: "hi", ...body });
+    expect(res.status).toBeLessThan(300);
+    return Number(await redis.hget(keys.trigger(`b/${name}`), "sv"));
+  };
+  /** Begins slot `slot` of b/<name> as a fresh job would; `sv` null is a manual run. */
+  const begin = async (name: string, sv: number | null, slot = Date.now(), checkLate = true) => {
+    const tid = `b/${name}`;
+    const run: RunRecord = {
+      runId: runIdFor(tid, slot),
+      triggerId: tid,
+      userId: "b",
+      name,
+      scheduledAtMs: slot,
+      startedAtMs: Date.now(),
+      finishedAtMs: null,
+      status: "running",
+      attempts: 1,
+      httpStatus: null,
+      durationMs: null,
+      error: null,
+      manual: sv === null,
+      catchup: false,
+      nextAttemptAtMs: null,
+    };
+    const jobId = `job${++job}`;
+    const result = await runs.begin(run, { scheduleVersion: sv, jobId, checkLate, nowMs: Date.now() });
+    const written = (await redis.exists(keys.run(run.runId))) === 1;
+    expect(written).toBe(result.started); // started and written go together, and nothing else is
+    return { ...result, jobId, marker: await redis.get(keys.running(tid)) };
+  };
+
+  it("starts a first attempt of an active trigger: marker taken, run running, trigger returned", async () => {
+    const sv = await create("beat", { every: "1h" });
+    const first = await begin("beat", sv);
+    expect(first.started).toBe(true);
+    expect(first.marker).toBe(first.jobId);
+    expect(first.hash.sv).toBe(String(sv));
+    expect(JSON.parse(first.hash.spec!)).toMatchObject({ name: "beat", overlap: "skip" });
+    // Another job of the same trigger while the first holds the marker: the worker decides.
+    const second = await begin("beat", sv, Date.now() + 1);
+    expect(second.started).toBe(false);
+    expect(second.marker).toBe(first.jobId);
+    expect(second.hash.sv).toBe(String(sv));
+  });
+
+  it("takes no marker for overlap: allow", async () => {
+    const sv = await create("free", { every: "1h", overlap: "allow" });
+    const begun = await begin("free", sv);
+    expect(begun.started).toBe(true);
+    expect(begun.marker).toBeNull();
+  });
+
+  it("leaves a rescheduled, paused, completed, ended, maxed-out or late slot to the worker", async () => {
+    const sv = await create("old", { every: "1h" });
+    expect((await begin("old", sv - 1)).started).toBe(false); // planned under a replaced schedule
+    expect((await begin("old", sv + 1)).started).toBe(false); // a write still in flight
+
+    const paused = await create("paused", { every: "1h" });
+    await api.api("POST", "/v1/users/b/triggers/paused/pause");
+    expect((await begin("paused", paused)).started).toBe(false);
+    expect((await begin("paused", null)).started).toBe(true); // a manual run is delivered anyway
+
+    const done = await create("done", { every: "1h" });
+    await redis.hset(keys.trigger("b/done"), "completed_at", String(Date.now()));
+    expect((await begin("done", done)).started).toBe(false);
+
+    const end = Date.now() + 3_600_000;
+    const ending = await create("ending", { every: "1h", end_at: new Date(end).toISOString() });
+    expect((await begin("ending", ending, end + 1)).started).toBe(false);
+    expect((await begin("ending", ending, end)).started).toBe(true);
+
+    const maxed = await create("maxed", { every: "1h", max_fires: 2 });
+    await redis.hset(keys.trigger("b/maxed"), "fire_count", "2");
+    expect((await begin("maxed", maxed)).started).toBe(false);
+
+    const late = await create("late", { every: "1h", misfire_grace: "5s" });
+    expect((await begin("late", late, Date.now() - 10_000)).started).toBe(false);
+    expect((await begin("late", late, Date.now() - 10_000, false)).started).toBe(true); // not a first pickup
+  });
+
+  it("hands back an empty trigger when it is gone", async () => {
+    const gone = await begin("never-created", 1);
+    expect(gone).toMatchObject({ started: false, hash: {} });
+  });
+});
