@@ -225,16 +225,13 @@ export class Producer {
   ): Promise<WriteOutcome> {
     const id = triggerId(identity.userId, identity.name);
     const quota = this.config.maxTriggersPerUser;
-    const reads = () => [
-      this.redis.hgetall(this.keys.trigger(id)),
-      this.redis.zcard(this.keys.userIndex(identity.userId)),
-    ];
+    const reads = () => [...this.store.read(id), this.redis.zcard(this.keys.userIndex(identity.userId))];
     // The lock, the stored trigger and the user's trigger count: one round trip.
     return withWriteLock(
       this.redis,
       this.keys.writeLock(id),
-      async ([hash, count]) => {
-        const current = decodeTrigger(hash as Record<string, string>);
+      async ([hash, definition, count]) => {
+        const current = decodeTrigger(hash as Record<string, string>, definition as string | null);
         if (current && ifExists === "skip") return { status: "skipped", record: current };
         if (current && ifExists === "raise") {
           throw new TicklerError(
@@ -417,8 +414,9 @@ export class Producer {
     return withWriteLock(
       this.redis,
       this.keys.writeLock(id),
-      async ([hash]) => work(decodeTrigger(hash as Record<string, string>)),
-      () => [this.redis.hgetall(this.keys.trigger(id))],
+      async ([hash, definition]) =>
+        work(decodeTrigger(hash as Record<string, string>, definition as string | null)),
+      () => this.store.read(id),
     );
   }
 

@@ -27,7 +27,16 @@ export class TriggerStore {
 
   /** The stored trigger, or null. */
   async get(id: string): Promise<TriggerRecord | null> {
-    return decodeTrigger(await this.redis.hgetall(this.keys.trigger(id)));
+    const [hash, definition] = await Promise.all(this.read(id));
+    return decodeTrigger(hash, definition);
+  }
+
+  /**
+   * Sends a trigger's two reads, its hash and its definition, back to back (one round trip), for callers
+   * that send more with them; {@link decodeTrigger} reads the replies into a record.
+   */
+  read(id: string): [Promise<Record<string, string>>, Promise<string | null>] {
+    return [this.redis.hgetall(this.keys.trigger(id)), this.redis.get(this.keys.definition(id))];
   }
 
   /**
@@ -38,16 +47,18 @@ export class TriggerStore {
   async getMany(ids: readonly string[]): Promise<(TriggerRecord | null)[]> {
     if (ids.length === 0) return [];
     if (ids.length <= 100) {
-      const hashes = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.trigger(id))));
-      return hashes.map(decodeTrigger);
+      const replies = await Promise.all(ids.flatMap((id) => this.read(id)));
+      return ids.map((_, i) =>
+        decodeTrigger(replies[2 * i] as Record<string, string>, replies[2 * i + 1] as string | null),
+      );
     }
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.keys.trigger(id));
+    for (const id of ids) pipeline.hgetall(this.keys.trigger(id)).get(this.keys.definition(id));
     const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, hash]) => {
-      if (error) throw error;
-      return decodeTrigger(hash as Record<string, string>);
-    });
+    for (const [error] of replies) if (error) throw error;
+    return ids.map((_, i) =>
+      decodeTrigger(replies[2 * i]?.[1] as Record<string, string>, replies[2 * i + 1]?.[1] as string | null),
+    );
   }
 
   /** How many triggers there are per kind and state, across all users. */
@@ -77,8 +88,17 @@ export class TriggerStore {
         this.keys.allIndex,
         this.keys.counts,
         this.keys.intents,
+        this.keys.definition(id),
       ],
-      [expectedVersion, quota, spec.name, id, replanned ? 1 : 0, ...encode(record, expectedVersion === 0)],
+      [
+        expectedVersion,
+        quota,
+        spec.name,
+        id,
+        replanned ? 1 : 0,
+        encodeDefinition(record),
+        ...encode(record, expectedVersion === 0),
+      ],
     );
     return result === 1 ? "written" : result === -1 ? "over_quota" : "conflict";
   }
@@ -96,6 +116,7 @@ export class TriggerStore {
         this.keys.running(id),
         this.keys.runs(id),
         this.keys.counts,
+        this.keys.definition(id),
       ],
       [expectedVersion, spec.name, id],
     );
@@ -120,16 +141,19 @@ export class TriggerStore {
   }
 }
 
+/** A trigger's definition string: its spec and resolved schedule (kept out of the hash, see {@link Keys.definition}). */
+function encodeDefinition(record: TriggerRecord): string {
+  return `{"spec":${JSON.stringify(record.spec)},"schedule":${JSON.stringify(record.schedule)}}`;
+}
+
 /**
- * Hash fields of a trigger, in the order write-trigger.lua receives them. The fire bookkeeping is written
- * only on create: afterwards workers own it (record-fire.lua), and an update must not roll it back.
+ * Hash fields of a trigger, in the order write-trigger.lua receives them: all short, so Redis keeps the hash
+ * in its compact encoding (a field over 64 bytes, as the spec was, makes it a hashtable: ~600 bytes more per
+ * trigger). The fire bookkeeping is written only on create: afterwards workers own it (record-fire.lua), and
+ * an update must not roll it back.
  */
 function encode(record: TriggerRecord, withBookkeeping: boolean): string[] {
   const fields = [
-    "spec",
-    JSON.stringify(record.spec),
-    "schedule",
-    JSON.stringify(record.schedule),
     "version",
     String(record.version),
     "sv",
@@ -155,14 +179,28 @@ function encode(record: TriggerRecord, withBookkeeping: boolean): string[] {
   ];
 }
 
-/** A trigger hash as HGETALL returns it, read into a record (null when there is no trigger). */
-export function decodeTrigger(hash: Record<string, string> | null | undefined): TriggerRecord | null {
-  if (!hash || hash.spec === undefined || hash.version === undefined) return null;
+/**
+ * A trigger's hash and definition string as HGETALL and GET return them, read into a record (null when
+ * there is no trigger). Triggers written before the definition had its own key keep `spec` and `schedule`
+ * in the hash until their next write moves them.
+ */
+export function decodeTrigger(
+  hash: Record<string, string> | null | undefined,
+  definition: string | null | undefined,
+): TriggerRecord | null {
+  if (!hash || hash.version === undefined) return null;
+  let spec: TriggerSpec;
+  let schedule: Schedule;
+  if (definition) ({ spec, schedule } = JSON.parse(definition) as { spec: TriggerSpec; schedule: Schedule });
+  else if (hash.spec !== undefined) {
+    spec = JSON.parse(hash.spec) as TriggerSpec;
+    schedule = JSON.parse(hash.schedule ?? "null") as Schedule;
+  } else return null;
   const optionalNumber = (value: string | undefined): number | null =>
     value === undefined || value === "" ? null : Number(value);
   return {
-    spec: JSON.parse(hash.spec) as TriggerSpec,
-    schedule: JSON.parse(hash.schedule ?? "null") as Schedule,
+    spec,
+    schedule,
     version: Number(hash.version),
     scheduleVersion: Number(hash.sv),
     createdAtMs: Number(hash.created_at),

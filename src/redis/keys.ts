@@ -4,8 +4,10 @@
  */
 export interface Keys {
   prefix: string;
-  /** Hash: one trigger's definition and bookkeeping. */
+  /** Hash: one trigger's version, state and bookkeeping (small fields: Redis keeps it compact). */
   trigger(triggerId: string): string;
+  /** String: one trigger's spec and resolved schedule, as JSON `{"spec":…,"schedule":…}`. */
+  definition(triggerId: string): string;
   /** Sorted set (all scores 0, so name order): a user's trigger names. */
   userIndex(userId: string): string;
   /** Sorted set (all scores 0): every trigger id. */
@@ -36,6 +38,7 @@ export function keysFor(prefix: string): Keys {
   return {
     prefix,
     trigger: (id) => `${prefix}:t:${id}`,
+    definition: (id) => `${prefix}:d:${id}`,
     userIndex: (userId) => `${prefix}:u:${userId}`,
     allIndex: `${prefix}:triggers`,
     writeLock: (id) => `${prefix}:lock:${id}`,

@@ -7,13 +7,13 @@ import type { Redis } from "ioredis";
  * run) is written once and shared by the scripts that combine it with others into a single round trip.
  */
 const SCRIPTS = {
-  writeTrigger: { file: "write-trigger.lua", keys: 5, uses: [] },
-  deleteTrigger: { file: "delete-trigger.lua", keys: 6, uses: [] },
+  writeTrigger: { file: "write-trigger.lua", keys: 6, uses: [] },
+  deleteTrigger: { file: "delete-trigger.lua", keys: 7, uses: [] },
   recordFire: { file: "record-fire.lua", keys: 2, uses: ["record-fire"] },
   releaseLock: { file: "release-lock.lua", keys: 1, uses: ["release-lock"] },
   saveRun: { file: "save-run.lua", keys: 3, uses: ["save-run"] },
   startRun: { file: "start-run.lua", keys: 4, uses: ["take-marker", "save-run"] },
-  beginFire: { file: "begin-fire.lua", keys: 5, uses: ["take-marker", "save-run"] },
+  beginFire: { file: "begin-fire.lua", keys: 6, uses: ["take-marker", "save-run"] },
   finishRun: { file: "finish-run.lua", keys: 6, uses: ["save-run", "release-lock", "record-fire"] },
 } as const;
 

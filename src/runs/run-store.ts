@@ -126,16 +126,22 @@ export class RunStore {
    * A fire's first attempt in one round trip (begin-fire.lua): reads its trigger and, when nothing stands in
    * the way, takes the overlap marker and writes `run` as running.
    *
-   * @returns the trigger's hash as HGETALL returns it (empty when gone), and whether the run started
+   * @returns the trigger's hash and definition as `TriggerStore.read` gets them, and whether the run
+   *   started
    */
   async begin(
     run: RunRecord,
     fire: { scheduleVersion: number | null; jobId: string; checkLate: boolean; nowMs: number },
-  ): Promise<{ started: boolean; hash: Record<string, string> }> {
-    const [started, flat] = await runScript<[number, string[]]>(
+  ): Promise<{ started: boolean; hash: Record<string, string>; definition: string | null }> {
+    const [started, flat, definition] = await runScript<[number, string[], string]>(
       this.redis,
       "beginFire",
-      [this.keys.trigger(run.triggerId), this.keys.running(run.triggerId), ...this.saveKeys(run)],
+      [
+        this.keys.trigger(run.triggerId),
+        this.keys.definition(run.triggerId),
+        this.keys.running(run.triggerId),
+        ...this.saveKeys(run),
+      ],
       [
         fire.scheduleVersion ?? "",
         fire.jobId,
@@ -148,7 +154,7 @@ export class RunStore {
     );
     const hash: Record<string, string> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
-    return { started: started === 1, hash };
+    return { started: started === 1, hash, definition: definition === "" ? null : definition };
   }
 
   /**

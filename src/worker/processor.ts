@@ -98,7 +98,7 @@ export function createProcessor(deps: ProcessorDeps) {
         checkLate,
         nowMs: run.startedAtMs ?? now(),
       });
-      record = decodeTrigger(begun.hash);
+      record = decodeTrigger(begun.hash, begun.definition);
       if (begun.started && record) {
         if (firstPickup && data.origin === "scheduled") await recoverSkipped(job, record, slot);
         return deliverSlot(job, record, slot, token, signal, run);

@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeTrigger } from "../../src/producer/trigger-store.js";
 import { keysFor } from "../../src/redis/keys.js";
 import { RunStore, runIdFor, type RunRecord } from "../../src/runs/run-store.js";
 import {
@@ -71,7 +72,10 @@ describe("begin-fire.lua", () => {
     expect(first.started).toBe(true);
     expect(first.marker).toBe(first.jobId);
     expect(first.hash.sv).toBe(String(sv));
-    expect(JSON.parse(first.hash.spec!)).toMatchObject({ name: "beat", overlap: "skip" });
+    expect(decodeTrigger(first.hash, first.definition)?.spec).toMatchObject({
+      name: "beat",
+      overlap: "skip",
+    });
     // Another job of the same trigger while the first holds the marker: the worker decides.
     const second = await begin("beat", sv, Date.now() + 1);
     expect(second.started).toBe(false);
@@ -114,8 +118,30 @@ describe("begin-fire.lua", () => {
     expect((await begin("late", late, Date.now() - 10_000, false)).started).toBe(true); // not a first pickup
   });
 
+  it("leaves a trigger stored the older way (definition in its hash) to the worker, which reads it", async () => {
+    const sv = await create("legacy", { every: "1h" });
+    const { spec, schedule } = JSON.parse((await redis.get(keys.definition("b/legacy")))!);
+    await redis.hset(
+      keys.trigger("b/legacy"),
+      "spec",
+      JSON.stringify(spec),
+      "schedule",
+      JSON.stringify(schedule),
+    );
+    await redis.del(keys.definition("b/legacy"));
+    const begun = await begin("legacy", sv);
+    expect(begun).toMatchObject({ started: false, definition: null });
+    expect(decodeTrigger(begun.hash, begun.definition)?.spec).toEqual(spec);
+    // Read through the API, and moved to the new layout by its next write.
+    expect((await api.api("GET", "/v1/users/b/triggers/legacy")).body.prompt).toBe("hi");
+    expect((await api.api("PATCH", "/v1/users/b/triggers/legacy", { prompt: "hello" })).status).toBe(200);
+    expect(await redis.hexists(keys.trigger("b/legacy"), "spec")).toBe(0);
+    expect(JSON.parse((await redis.get(keys.definition("b/legacy")))!).spec.prompt).toBe("hello");
+    expect((await begin("legacy", sv)).started).toBe(true);
+  });
+
   it("hands back an empty trigger when it is gone", async () => {
     const gone = await begin("never-created", 1);
-    expect(gone).toMatchObject({ started: false, hash: {} });
+    expect(gone).toMatchObject({ started: false, hash: {}, definition: null });
   });
 });

@@ -12,15 +12,21 @@ describe("tickler's Lua scripts", () => {
     runScript<number>(
       redis,
       "writeTrigger",
-      [keys.trigger(`u/${name}`), keys.userIndex("u"), keys.allIndex, keys.counts, keys.intents],
+      [
+        keys.trigger(`u/${name}`),
+        keys.userIndex("u"),
+        keys.allIndex,
+        keys.counts,
+        keys.intents,
+        keys.definition(`u/${name}`),
+      ],
       [
         expected,
         quota,
         name,
         `u/${name}`,
         1,
-        "spec",
-        "{}",
+        `{"v":${version}}`,
         "version",
         version,
         "sv",
@@ -51,6 +57,7 @@ describe("tickler's Lua scripts", () => {
       expect(await write(5, 10, "a", 6)).toBe(0);
       expect(await write(1, 10, "a", 2)).toBe(1);
       expect(await redis.hget(keys.trigger("u/a"), "version")).toBe("2");
+      expect(await redis.get(keys.definition("u/a"))).toBe('{"v":2}'); // the definition, written with it
       expect(await redis.zrange(keys.userIndex("u"), 0, -1)).toEqual(["a"]);
       expect(await redis.zrange(keys.allIndex, 0, -1)).toEqual(["u/a"]);
       expect(await counts()).toEqual({ "once:active": "1" });
@@ -62,12 +69,20 @@ describe("tickler's Lua scripts", () => {
       bucket = "once:active";
       expect(await write(3, 10, "a", 4)).toBe(1);
     });
+    it("moves the definition of a trigger stored the older way (in its hash) out of the hash", async () => {
+      await redis.hset(keys.trigger("u/old"), "version", 7, "spec", "{}", "schedule", "{}", "bucket", bucket);
+      await redis.hincrby(keys.counts, bucket, 1);
+      expect(await write(7, 10, "old", 8)).toBe(1);
+      expect(await redis.hkeys(keys.trigger("u/old"))).toEqual(["version", "bucket", "sv"]);
+      expect(await redis.get(keys.definition("u/old"))).toBe('{"v":8}');
+      expect(await redis.object("ENCODING", keys.trigger("u/a"))).toBe("listpack"); // written the new way
+    });
     it("refuses a create over the user's quota and changes nothing", async () => {
-      expect(await write(0, 2, "b", 3)).toBe(1);
-      expect(await write(0, 2, "c", 4)).toBe(-1);
-      expect((await counts())["once:active"]).toBe("2");
-      expect(await redis.exists(keys.trigger("u/c"))).toBe(0);
-      expect(await redis.zcard(keys.userIndex("u"))).toBe(2);
+      expect(await write(0, 3, "b", 3)).toBe(1);
+      expect(await write(0, 3, "c", 4)).toBe(-1);
+      expect((await counts())["once:active"]).toBe("3");
+      expect(await redis.exists(keys.trigger("u/c"), keys.definition("u/c"))).toBe(0);
+      expect(await redis.zcard(keys.userIndex("u"))).toBe(3);
     });
   });
 
@@ -86,15 +101,23 @@ describe("tickler's Lua scripts", () => {
             keys.running("u/b"),
             keys.runs("u/b"),
             keys.counts,
+            keys.definition("u/b"),
           ],
           [version, "b", "u/b"],
         );
       expect(await del(9)).toBe(0);
       expect(await redis.exists(keys.trigger("u/b"))).toBe(1);
       expect(await del(3)).toBe(1);
-      expect(await redis.exists(keys.trigger("u/b"), keys.running("u/b"), keys.runs("u/b"))).toBe(0);
-      expect(await redis.zrange(keys.userIndex("u"), 0, -1)).toEqual(["a"]);
-      expect((await counts())["once:active"]).toBe("1");
+      expect(
+        await redis.exists(
+          keys.trigger("u/b"),
+          keys.definition("u/b"),
+          keys.running("u/b"),
+          keys.runs("u/b"),
+        ),
+      ).toBe(0);
+      expect(await redis.zrange(keys.userIndex("u"), 0, -1)).toEqual(["a", "old"]);
+      expect((await counts())["once:active"]).toBe("2");
     });
   });
 
@@ -116,7 +139,7 @@ describe("tickler's Lua scripts", () => {
     it("counts fires and completes the trigger at max_fires, once", async () => {
       expect(await record("u/a", 4, 1, 0, 2)).toEqual([1, 0]);
       expect(await record("u/a", 4, 1, 0, 2)).toEqual([2, 1]);
-      expect(await counts()).toMatchObject({ "once:active": "0", "once:completed": "1" });
+      expect(await counts()).toMatchObject({ "once:active": "1", "once:completed": "1" });
       expect(await redis.hmget(keys.trigger("u/a"), "completed_at", "last_status", "last_fire_at")).toEqual([
         "2000",
         "succeeded",

@@ -8,12 +8,14 @@
   KEYS[3] global index zset  <prefix>:triggers           (member: trigger id, score 0)
   KEYS[4] counts hash        <prefix>:counts             (field: "<kind>:<state>", value: how many)
   KEYS[5] intents zset       <prefix>:intents            (re-planning writes in flight)
+  KEYS[6] definition string  <prefix>:d:<user_id>/<name> ({"spec":…,"schedule":…})
   ARGV[1] expected version   "0" when the trigger must not exist yet
   ARGV[2] quota              max triggers per user (checked only on create)
   ARGV[3] name
   ARGV[4] trigger id
   ARGV[5] "1" when this write re-planned the trigger: once written, its mark in the intents set is cleared
-  ARGV[6..] field, value, field, value, ... (must include "version" and "bucket", the "<kind>:<state>")
+  ARGV[6] the definition (JSON)
+  ARGV[7..] hash field, value, field, value, ... (must include "version" and "bucket", the "<kind>:<state>")
 
   Returns  1 written
            0 version conflict (someone else wrote first; nothing changed)
@@ -28,9 +30,12 @@ elseif current ~= expected then
   return 0
 end
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
 local before = redis.call('HGET', KEYS[1], 'bucket')
 redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('SET', KEYS[6], ARGV[6])
+-- A trigger written before the definition had its own key held it in the hash: moved now.
+if current then redis.call('HDEL', KEYS[1], 'spec', 'schedule') end
 local after = redis.call('HGET', KEYS[1], 'bucket')
 if before ~= after then
   if before then redis.call('HINCRBY', KEYS[4], before, -1) end
