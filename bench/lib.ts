@@ -11,6 +11,7 @@ import { stringify } from "yaml";
 import { loadConfig } from "../src/config/index.js";
 import { FireQueue } from "../src/producer/fire-queue.js";
 import { Producer } from "../src/producer/producer.js";
+import { connectRedis } from "../src/redis/connection.js";
 import { keysFor } from "../src/redis/keys.js";
 import { redisAnswers } from "../src/redis/private-server.js";
 
@@ -189,7 +190,8 @@ export async function rawWorkers(redis: Redis7, sink: BenchSink, count: number) 
 }
 
 export function producerFor(redis: Redis7, prefix: string): { producer: Producer; close(): Promise<void> } {
-  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  // The connection a tickler process would open (one write per tick's commands), as a library user gets it.
+  const connection = connectRedis(redis.url, "worker", "bench-producer");
   const config = loadConfig({ env: { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, LOG_LEVEL: "silent" }, file: { min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: "http://127.0.0.1:9/" } } } });
   const fires = new FireQueue(connection, prefix);
   return {

@@ -19,6 +19,7 @@ export {
   type BatchResult,
 } from "./producer/producer.js";
 export { FireQueue, type FireJobData } from "./producer/fire-queue.js";
+export { connectRedis } from "./redis/connection.js";
 export { RunStore, runToWire, type RunRecord, type RunStatus } from "./runs/run-store.js";
 export { buildApp } from "./api/app.js";
 export { startTickler, type Tickler, type Role } from "./runtime.js";
