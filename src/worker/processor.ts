@@ -91,12 +91,13 @@ export function createProcessor(deps: ProcessorDeps) {
     // round trip; otherwise it decides here with what that read returned.
     let record: TriggerRecord | null;
     if (!resumed) {
-      const run: RunRecord = { ...baseRun(data.tid, slot, data, now()), status: "running", attempts: 1 };
+      const startedAt = now();
+      const run: RunRecord = { ...baseRun(data.tid, slot, data, startedAt), status: "running", attempts: 1 };
       const begun = await deps.runs.begin(run, {
         scheduleVersion: manual ? null : data.sv,
         jobId: job.id ?? "",
         checkLate,
-        nowMs: run.startedAtMs ?? now(),
+        nowMs: startedAt,
       });
       record = decodeTrigger(begun.hash, begun.definition);
       if (begun.started && record) {
