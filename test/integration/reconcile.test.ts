@@ -140,9 +140,10 @@ describe("when BullMQ and the stored definitions disagree", () => {
       origin: "once",
       slot: Date.now(),
     });
+    // Read again once completed: a copy read just before it completed has no return value yet.
     const job = await waitFor(async () => {
       const found = await queue().getJob("stale-1");
-      return found && (await found.isCompleted()) ? found : null;
+      return found && (await found.isCompleted()) ? queue().getJob("stale-1") : null;
     }, "the stale job to be processed");
     expect(job.returnvalue).toEqual({ outcome: "dropped", reason: "superseded" });
     expect(sink.received.filter((r) => (r.body.trigger as { name: string }).name === "moved")).toHaveLength(
