@@ -54,6 +54,13 @@ export function idempotencyKeyFor(triggerId: string, slotMs: number, manualNonce
 
 /** The overlap marker outlives any run; a stale one is recognised by its job no longer running. */
 const MARKER_TTL_MS = 24 * 3600 * 1000;
+/**
+ * How long a marker handed to a catch-up chain's next step waits for that job to take it. The job is added
+ * right after the hand-over; if its worker died in between, no other run waits longer than this.
+ */
+export const HANDOVER_TTL_MS = 10_000;
+/** The marker's value while it is handed over to job `jobId`, which is not yet running (take-marker.lua). */
+export const handedOver = (jobId: string): string => `next|${jobId}`;
 
 /** What an outcome changes in its trigger's bookkeeping (record-fire.lua). */
 export interface FireBookkeeping {
@@ -159,15 +166,16 @@ export class RunStore {
 
   /**
    * Writes a run's outcome, updates its trigger's fire bookkeeping and releases the overlap marker if
-   * `markerJobId` holds it, in one round trip (finish-run.lua). `indexed`: the run's start already put it
-   * in its trigger's history, which is left as it is.
+   * `marker.holder` holds it, in one round trip (finish-run.lua). With `marker.handTo` the marker goes to
+   * that job instead (the next step of a catch-up chain), so no other run of the trigger starts in between.
+   * `indexed`: the run's start already put it in its trigger's history, which is left as it is.
    *
    * @returns whether this outcome completed the trigger
    */
   async finish(
     run: RunRecord,
     fire: FireBookkeeping,
-    markerJobId: string | null,
+    marker: { holder: string; handTo: string | null } | null,
     indexed = false,
   ): Promise<boolean> {
     const [, completed] = await runScript<[number, number]>(
@@ -179,7 +187,13 @@ export class RunStore {
         this.keys.counts,
         this.keys.running(run.triggerId),
       ],
-      [...this.saveArgs(run, !indexed), ...fireArgs(fire), markerJobId ?? ""],
+      [
+        ...this.saveArgs(run, !indexed),
+        ...fireArgs(fire),
+        marker?.holder ?? "",
+        marker?.handTo ?? "",
+        HANDOVER_TTL_MS,
+      ],
     );
     return completed === 1;
   }

@@ -270,11 +270,7 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /** Delivers `slots` one after another, oldest first (each job adds the next when it finishes). */
-  async function chain(
-    record: TriggerRecord,
-    origin: "catchup" | "skipped",
-    slots: readonly number[],
-  ): Promise<void> {
+  async function chain(record: TriggerRecord, origin: ChainOrigin, slots: readonly number[]): Promise<void> {
     const [slot, ...rest] = slots;
     if (slot === undefined) return;
     const tid = tidOf(record);
@@ -336,6 +332,11 @@ export function createProcessor(deps: ProcessorDeps) {
     const fired = job !== undefined;
     const counted = fired && !run.manual && opts.counted !== false;
     const releasing = job !== undefined && record.spec.overlap === "skip" && !run.manual;
+    // A catch-up chain keeps the marker from one step to the next: handed to the next step's job, it
+    // cannot go to another run of the trigger (a second chain, a live slot) in between.
+    const following = chainOf(job);
+    const next = following?.slots[0];
+    const nextJobId = next === undefined ? null : catchupJobId(tidOf(record), record.scheduleVersion, next);
     // The run's outcome, the trigger's bookkeeping and the overlap marker: one script, one round trip.
     const completed = await deps.runs.finish(
       { ...run, status, error, finishedAtMs: run.finishedAtMs ?? now(), nextAttemptAtMs: null },
@@ -346,13 +347,11 @@ export function createProcessor(deps: ProcessorDeps) {
         counted,
         counted && isLastSlot(record, run.scheduledAtMs),
       ),
-      releasing ? (job.id ?? "") : null,
+      releasing ? { holder: job.id ?? "", handTo: nextJobId } : null,
       opts.indexed,
     );
     if (completed && record.schedule.kind !== "once") await deps.fires.removeScheduler(tidOf(record));
-    if (!job) return;
-    const { origin } = job.data;
-    if (origin === "catchup" || origin === "skipped") await chain(record, origin, job.data.rest ?? []);
+    if (following) await chain(record, following.origin, following.slots);
   }
 
   async function recordFire(
@@ -390,6 +389,15 @@ export function createProcessor(deps: ProcessorDeps) {
   function isLastSlot(record: TriggerRecord, slot: number): boolean {
     return record.schedule.kind === "once" || slotAfter(record.schedule, slot, record.spec.schedule) === null;
   }
+}
+
+/** Origins of the jobs of a chain: slots delivered one after another, each job adding the next. */
+type ChainOrigin = "catchup" | "skipped";
+
+/** When `job` is a step of a chain: its origin and the slots still to deliver after it. */
+function chainOf(job: Job<FireJobData> | undefined): { origin: ChainOrigin; slots: number[] } | null {
+  const origin = job?.data.origin;
+  return origin === "catchup" || origin === "skipped" ? { origin, slots: job?.data.rest ?? [] } : null;
 }
 
 function tidOf(record: TriggerRecord): string {

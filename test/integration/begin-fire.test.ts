@@ -1,8 +1,10 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeTrigger } from "../../src/producer/trigger-store.js";
+import { FireQueue } from "../../src/producer/fire-queue.js";
 import { keysFor } from "../../src/redis/keys.js";
-import { RunStore, runIdFor, type RunRecord } from "../../src/runs/run-store.js";
+import { HANDOVER_TTL_MS, RunStore, runIdFor, type RunRecord } from "../../src/runs/run-store.js";
+import { startRun } from "../../src/worker/overlap.js";
 import {
   REDIS_URL,
   removePrefix,
@@ -10,6 +12,7 @@ import {
   testPrefix,
   type TestTickler,
 } from "../helpers/tickler.js";
+import { waitFor } from "../helpers/wait.js";
 
 /**
  * begin-fire.lua starts a first attempt in the same round trip as reading its trigger, but only where the
@@ -21,14 +24,17 @@ describe("begin-fire.lua", () => {
   let api: TestTickler;
   let redis: Redis;
   let runs: RunStore;
+  let fires: FireQueue;
   let job = 0;
 
   beforeAll(async () => {
     api = await startTestTickler(prefix, { agents: { default: { url: "http://127.0.0.1:9/" } } }, "api");
     redis = new Redis(REDIS_URL);
     runs = new RunStore(redis, keys, { historyLimit: 100, retentionMs: 60_000, eventsMaxLen: 1000 });
+    fires = new FireQueue(redis, prefix);
   });
   afterAll(async () => {
+    await fires?.queue.close();
     await api?.close();
     redis?.disconnect();
     await removePrefix(prefix);
@@ -39,10 +45,9 @@ describe("begin-fire.lua", () => {
     expect(res.status).toBeLessThan(300);
     return Number(await redis.hget(keys.trigger(`b/${name}`), "sv"));
   };
-  /** Begins slot `slot` of b/<name> as a fresh job would; `sv` null is a manual run. */
-  const begin = async (name: string, sv: number | null, slot = Date.now(), checkLate = true) => {
+  const runOf = (name: string, slot: number, manual: boolean): RunRecord => {
     const tid = `b/${name}`;
-    const run: RunRecord = {
+    return {
       runId: runIdFor(tid, slot),
       triggerId: tid,
       userId: "b",
@@ -55,11 +60,21 @@ describe("begin-fire.lua", () => {
       httpStatus: null,
       durationMs: null,
       error: null,
-      manual: sv === null,
+      manual,
       catchup: false,
       nextAttemptAtMs: null,
     };
-    const jobId = `job${++job}`;
+  };
+  /** Begins slot `slot` of b/<name> as a fresh job would; `sv` null is a manual run. */
+  const begin = async (
+    name: string,
+    sv: number | null,
+    slot = Date.now(),
+    checkLate = true,
+    jobId = `job${++job}`,
+  ) => {
+    const tid = `b/${name}`;
+    const run = runOf(name, slot, sv === null);
     const result = await runs.begin(run, { scheduleVersion: sv, jobId, checkLate, nowMs: Date.now() });
     const written = (await redis.exists(keys.run(run.runId))) === 1;
     expect(written).toBe(result.started); // started and written go together, and nothing else is
@@ -143,5 +158,53 @@ describe("begin-fire.lua", () => {
   it("hands back an empty trigger when it is gone", async () => {
     const gone = await begin("never-created", 1);
     expect(gone).toMatchObject({ started: false, hash: {}, definition: null });
+  });
+
+  it("hands the marker from a catch-up step to the next one, and to nobody else in between", async () => {
+    const sv = await create("chain", { every: "1h" });
+    const tid = "b/chain";
+    const slot = Date.now() - 3_600_000;
+    const step = await begin("chain", sv, slot, false, "step0");
+    expect(step.started).toBe(true);
+    const fire = { scheduleVersion: sv, status: "succeeded", firedAtMs: slot, count: true, done: false };
+    const finish = (jobId: string, handTo: string | null) =>
+      runs.finish(
+        { ...runOf("chain", slot, false), status: "succeeded", finishedAtMs: Date.now() },
+        { ...fire, status: "succeeded", nowMs: Date.now(), maxFires: null },
+        { holder: jobId, handTo },
+        true,
+      );
+
+    // Another job's finish hands over nothing; the holder's finish hands the marker to the next step.
+    await finish("other", "stranger");
+    expect(await redis.get(keys.running(tid))).toBe("step0");
+    await finish("step0", "step1");
+    expect(await redis.get(keys.running(tid))).toBe("next|step1");
+    expect(await redis.pttl(keys.running(tid))).toBeLessThanOrEqual(HANDOVER_TTL_MS);
+
+    // Until step1 takes it, no other run starts, even though no job step1 exists yet (it is being added).
+    const live = runOf("chain", slot + 3_600_000, false);
+    expect((await begin("chain", sv, live.scheduledAtMs, false, "live")).started).toBe(false);
+    expect(await startRun({ redis, keys, fires, runs }, live, "live")).toBe(false);
+    expect(await redis.get(keys.running(tid))).toBe("next|step1");
+
+    // The next step takes it with the full TTL.
+    expect((await begin("chain", sv, slot + 1, false, "step1")).started).toBe(true);
+    expect(await redis.get(keys.running(tid))).toBe("step1");
+    expect(await redis.pttl(keys.running(tid))).toBeGreaterThan(HANDOVER_TTL_MS);
+
+    // The last step releases it.
+    await finish("step1", null);
+    expect(await redis.get(keys.running(tid))).toBeNull();
+
+    // A next step that never comes (its worker died before adding it) holds the others off only until the
+    // hand-over's TTL ends.
+    await begin("chain", sv, slot + 2, false, "step2");
+    await finish("step2", "step3");
+    expect(await startRun({ redis, keys, fires, runs }, live, "live")).toBe(false);
+    await redis.pexpire(keys.running(tid), 1);
+    await waitFor(async () => (await redis.exists(keys.running(tid))) === 0, "the hand-over to expire", 2000);
+    expect(await startRun({ redis, keys, fires, runs }, live, "live")).toBe(true);
+    expect(await redis.get(keys.running(tid))).toBe("live");
   });
 });

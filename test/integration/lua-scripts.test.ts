@@ -221,6 +221,8 @@ describe("tickler's Lua scripts", () => {
           2000,
           "",
           jobId,
+          "",
+          10_000,
         ],
       );
 
