@@ -225,12 +225,17 @@ export class Producer {
   ): Promise<WriteOutcome> {
     const id = triggerId(identity.userId, identity.name);
     const quota = this.config.maxTriggersPerUser;
-    const reads = () => [...this.store.read(id), this.redis.zcard(this.keys.userIndex(identity.userId))];
-    // The lock, the stored trigger and the user's trigger count: one round trip.
+    // The lock, the stored trigger, the user's trigger count and the next definition version: one round
+    // trip. (A write that turns out to change nothing leaves a version number unused: they only need to grow.)
+    const reads = () => [
+      ...this.store.read(id),
+      this.redis.zcard(this.keys.userIndex(identity.userId)),
+      this.redis.incr(`${this.keys.prefix}:seq`),
+    ];
     return withWriteLock(
       this.redis,
       this.keys.writeLock(id),
-      async ([hash, definition, count]) => {
+      async ([hash, definition, count, version], lock) => {
         const current = decodeTrigger(hash as Record<string, string>, definition as string | null);
         if (current && ifExists === "skip") return { status: "skipped", record: current };
         if (current && ifExists === "raise") {
@@ -241,28 +246,25 @@ export class Producer {
           );
         }
         const spec = build(current);
-        if (current && sameDefinition(current.spec, spec)) return { status: "unchanged", record: current };
+        const scheduleKept = current !== null && sameSchedule(current.spec, spec);
+        if (current && scheduleKept && sameDefinition(current.spec, spec))
+          return { status: "unchanged", record: current };
         if (!current && Number(count) >= quota) throw overQuota(identity.userId, quota);
 
         const now = this.now();
-        const replan = !current || !sameSchedule(current.spec, spec) || current.spec.enabled !== spec.enabled;
+        const replan = !scheduleKept || current?.spec.enabled !== spec.enabled;
         // Marked until the write has committed (write-trigger.lua clears the mark): if this process dies in
         // between, the reconciler's next pass repairs this trigger first, however many it has to sweep.
-        const version = replan
-          ? await this.nextVersionMarking(id, now)
-          : await this.redis.incr(`${this.keys.prefix}:seq`);
+        if (replan) await this.redis.zadd(this.keys.intents, now, id);
         const next: TriggerRecord = {
           spec,
-          schedule:
-            current && sameSchedule(current.spec, spec)
-              ? current.schedule
-              : resolveSchedule(spec.schedule, now, id),
-          version,
-          scheduleVersion: replan ? version : (current?.scheduleVersion ?? version),
+          schedule: current && scheduleKept ? current.schedule : resolveSchedule(spec.schedule, now, id),
+          version: Number(version),
+          scheduleVersion: replan ? Number(version) : (current?.scheduleVersion ?? Number(version)),
           createdAtMs: current?.createdAtMs ?? now,
           updatedAtMs: now,
           // A new schedule re-opens a completed trigger; anything else (pause, prompt) leaves completion as it is.
-          completedAtMs: current && sameSchedule(current.spec, spec) ? current.completedAtMs : null,
+          completedAtMs: current && scheduleKept ? current.completedAtMs : null,
           fireCount: current?.fireCount ?? 0,
           lastFireAtMs: current?.lastFireAtMs ?? null,
           lastStatus: current?.lastStatus ?? null,
@@ -271,7 +273,7 @@ export class Producer {
           if (current && current.schedule.kind !== "once") await this.fires.removeScheduler(id);
           await this.fires.plan(next, now);
         }
-        const written = await this.store.write(next, current?.version ?? 0, quota, replan);
+        const written = await this.store.write(next, current?.version ?? 0, quota, replan, lock);
         if (written !== "written") {
           // Someone else committed meanwhile (our lock must have expired): make BullMQ match what is stored.
           if (replan) await this.repair(id).catch(() => undefined);
@@ -286,15 +288,6 @@ export class Producer {
       },
       reads,
     );
-  }
-
-  /** The next definition version, and `id` marked in the intents set, in one round trip. */
-  private async nextVersionMarking(id: string, now: number): Promise<number> {
-    const [version] = await Promise.all([
-      this.redis.incr(`${this.keys.prefix}:seq`),
-      this.redis.zadd(this.keys.intents, now, id),
-    ]);
-    return version;
   }
 
   /** The trigger, or `not_found`. */

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
+import type { HeldLock } from "./write-lock.js";
 import {
   kindOf,
   stateOf,
@@ -69,13 +70,15 @@ export class TriggerStore {
 
   /**
    * Writes `record` if the stored version is still `expectedVersion` (0: must not exist). A `replanned`
-   * write also clears the trigger's mark in the intents set: what it planned is now committed.
+   * write also clears the trigger's mark in the intents set: what it planned is now committed. A write
+   * made under `lock` releases it in the same step.
    */
   async write(
     record: TriggerRecord,
     expectedVersion: number,
     quota: number,
     replanned = false,
+    lock?: HeldLock,
   ): Promise<WriteResult> {
     const { spec } = record;
     const id = triggerId(spec.userId, spec.name);
@@ -89,6 +92,7 @@ export class TriggerStore {
         this.keys.counts,
         this.keys.intents,
         this.keys.definition(id),
+        this.keys.writeLock(id),
       ],
       [
         expectedVersion,
@@ -97,9 +101,11 @@ export class TriggerStore {
         id,
         replanned ? 1 : 0,
         encodeDefinition(record),
+        lock?.token ?? "",
         ...encode(record, expectedVersion === 0),
       ],
     );
+    if (result === 1 && lock) lock.released = true;
     return result === 1 ? "written" : result === -1 ? "over_quota" : "conflict";
   }
 

@@ -23,18 +23,28 @@ const LOCK_WAIT_MS = 5_000;
 export async function withWriteLock<T>(
   redis: Redis,
   key: string,
-  work: (replies: unknown[]) => Promise<T>,
+  work: (replies: unknown[], lock: HeldLock) => Promise<T>,
   reads: () => Promise<unknown>[] = () => [],
 ): Promise<T> {
-  const token = randomUUID();
-  const replies = await acquire(redis, key, token, reads);
+  const lock: HeldLock = { key, token: randomUUID(), released: false };
+  const replies = await acquire(redis, key, lock.token, reads);
   try {
-    return await work(replies);
+    return await work(replies, lock);
   } finally {
     // Not awaited: the release goes out on this connection ahead of anything this process sends next, and
     // a writer elsewhere that finds the lock still held retries within milliseconds.
-    void runScript(redis, "releaseLock", [key], [token]).catch(() => undefined);
+    if (!lock.released) void runScript(redis, "releaseLock", [key], [lock.token]).catch(() => undefined);
   }
+}
+
+/**
+ * A write lock held by `work`. A write that releases it itself in its last round trip (write-trigger.lua)
+ * sets `released`, so no separate release is sent.
+ */
+export interface HeldLock {
+  readonly key: string;
+  readonly token: string;
+  released: boolean;
 }
 
 /** Takes the lock (waiting up to LOCK_WAIT_MS) and returns the replies to `reads` sent alongside. */

@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
  * run) is written once and shared by the scripts that combine it with others into a single round trip.
  */
 const SCRIPTS = {
-  writeTrigger: { file: "write-trigger.lua", keys: 6, uses: [] },
+  writeTrigger: { file: "write-trigger.lua", keys: 7, uses: [] },
   deleteTrigger: { file: "delete-trigger.lua", keys: 7, uses: [] },
   recordFire: { file: "record-fire.lua", keys: 2, uses: ["record-fire"] },
   releaseLock: { file: "release-lock.lua", keys: 1, uses: ["release-lock"] },

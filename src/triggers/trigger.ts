@@ -382,15 +382,6 @@ export function kindOf(spec: Pick<TriggerSpec, "schedule">): "once" | "heartbeat
   return form === "every" ? "heartbeat" : form === "cron" ? "cron" : "once";
 }
 
-/** JSON with object keys sorted, so equal values always serialise equally. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) =>
-    item !== null && typeof item === "object" && !Array.isArray(item)
-      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : item,
-  );
-}
-
 /** The part of a schedule that decides fire times; which field it came in does not count. */
 function scheduleIdentity(spec: TriggerSpec): unknown {
   const { field: _field, ...identity } = spec.schedule;
@@ -399,12 +390,30 @@ function scheduleIdentity(spec: TriggerSpec): unknown {
 
 /** Whether two definitions fire at the same times (so a write between them keeps the pending fire and phase). */
 export function sameSchedule(a: TriggerSpec, b: TriggerSpec): boolean {
-  return canonicalJson(scheduleIdentity(a)) === canonicalJson(scheduleIdentity(b));
+  return jsonEqual(scheduleIdentity(a), scheduleIdentity(b));
 }
 
 /** Whether a write of `b` over `a` changes nothing at all. */
 export function sameDefinition(a: TriggerSpec, b: TriggerSpec): boolean {
+  return sameSchedule(a, b) && jsonEqual({ ...a, schedule: null }, { ...b, schedule: null });
+}
+
+/**
+ * Whether two JSON values are stored alike: equal once written as JSON, whatever their key order
+ * (undefined properties are absent), compared without writing either.
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => jsonEqual(item ?? null, b[i] ?? null));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  const keys = Object.keys(left).filter((key) => left[key] !== undefined);
   return (
-    sameSchedule(a, b) && canonicalJson({ ...a, schedule: null }) === canonicalJson({ ...b, schedule: null })
+    keys.length === Object.keys(right).filter((key) => right[key] !== undefined).length &&
+    keys.every((key) => jsonEqual(left[key], right[key]))
   );
 }

@@ -8,7 +8,7 @@ describe("tickler's Lua scripts", () => {
   const prefix = testPrefix("lua");
   const keys = keysFor(prefix);
   let redis: Redis;
-  const write = (expected: number, quota: number, name: string, version: number) =>
+  const write = (expected: number, quota: number, name: string, version: number, lockToken = "") =>
     runScript<number>(
       redis,
       "writeTrigger",
@@ -19,6 +19,7 @@ describe("tickler's Lua scripts", () => {
         keys.counts,
         keys.intents,
         keys.definition(`u/${name}`),
+        keys.writeLock(`u/${name}`),
       ],
       [
         expected,
@@ -27,6 +28,7 @@ describe("tickler's Lua scripts", () => {
         `u/${name}`,
         1,
         `{"v":${version}}`,
+        lockToken,
         "version",
         version,
         "sv",
@@ -61,6 +63,21 @@ describe("tickler's Lua scripts", () => {
       expect(await redis.zrange(keys.userIndex("u"), 0, -1)).toEqual(["a"]);
       expect(await redis.zrange(keys.allIndex, 0, -1)).toEqual(["u/a"]);
       expect(await counts()).toEqual({ "once:active": "1" });
+    });
+    it("releases the writer's lock with the write, only if it still holds it, and keeps it on refusal", async () => {
+      const lock = keys.writeLock("u/locked");
+      await redis.set(lock, "mine");
+      expect(await write(0, 10, "locked", 1, "theirs")).toBe(1);
+      expect(await redis.get(lock)).toBe("mine"); // another writer's lock stays
+      expect(await write(0, 10, "locked", 2, "mine")).toBe(0);
+      expect(await redis.get(lock)).toBe("mine"); // a refused write leaves the lock to its finally
+      expect(await write(1, 10, "locked", 2, "mine")).toBe(1);
+      expect(await redis.exists(lock)).toBe(0);
+      // Gone again, so the counts and the quota below see only "a".
+      await redis.del(keys.trigger("u/locked"), keys.definition("u/locked"));
+      await redis.zrem(keys.userIndex("u"), "locked");
+      await redis.zrem(keys.allIndex, "u/locked");
+      await redis.hincrby(keys.counts, bucket, -1);
     });
     it("moves the trigger between (kind, state) counts when its bucket changes", async () => {
       bucket = "cron:active";

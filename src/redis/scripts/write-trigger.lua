@@ -9,15 +9,17 @@
   KEYS[4] counts hash        <prefix>:counts             (field: "<kind>:<state>", value: how many)
   KEYS[5] intents zset       <prefix>:intents            (re-planning writes in flight)
   KEYS[6] definition string  <prefix>:d:<user_id>/<name> ({"spec":…,"schedule":…})
+  KEYS[7] the writer's lock  <prefix>:lock:<user_id>/<name>
   ARGV[1] expected version   "0" when the trigger must not exist yet
   ARGV[2] quota              max triggers per user (checked only on create)
   ARGV[3] name
   ARGV[4] trigger id
   ARGV[5] "1" when this write re-planned the trigger: once written, its mark in the intents set is cleared
   ARGV[6] the definition (JSON)
-  ARGV[7..] hash field, value, field, value, ... (must include "version" and "bucket", the "<kind>:<state>")
+  ARGV[7] the writer's lock token: once written, the lock is released if it still holds it ("": left alone)
+  ARGV[8..] hash field, value, field, value, ... (must include "version" and "bucket", the "<kind>:<state>")
 
-  Returns  1 written
+  Returns  1 written (and the lock released)
            0 version conflict (someone else wrote first; nothing changed)
           -1 over quota (nothing changed)
 ]]
@@ -30,7 +32,7 @@ elseif current ~= expected then
   return 0
 end
 local fields = {}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
 local before = redis.call('HGET', KEYS[1], 'bucket')
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('SET', KEYS[6], ARGV[6])
@@ -44,4 +46,5 @@ end
 redis.call('ZADD', KEYS[2], 0, ARGV[3])
 redis.call('ZADD', KEYS[3], 0, ARGV[4])
 if ARGV[5] == '1' then redis.call('ZREM', KEYS[5], ARGV[4]) end
+if ARGV[7] ~= '' and redis.call('GET', KEYS[7]) == ARGV[7] then redis.call('DEL', KEYS[7]) end
 return 1
