@@ -147,9 +147,35 @@ export class TriggerStore {
   }
 }
 
-/** A trigger's definition string: its spec and resolved schedule (kept out of the hash, see {@link Keys.definition}). */
+/** Spec fields stored only when set: absent from a stored definition means null. */
+const UNSET_WHEN_NULL = ["payload", "threadKey", "channel", "target", "maxFires"] as const;
+/** The same for the schedule's window. */
+const WINDOW_UNSET_WHEN_NULL = ["startAtMs", "endAtMs"] as const;
+
+/**
+ * A trigger's definition string: its spec and resolved schedule (kept out of the hash, see
+ * {@link Keys.definition}). Fields left unset (null, and metadata when empty) are not written: ~120 bytes
+ * less per trigger. Defaults are written out: a later change of a configured default must not change
+ * triggers stored before it.
+ */
 function encodeDefinition(record: TriggerRecord): string {
-  return `{"spec":${JSON.stringify(record.spec)},"schedule":${JSON.stringify(record.schedule)}}`;
+  const spec: Record<string, unknown> = { ...record.spec };
+  for (const field of UNSET_WHEN_NULL) if (spec[field] === null) delete spec[field];
+  if (Object.keys(record.spec.metadata).length === 0) delete spec.metadata;
+  const window: Record<string, unknown> = { ...record.spec.schedule };
+  for (const field of WINDOW_UNSET_WHEN_NULL) if (window[field] === null) delete window[field];
+  spec.schedule = window;
+  return `{"spec":${JSON.stringify(spec)},"schedule":${JSON.stringify(record.schedule)}}`;
+}
+
+/** A spec as stored, with the fields {@link encodeDefinition} left out filled in again. */
+function restoreSpec(stored: TriggerSpec): TriggerSpec {
+  const spec = stored as unknown as Record<string, unknown>;
+  for (const field of UNSET_WHEN_NULL) spec[field] ??= null;
+  spec.metadata ??= {};
+  const window = stored.schedule as unknown as Record<string, unknown>;
+  for (const field of WINDOW_UNSET_WHEN_NULL) window[field] ??= null;
+  return stored;
 }
 
 /**
@@ -205,7 +231,7 @@ export function decodeTrigger(
   const optionalNumber = (value: string | undefined): number | null =>
     value === undefined || value === "" ? null : Number(value);
   return {
-    spec,
+    spec: restoreSpec(spec),
     schedule,
     version: Number(hash.version),
     scheduleVersion: Number(hash.sv),

@@ -135,7 +135,9 @@ describe("begin-fire.lua", () => {
 
   it("leaves a trigger stored the older way (definition in its hash) to the worker, which reads it", async () => {
     const sv = await create("legacy", { every: "1h" });
-    const { spec, schedule } = JSON.parse((await redis.get(keys.definition("b/legacy")))!);
+    const definition = (await redis.get(keys.definition("b/legacy")))!;
+    const { spec } = decodeTrigger(await redis.hgetall(keys.trigger("b/legacy")), definition)!;
+    const { schedule } = JSON.parse(definition);
     await redis.hset(
       keys.trigger("b/legacy"),
       "spec",

@@ -52,6 +52,48 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     expect((await t.api("GET", "/v1/users/u1/triggers/plants")).body.prompt).toBe("water the plants now");
   });
 
+  it("stores unset fields as absent and reads them back as null, keeping nulls inside the payload", async () => {
+    const plain = await t.api("PUT", "/v1/users/u1/triggers/plain", { prompt: "hi", every: "1h" });
+    expect(plain.status).toBe(201);
+    const stored = JSON.parse(
+      (await t.tickler.producer.redis.get(t.tickler.producer.keys.definition("u1/plain")))!,
+    );
+    for (const field of ["payload", "threadKey", "channel", "target", "maxFires", "metadata"])
+      expect(stored.spec).not.toHaveProperty(field);
+    expect(stored.spec.schedule).not.toHaveProperty("startAtMs");
+    expect(stored.spec.schedule).not.toHaveProperty("endAtMs");
+    expect(stored.spec.retry).toBeDefined(); // defaults are written out: a changed default changes no trigger
+    expect((await t.api("GET", "/v1/users/u1/triggers/plain")).body).toMatchObject({
+      payload: null,
+      thread_key: null,
+      channel: null,
+      target: null,
+      max_fires: null,
+      metadata: {},
+      start_at: null,
+      end_at: null,
+    });
+    // Re-sent as it was, it is unchanged; the record read back equals the one written.
+    expect(
+      (await t.api("PUT", "/v1/users/u1/triggers/plain", { prompt: "hi", every: "1h" })).body.result,
+    ).toBe("unchanged");
+
+    const full = {
+      prompt: "hi",
+      every: "1h",
+      payload: { keep: null },
+      metadata: { team: "a" },
+      max_fires: 3,
+    };
+    expect((await t.api("PUT", "/v1/users/u1/triggers/full", full)).status).toBe(201);
+    expect((await t.api("GET", "/v1/users/u1/triggers/full")).body).toMatchObject({
+      payload: { keep: null },
+      metadata: { team: "a" },
+      max_fires: 3,
+    });
+    expect((await t.api("PUT", "/v1/users/u1/triggers/full", full)).body.result).toBe("unchanged");
+  });
+
   it("treats an identical write as a no-op: same version, same phase, same pending job", async () => {
     const body = { prompt: "check in", every: "1h", metadata: { source: "seed" } };
     const first = await t.api("PUT", "/v1/users/u1/triggers/checkin", body);
