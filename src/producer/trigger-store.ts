@@ -92,7 +92,7 @@ export class TriggerStore {
         this.keys.counts,
         this.keys.intents,
         this.keys.definition(id),
-        this.keys.writeLock(id),
+        lock?.key ?? this.keys.writeLock(id),
       ],
       [
         expectedVersion,
