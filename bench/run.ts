@@ -200,27 +200,53 @@ async function burst(redis: Redis7, sink: BenchSink, rep: number) {
 /**
  * Scenario 5: the agent answers after 100 ms; 1, 2, 4 and 8 worker processes (concurrency 50 each) drain
  * 1,000 fires per process, released at once after every worker is up: deliveries per second, and the
- * efficiency against linear scaling from one process.
+ * efficiency against linear scaling from one process. Then the same fleets of raw BullMQ workers, which
+ * show what the machine allows any BullMQ fleet.
  */
 async function fleet(redis: Redis7, slowSink: BenchSink, rep: number) {
-  const out: Record<string, Record<string, number>> = { perSecond: {}, efficiency: {} };
+  const SIZES = [1, 2, 4, 8];
+  const out: Record<string, Record<string, number>> = { perSecond: {}, efficiency: {}, rawPerSecond: {}, rawEfficiency: {} };
+  /** Grows the fleet 1 → 2 → 4 → 8 (processes already started stay, idle between rounds, and join the next). */
+  const drain = async (start: (count: number) => Promise<ChildProcess[]>, release: (count: number, first: number) => Promise<void>) => {
+    const rates: Record<string, number> = {};
+    const workers: ChildProcess[] = [];
+    for (const processes of SIZES) {
+      const N = 1000 * processes;
+      workers.push(...(await start(processes - workers.length)));
+      slowSink.reset();
+      await release(N, processes * 1000);
+      await slowSink.waitFor(N, 120_000);
+      rates[`${processes}p`] = Math.round(N / ((slowSink.last - slowSink.first) / 1000));
+    }
+    await Promise.all(workers.map(stopProcess));
+    return rates;
+  };
   const prefix = `f${rep}`;
   const { producer, close } = producerFor(redis, prefix);
-  // The fleet grows 1 → 2 → 4 → 8: processes already started stay (idle between rounds) and join the next.
-  const workers: ChildProcess[] = [];
-  for (const processes of [1, 2, 4, 8]) {
-    const N = 1000 * processes;
-    workers.push(...(await ticklerWorkers(redis, slowSink, prefix, processes - workers.length)));
-    await createOneShots(producer, N, () => Date.now() + 3600_000, processes * 1000);
-    slowSink.reset();
-    await producer.fires.queue.promoteJobs();
-    await slowSink.waitFor(N, 120_000);
-    out.perSecond![`${processes}p`] = Math.round(N / ((slowSink.last - slowSink.first) / 1000));
-  }
-  await Promise.all(workers.map(stopProcess));
+  out.perSecond = await drain(
+    (count) => ticklerWorkers(redis, slowSink, prefix, count),
+    async (count, first) => {
+      await createOneShots(producer, count, () => Date.now() + 3600_000, first);
+      await producer.fires.queue.promoteJobs();
+    },
+  );
   await close();
-  for (const processes of [1, 2, 4, 8]) {
-    out.efficiency![`${processes}p`] = Math.round((out.perSecond![`${processes}p`]! / (processes * out.perSecond!["1p"]!)) * 100) / 100;
+  const raw = await rawQueue(redis);
+  out.rawPerSecond = await drain(
+    (count) => rawWorkers(redis, slowSink, count),
+    async (count) => {
+      for (let i = 0; i < count; i += 1000) {
+        const jobs = Array.from({ length: Math.min(1000, count - i) }, (_, j) => ({ name: "fire", data: { n: i + j, dueAt: Date.now(), pad: PAD }, opts: { delay: 3600_000, removeOnComplete: true } }));
+        await raw.queue.addBulk(jobs);
+      }
+      await raw.queue.promoteJobs();
+    },
+  );
+  await raw.close();
+  for (const p of SIZES.map((n) => `${n}p`)) {
+    const n = Number.parseInt(p);
+    out.efficiency![p] = Math.round((out.perSecond![p]! / (n * out.perSecond!["1p"]!)) * 100) / 100;
+    out.rawEfficiency![p] = Math.round((out.rawPerSecond![p]! / (n * out.rawPerSecond!["1p"]!)) * 100) / 100;
   }
   return out;
 }
@@ -355,7 +381,7 @@ async function main(): Promise<void> {
         const f = await repeated("5. fleet", (rep) => fleet(redis, slowSink, rep));
         results.fleet = f;
         for (const p of ["1p", "2p", "4p", "8p"])
-          rows.push(`| 5. fleet: agent answers in 100 ms, ${p.replace("p", "")} × ${CONCURRENCY} — deliveries/s (efficiency vs linear) | ${cell(f.perSecond![p])} (${f.efficiency![p]!.median}) | | |`);
+          rows.push(`| 5. fleet: agent answers in 100 ms, ${p.replace("p", "")} × ${CONCURRENCY} — deliveries/s (efficiency vs linear) | ${cell(f.perSecond![p])} (${f.efficiency![p]!.median}) | ${cell(f.rawPerSecond![p])} (${f.rawEfficiency![p]!.median}) | ${cell(ratioOf(f.perSecond![p]!, f.rawPerSecond![p]!))} |`);
       } finally {
         await slowSink.close();
       }
