@@ -10,7 +10,7 @@
  * 1. lateness of 2,000 one-shots due over 10 s; 2. 1,000 heartbeats every 1 s created at once, for 30 s
  * (lateness, missing and duplicate slots); 3. a burst of 10,000 one-shots due at one instant; 4.
  * throughput of 20,000 immediate fires with 1 and 2 worker processes; 5. fleet scaling with a 100 ms agent,
- * 1–8 processes; 6. a million heartbeat triggers (creation, bytes, listing, idle CPU; once, not repeated);
+ * 1–8 processes (tickler, then raw BullMQ); 6. a million heartbeat triggers (creation, bytes, listing, idle CPU; once, not repeated);
  * 7. the API under 500 PUT/s for 30 s; 8. pg-boss doing 1 and 4. BENCH_CPU_PROF=<dir> and
  * BENCH_REDIS_STATS=1 help find where time goes.
  */
