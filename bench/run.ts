@@ -243,8 +243,8 @@ async function fleet(redis: Redis7, slowSink: BenchSink, rep: number) {
     },
   );
   await raw.close();
-  for (const p of SIZES.map((n) => `${n}p`)) {
-    const n = Number.parseInt(p);
+  for (const n of SIZES) {
+    const p = `${n}p`;
     out.efficiency![p] = Math.round((out.perSecond![p]! / (n * out.perSecond!["1p"]!)) * 100) / 100;
     out.rawEfficiency![p] = Math.round((out.rawPerSecond![p]! / (n * out.rawPerSecond!["1p"]!)) * 100) / 100;
   }

@@ -59,8 +59,11 @@ const MARKER_TTL_MS = 24 * 3600 * 1000;
  * right after the hand-over; if its worker died in between, no other run waits longer than this.
  */
 export const HANDOVER_TTL_MS = 10_000;
-/** The marker's value while it is handed over to job `jobId`, which is not yet running (take-marker.lua). */
-export const handedOver = (jobId: string): string => `next|${jobId}`;
+/**
+ * Whether a marker's value is a hand-over to a catch-up chain's next step, not yet running: finish-run.lua
+ * writes it as `next|<job id>` and take-marker.lua lets only that job take it.
+ */
+export const isHandedOver = (holder: string): boolean => holder.startsWith("next|");
 
 /** What an outcome changes in its trigger's bookkeeping (record-fire.lua). */
 export interface FireBookkeeping {

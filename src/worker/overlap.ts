@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import type { FireQueue } from "../producer/fire-queue.js";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
-import { handedOver, type RunRecord, type RunStore } from "../runs/run-store.js";
+import { isHandedOver, type RunRecord, type RunStore } from "../runs/run-store.js";
 
 /** What starting a run needs. */
 export interface OverlapDeps {
@@ -29,7 +29,7 @@ export async function startRun(deps: OverlapDeps, run: RunRecord, jobId: string 
     const holder = await deps.runs.start(run, jobId);
     if (holder === null) return true;
     // Handed to a catch-up chain's next step, which is being added: its TTL ends the wait if it never comes.
-    if (holder.startsWith(handedOver(""))) return false;
+    if (isHandedOver(holder)) return false;
     const holderJob = await deps.fires.queue.getJob(holder);
     if (holderJob && IN_PROGRESS.has(await holderJob.getState())) return false;
     await runScript(deps.redis, "releaseLock", [deps.keys.running(run.triggerId)], [holder]);
