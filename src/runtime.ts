@@ -132,7 +132,10 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
     logger.info({ url: `http://${config.host}:${port}/metrics` }, "worker metrics listening");
   }
   if (worker)
-    logger.info({ concurrency: config.concurrency, prefix: config.prefix }, "tickler worker started");
+    logger.info(
+      { concurrency: config.concurrency, prefix: config.prefix, worker: worker.name },
+      "tickler worker started",
+    );
 
   return {
     producer,

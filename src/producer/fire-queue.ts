@@ -23,6 +23,21 @@ export interface FireJobData {
   rest?: number[];
   /** Manual runs only: makes the run id and idempotency key unique. */
   manualNonce?: string;
+  /**
+   * A late pickup's missed-slot plan, written to the job before any of it is carried out, so that a
+   * takeover after its worker died carries out the same plan instead of deciding again (later, and
+   * differently).
+   */
+  late?: LatePlan;
+  /** Likewise the slots BullMQ skipped after this iteration, planned by an earlier pickup of the job. */
+  skipped?: number[];
+}
+
+/** What a late pickup decided: when, which slots are recorded missed and which are delivered as catch-ups. */
+export interface LatePlan {
+  atMs: number;
+  missed: number[];
+  deliver: number[];
 }
 
 /** The custom backoff type: the processor computes each delay (Retry-After, jitter) and hands it over. */
@@ -78,6 +93,8 @@ export function slotOf(job: Pick<Job<FireJobData>, "id" | "data">): number {
  */
 export class FireQueue {
   readonly queue: Queue<FireJobData>;
+  /** How BullMQ names a named worker's blocking connection, up to the name (`<prefix>:<base64 queue>:w:`). */
+  private readonly workerClientPrefix: string;
 
   /**
    * @param onError - where the queue's connection errors go. They also surface on every call that fails
@@ -86,6 +103,21 @@ export class FireQueue {
   constructor(connection: Redis, prefix: string, onError: (error: Error) => void = () => undefined) {
     this.queue = new Queue<FireJobData>(QUEUE_NAME, { connection, prefix });
     this.queue.on("error", onError);
+    this.workerClientPrefix = `${prefix}:${Buffer.from(QUEUE_NAME).toString("base64")}:w:`;
+  }
+
+  /**
+   * The names of the workers connected to Redis now (BullMQ names each worker's blocking connection after
+   * it), or null where Redis does not list its clients.
+   */
+  async connectedWorkers(): Promise<Set<string> | null> {
+    const clients = (await this.queue.getWorkers()) as { rawname?: string }[];
+    if (clients.length > 0 && clients.every((client) => client.rawname === undefined)) return null;
+    const names = new Set<string>();
+    for (const { rawname } of clients)
+      if (rawname?.startsWith(this.workerClientPrefix))
+        names.add(rawname.slice(this.workerClientPrefix.length));
+    return names;
   }
 
   /**

@@ -59,11 +59,27 @@ const MARKER_TTL_MS = 24 * 3600 * 1000;
  * right after the hand-over; if its worker died in between, no other run waits longer than this.
  */
 export const HANDOVER_TTL_MS = 10_000;
+/** A marker's value when handed over to a catch-up chain's next step, not yet running. */
+export interface HandOver {
+  /** The next step's job: take-marker.lua lets only this job take the marker. */
+  jobId: string;
+  /** The worker that handed it over and is adding that job (absent: a worker without a name). */
+  worker: string | null;
+}
+
+/** The marker value of a hand-over (finish-run.lua writes it): `next|<job id>#<worker name>`. */
+const handOverValue = (to: HandOver): string => (to.worker === null ? to.jobId : `${to.jobId}#${to.worker}`);
+
 /**
- * Whether a marker's value is a hand-over to a catch-up chain's next step, not yet running: finish-run.lua
- * writes it as `next|<job id>` and take-marker.lua lets only that job take it.
+ * Reads a marker's value as a hand-over to a catch-up chain's next step, or null when it names a running
+ * job. Job ids never hold `#` (catch-up ids are URI-encoded, the others are made of names that cannot).
  */
-export const isHandedOver = (holder: string): boolean => holder.startsWith("next|");
+export function parseHandOver(holder: string): HandOver | null {
+  if (!holder.startsWith("next|")) return null;
+  const rest = holder.slice("next|".length);
+  const at = rest.lastIndexOf("#");
+  return at < 0 ? { jobId: rest, worker: null } : { jobId: rest.slice(0, at), worker: rest.slice(at + 1) };
+}
 
 /** What an outcome changes in its trigger's bookkeeping (record-fire.lua). */
 export interface FireBookkeeping {
@@ -136,14 +152,19 @@ export class RunStore {
    * A fire's first attempt in one round trip (begin-fire.lua): reads its trigger and, when nothing stands in
    * the way, takes the overlap marker and writes `run` as running.
    *
-   * @returns the trigger's hash and definition as `TriggerStore.read` gets them, and whether the run
-   *   started
+   * @returns the trigger's hash and definition as `TriggerStore.read` gets them, whether the run started,
+   *   and the slot's run record as it was before (`existing`: an earlier pickup of the job started it)
    */
   async begin(
     run: RunRecord,
     fire: { scheduleVersion: number | null; jobId: string; checkLate: boolean; nowMs: number },
-  ): Promise<{ started: boolean; hash: Record<string, string>; definition: string | null }> {
-    const [started, flat, definition] = await runScript<[number, string[], string]>(
+  ): Promise<{
+    started: boolean;
+    hash: Record<string, string>;
+    definition: string | null;
+    existing: RunRecord | null;
+  }> {
+    const [started, flat, definition, existing] = await runScript<[number, string[], string, string]>(
       this.redis,
       "beginFire",
       [
@@ -164,7 +185,12 @@ export class RunStore {
     );
     const hash: Record<string, string> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
-    return { started: started === 1, hash, definition: definition === "" ? null : definition };
+    return {
+      started: started === 1,
+      hash,
+      definition: definition === "" ? null : definition,
+      existing: existing === "" ? null : (JSON.parse(existing) as RunRecord),
+    };
   }
 
   /**
@@ -178,7 +204,7 @@ export class RunStore {
   async finish(
     run: RunRecord,
     fire: FireBookkeeping,
-    marker: { holder: string; handTo: string | null } | null,
+    marker: { holder: string; handTo: HandOver | null } | null,
     indexed = false,
   ): Promise<boolean> {
     const [, completed] = await runScript<[number, number]>(
@@ -194,7 +220,7 @@ export class RunStore {
         ...this.saveArgs(run, !indexed),
         ...fireArgs(fire),
         marker?.holder ?? "",
-        marker?.handTo ?? "",
+        marker?.handTo ? handOverValue(marker.handTo) : "",
         HANDOVER_TTL_MS,
       ],
     );

@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
@@ -6,13 +8,24 @@ import { runIdFor } from "../runs/run-store.js";
 import { connectRedis } from "../redis/connection.js";
 import { QUEUE_NAME } from "../redis/keys.js";
 import { coerceError } from "../triggers/index.js";
-import { createProcessor, type FireResult, type ProcessorDeps } from "./processor.js";
+import { baseRun, createProcessor, type FireResult, type ProcessorDeps } from "./processor.js";
 
 /** A running worker: BullMQ Worker plus its own blocking connection. */
 export interface FireWorker {
   worker: Worker<FireJobData, FireResult>;
+  /** The worker's name in the fleet (see {@link workerName}). */
+  name: string;
   /** Stops taking jobs, lets in-flight deliveries finish for up to `timeoutMs`, then closes. */
   close(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * A name for one worker, unique in the fleet and telling where it runs: `<host>:<pid>:<random>`. BullMQ
+ * names the worker's blocking connection after it and stamps it on each job the worker takes, so whether a
+ * job's worker is alive can be read off Redis's client list.
+ */
+export function workerName(): string {
+  return `${hostname().replace(/[^A-Za-z0-9_.-]/g, "_")}:${process.pid}:${randomBytes(3).toString("hex")}`;
 }
 
 /**
@@ -24,7 +37,9 @@ export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logg
   const { config, logger } = deps;
   const connection = connectRedis(config.redisUrl, "worker", "tickler-worker");
   connection.on("error", (error) => logger.debug({ err: error.message }, "worker Redis connection error"));
+  const name = workerName();
   const worker = new Worker<FireJobData, FireResult>(QUEUE_NAME, createProcessor(deps), {
+    name,
     connection,
     prefix: config.prefix,
     concurrency: config.concurrency,
@@ -43,24 +58,25 @@ export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logg
   worker.on("error", (error) => logger.warn({ err: coerceError(error).message }, "worker error"));
   worker.on("failed", (job, error) => {
     // A job failed by BullMQ itself (its workers died more than maxStalledCount times) never reached the
-    // processor's bookkeeping: close its run record here so it does not stay "running" forever.
+    // processor's bookkeeping: close its run record here (or write one, if no pickup got as far as starting
+    // it) so that it neither stays "running" forever nor goes unrecorded.
     if (!job || !/stalled/i.test(error.message)) return;
     logger.error({ job: job.id, err: error.message }, "fire failed after repeated worker crashes");
     const runId = runIdFor(job.data.tid, slotOf(job), job.data.manualNonce);
     void deps.runs
       .get(runId)
       .then((run) =>
-        run && (run.status === "running" || run.status === "retrying")
-          ? deps.runs.save([
+        run && run.status !== "running" && run.status !== "retrying"
+          ? undefined
+          : deps.runs.save([
               {
-                ...run,
+                ...(run ?? baseRun(job.data.tid, slotOf(job), job.data, null)),
                 status: "failed",
                 error: `the worker delivering it died ${config.worker.maxStalledCount + 1} times`,
                 finishedAtMs: Date.now(),
                 nextAttemptAtMs: null,
               },
-            ])
-          : undefined,
+            ]),
       )
       .catch((thrown) =>
         logger.warn({ err: coerceError(thrown).message, runId }, "could not record a stalled fire's failure"),
@@ -71,6 +87,7 @@ export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logg
   );
   return {
     worker,
+    name,
     async close(timeoutMs = config.worker.shutdownTimeoutMs) {
       let timer: NodeJS.Timeout | undefined;
       const graceful = worker.close(false);

@@ -1,8 +1,9 @@
 import type { Redis } from "ioredis";
-import type { FireQueue } from "../producer/fire-queue.js";
+import type { FireJobData, FireQueue } from "../producer/fire-queue.js";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
-import { isHandedOver, type RunRecord, type RunStore } from "../runs/run-store.js";
+import { parseHandOver, runIdFor, type RunRecord, type RunStore } from "../runs/run-store.js";
+import { slotOf } from "../producer/fire-queue.js";
 
 /** What starting a run needs. */
 export interface OverlapDeps {
@@ -12,27 +13,77 @@ export interface OverlapDeps {
   runs: RunStore;
 }
 
-/** Job states in which the holder's run is still going (delayed: waiting for a retry). */
-const IN_PROGRESS = new Set(["active", "delayed", "waiting", "prioritized"]);
+/** Whether a run was started, or which live run of the trigger stood in the way (in words, for its record). */
+export type StartResult = { started: true } | { started: false; holder: string; heldBy: string };
+
+/** Job states in which a catch-up chain's next step is still to run. */
+const PENDING = new Set(["waiting", "delayed", "prioritized", "active"]);
 
 /**
  * Writes `run` as running, first taking its trigger's overlap marker for `jobId` when one is given
  * (overlap: skip), in one round trip. The marker holds the job id, so a retry or a takeover of the same job
- * finds it its own. Another job's marker is honoured while that job is still in progress and taken over
- * once it is not (its worker died, or it finished without releasing). A marker handed over to the next
- * step of a catch-up chain is honoured until that job takes it or the hand-over's short TTL ends.
+ * finds it its own. Another job's marker is honoured only while that run is really alive (see
+ * {@link markerHolder}) and taken over as soon as it is not: a run whose worker died is not in progress.
  *
- * @returns false when another run of the trigger is still going (nothing was written)
+ * @returns `started: false` with the live holder when another run of the trigger is still going (nothing
+ *   was written)
  */
-export async function startRun(deps: OverlapDeps, run: RunRecord, jobId: string | null): Promise<boolean> {
+export async function startRun(
+  deps: OverlapDeps,
+  run: RunRecord,
+  jobId: string | null,
+): Promise<StartResult> {
+  let holder: string | null = null;
   for (let tries = 0; tries < 3; tries++) {
-    const holder = await deps.runs.start(run, jobId);
-    if (holder === null) return true;
-    // Handed to a catch-up chain's next step, which is being added: its TTL ends the wait if it never comes.
-    if (isHandedOver(holder)) return false;
-    const holderJob = await deps.fires.queue.getJob(holder);
-    if (holderJob && IN_PROGRESS.has(await holderJob.getState())) return false;
+    holder = await deps.runs.start(run, jobId);
+    if (holder === null) return { started: true };
+    const live = await markerHolder(deps, holder);
+    if (live !== null) return { started: false, holder, heldBy: live };
     await runScript(deps.redis, "releaseLock", [deps.keys.running(run.triggerId)], [holder]);
   }
-  return false;
+  return {
+    started: false,
+    holder: holder ?? "",
+    heldBy: "the marker changed hands three times while starting",
+  };
+}
+
+/**
+ * Whether the run holding a trigger's overlap marker is alive, and if so where, in words; null when it is
+ * not, so the marker may be taken:
+ * - a job holding BullMQ's lock is alive while its worker's connection to Redis is (a SIGKILLed worker's
+ *   connection closes at once; a cut-off host's lock expires after lock_duration);
+ * - a job without a lock is alive while its run waits for its next attempt (`retrying`), in delayed or
+ *   in wait; one moved back to wait by the stall check, failed, finished or gone is not;
+ * - a hand-over to a catch-up chain's next step is alive while that job is pending, or while the worker
+ *   handing it over (and adding that job) is connected (a worker without a name: until the hand-over's TTL).
+ * Where Redis does not list its clients (some managed services), a held lock counts as alive.
+ */
+export async function markerHolder(deps: OverlapDeps, holder: string): Promise<string | null> {
+  const { fires } = deps;
+  const handOver = parseHandOver(holder);
+  if (handOver) {
+    const next = await fires.queue.getJob(handOver.jobId);
+    if (next && PENDING.has(await next.getState()))
+      return `a catch-up of this trigger is going on (its next step, job ${handOver.jobId}, is queued)`;
+    // Handed over by a worker without a name: its short TTL ends the wait.
+    if (handOver.worker === null)
+      return `a catch-up of this trigger is going on (next step: job ${handOver.jobId})`;
+    if ((await fires.connectedWorkers())?.has(handOver.worker) === false) return null;
+    return `a catch-up of this trigger is going on (handing over to job ${handOver.jobId} on worker ${handOver.worker})`;
+  }
+  const [locked, worker, data] = await Promise.all([
+    deps.redis.exists(fires.queue.toKey(`${holder}:lock`)),
+    deps.redis.hget(fires.queue.toKey(holder), "pb"),
+    deps.redis.hget(fires.queue.toKey(holder), "data"),
+  ]);
+  if (locked === 1) {
+    if (worker === null) return `job ${holder} is running`;
+    const connected = await fires.connectedWorkers();
+    return connected === null || connected.has(worker) ? `job ${holder} running on worker ${worker}` : null;
+  }
+  if (data === null) return null;
+  const fire = JSON.parse(data) as FireJobData;
+  const held = await deps.runs.get(runIdFor(fire.tid, slotOf({ id: holder, data: fire }), fire.manualNonce));
+  return held?.status === "retrying" ? `job ${holder} waiting to retry` : null;
 }

@@ -3,7 +3,13 @@ import type { Redis } from "ioredis";
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
-import { catchupJobId, slotOf, type FireJobData, type FireQueue } from "../producer/fire-queue.js";
+import {
+  catchupJobId,
+  slotOf,
+  type FireJobData,
+  type FireQueue,
+  type LatePlan,
+} from "../producer/fire-queue.js";
 import { decodeTrigger, type TriggerStore } from "../producer/trigger-store.js";
 import type { Metrics } from "../metrics.js";
 import type { Keys } from "../redis/keys.js";
@@ -84,27 +90,37 @@ export function createProcessor(deps: ProcessorDeps) {
     // A job that already made attempts is resuming a slot that came due (a retry, or a retry of a failed
     // fire from Bull Board): it is delivered even if the trigger completed meanwhile.
     const resumed = job.attemptsMade > 0;
-    const firstPickup = !resumed && (job.attemptsStarted ?? 0) <= 1;
-    const checkLate = firstPickup && (data.origin === "scheduled" || data.origin === "once");
 
     // A first attempt reads its trigger and, when nothing below would stop it, starts its run in the same
-    // round trip; otherwise it decides here with what that read returned.
+    // round trip; otherwise it decides here with what that read returned. A pickup that finds the slot's run
+    // already started is a takeover: the worker of an earlier pickup of this job died.
     let record: TriggerRecord | null;
-    if (!resumed) {
+    let existing: RunRecord | null = null;
+    if (!resumed && !data.late) {
       const startedAt = now();
       const run: RunRecord = { ...baseRun(data.tid, slot, data, startedAt), status: "running", attempts: 1 };
       const begun = await deps.runs.begin(run, {
         scheduleVersion: manual ? null : data.sv,
         jobId: job.id ?? "",
-        checkLate,
+        checkLate: data.origin === "scheduled" || data.origin === "once",
         nowMs: startedAt,
       });
       record = decodeTrigger(begun.hash, begun.definition);
+      existing = begun.existing;
       if (begun.started && record) {
-        if (firstPickup && data.origin === "scheduled") await recoverSkipped(job, record, slot);
-        return deliverSlot(job, record, slot, token, signal, run);
+        if (data.origin === "scheduled") await recoverSkipped(job, record, slot);
+        return deliverSlot(job, record, slot, token, signal, { started: run, existing });
       }
     } else record = await deps.store.get(data.tid);
+
+    if (existing && OUTCOMES.has(existing.status)) {
+      // Its worker died after recording the outcome, before BullMQ marked the job done: not a new fire.
+      // A chain step still adds its next step (that is idempotent: job ids derive from the slots).
+      const following = chainOf(job);
+      if (following) await chain(data.tid, data.sv, following.origin, following.slots);
+      return { outcome: "dropped", reason: "already finished" };
+    }
+    const takeover = existing !== null;
 
     // The producer adds a job before it commits the definition that accounts for it (schedule versions
     // only grow), so a job newer than the stored definition may belong to a write still in flight: wait for
@@ -118,7 +134,7 @@ export function createProcessor(deps: ProcessorDeps) {
       await deps.runs.save(
         [
           {
-            ...baseRun(data.tid, slot, data, null),
+            ...(existing ?? baseRun(data.tid, slot, data, null)),
             status: "missed",
             finishedAtMs: now(),
             error: "trigger was canceled; not delivered",
@@ -129,7 +145,17 @@ export function createProcessor(deps: ProcessorDeps) {
       return { outcome: "dropped", reason: "canceled" };
     }
     if (!manual && record.scheduleVersion !== data.sv) {
-      // Planned under a schedule that has since been replaced: not a slot of the current trigger.
+      // Planned under a schedule that has since been replaced: not a slot of the current trigger. A run it
+      // started before its worker died is closed, not left running.
+      if (existing)
+        await deps.runs.save([
+          {
+            ...existing,
+            status: "missed",
+            finishedAtMs: now(),
+            error: "trigger was rescheduled; not delivered",
+          },
+        ]);
       log.debug({ job: job.id, tid: data.tid }, "dropped a fire of a replaced schedule");
       return { outcome: "dropped", reason: "superseded" };
     }
@@ -137,37 +163,48 @@ export function createProcessor(deps: ProcessorDeps) {
     if (!manual && state === "paused") {
       await finishRun(
         record,
-        baseRun(data.tid, slot, data, now()),
+        existing ?? baseRun(data.tid, slot, data, now()),
         "missed",
         "trigger is paused; not delivered",
       );
       return { outcome: "dropped", reason: "paused" };
     }
-    if (!manual && !resumed && (state === "completed" || pastEnd(record, slot) || maxedOut(record))) {
+    // A takeover delivers its slot even if the trigger completed meanwhile (a later slot was its last).
+    if (
+      !manual &&
+      !resumed &&
+      !takeover &&
+      (state === "completed" || pastEnd(record, slot) || maxedOut(record))
+    ) {
       if (state !== "completed") await markCompleted(record);
       if (record.schedule.kind !== "once") await deps.fires.removeScheduler(data.tid);
       return { outcome: "dropped", reason: "completed" };
     }
 
+    if (!resumed && data.late) return carryOutLate(job, record, data.late);
+    const checkLate = !resumed && !takeover && (data.origin === "scheduled" || data.origin === "once");
     if (checkLate && isLate(slot, now(), record.spec.misfireGraceMs)) return handleLate(job, record, slot);
-    if (firstPickup && data.origin === "scheduled") await recoverSkipped(job, record, slot);
+    if (!resumed && data.origin === "scheduled") await recoverSkipped(job, record, slot);
 
-    return deliverSlot(job, record, slot, token, signal);
+    return deliverSlot(job, record, slot, token, signal, { existing });
   };
 
-  /** Delivers one attempt of a slot; `started` is its run when begin-fire.lua already wrote it as running. */
+  /**
+   * Delivers one attempt of a slot. `started`: its run, when begin-fire.lua already wrote it as running;
+   * `existing`: its run as an earlier pickup of this job left it (a takeover).
+   */
   async function deliverSlot(
     job: Job<FireJobData>,
     record: TriggerRecord,
     slot: number,
-    token?: string,
-    signal?: AbortSignal,
-    started?: RunRecord,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+    { started, existing = null }: { started?: RunRecord; existing?: RunRecord | null },
   ): Promise<FireResult> {
     const { data } = job;
     const attempt = job.attemptsMade + 1;
     const startedAt = started?.startedAtMs ?? now();
-    const previous = attempt > 1 ? await deps.runs.get(runIdFor(data.tid, slot, data.manualNonce)) : null;
+    const previous = attempt > 1 ? await deps.runs.get(runIdFor(data.tid, slot, data.manualNonce)) : existing;
     // A slot that already reached an outcome (and is re-delivered from Bull Board) is not a new fire.
     const bookkeeping = {
       counted: !(previous && OUTCOMES.has(previous.status)),
@@ -184,9 +221,11 @@ export function createProcessor(deps: ProcessorDeps) {
       throw new UnrecoverableError(request.error);
     }
     const marker = !run.manual && record.spec.overlap === "skip" ? (job.id ?? "") : null;
-    if (!started && !(await startRun(deps, run, marker))) {
-      if (data.origin === "catchup" || data.origin === "skipped") {
-        // Catch-ups of one outage run in order, one at a time: wait for the run in progress instead of skipping.
+    const start = started ? null : await startRun(deps, run, marker);
+    if (start && !start.started) {
+      if (data.origin === "catchup" || data.origin === "skipped" || existing !== null) {
+        // Catch-ups of one outage run in order, one at a time, and a taken-over run was started in its
+        // time: each waits for the run in progress instead of being skipped.
         await job.moveToDelayed(now() + OVERLAP_REQUEUE_MS, token);
         throw new DelayedError();
       }
@@ -195,8 +234,9 @@ export function createProcessor(deps: ProcessorDeps) {
         record,
         skipped,
         "skipped_overlap",
-        "the previous run of this trigger was still in progress",
+        `the previous run of this trigger was still in progress (${start.heldBy})`,
       );
+      log.info({ tid: data.tid, run: skipped.runId, heldBy: start.heldBy }, "slot skipped: overlap");
       return { outcome: "skipped_overlap", run_id: skipped.runId };
     }
     bookkeeping.indexed = true; // the run is in its history since it started
@@ -237,81 +277,117 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /**
-   * An iteration picked up more than one period late (a busy fleet, a slow previous run) makes BullMQ plan
-   * the next iteration from now, silently skipping the slots in between. They came due less than
-   * misfire_grace ago (this slot is within it, and they are later), so they are delivered, in order, after
-   * this one: a slot late by less than misfire_grace is never dropped.
+   * An iteration picked up more than one period late (a busy fleet, a slow previous run, a takeover whose
+   * first pickup died before BullMQ planned the next iteration) makes BullMQ plan the next iteration from
+   * now, silently skipping the slots in between. They came due less than misfire_grace ago (this slot is
+   * within it, and they are later), so they are delivered, in order, after this one: a slot late by less
+   * than misfire_grace is never dropped. The slots found are written to the job before their chain is
+   * added, so a takeover adds the same chain.
    */
   async function recoverSkipped(job: Job<FireJobData>, record: TriggerRecord, slot: number): Promise<void> {
-    const expected = slotAfter(record.schedule, slot, record.spec.schedule);
-    if (expected === null || expected > now()) return; // the next slot was planned normally
-    const skipped = await slotsBullMqSkipped(record, slot, now());
-    if (skipped.length === 0) return;
-    log.info(
-      { tid: job.data.tid, skipped: skipped.length },
-      "BullMQ skipped slots of a late iteration; delivering them",
-    );
-    await chain(record, "skipped", skipped);
+    let skipped = job.data.skipped;
+    if (skipped === undefined) {
+      const expected = slotAfter(record.schedule, slot, record.spec.schedule);
+      if (expected === null || expected > now()) return; // the next slot was planned normally
+      skipped = await slotsBullMqSkipped(record, slot, now());
+      if (skipped.length === 0) return;
+      await job.updateData({ ...job.data, skipped });
+      log.info(
+        { tid: job.data.tid, skipped: skipped.length },
+        "BullMQ skipped slots of a late iteration; delivering them",
+      );
+    }
+    await chain(job.data.tid, job.data.sv, "skipped", skipped);
   }
 
   /**
    * The slots after `slot` that BullMQ skipped: a late iteration makes it plan the next one from now, so
-   * every slot between this one and the scheduler's pending next came due without a job.
+   * the slots from this one up to the first that has a job or a run record came due without either. (Past
+   * that one, BullMQ planned normally; a takeover long after its slot sees those later slots run already.)
    */
   async function slotsBullMqSkipped(record: TriggerRecord, slot: number, at: number): Promise<number[]> {
-    const next = (await deps.fires.queue.getJobScheduler(tidOf(record)))?.next ?? at;
-    return slotsBetween(
+    const tid = tidOf(record);
+    const next = (await deps.fires.queue.getJobScheduler(tid))?.next ?? at;
+    const candidates = slotsBetween(
       record.schedule,
       slot,
       Math.min(next, at + 1),
       MAX_MISSED_SLOTS,
       record.spec.schedule,
     );
+    const { queue } = deps.fires;
+    const covered = await Promise.all(
+      candidates.map((candidate) =>
+        deps.redis.exists(
+          queue.toKey(`repeat:${tid}:${candidate}`),
+          queue.toKey(catchupJobId(tid, record.scheduleVersion, candidate)),
+          deps.keys.run(runIdFor(tid, candidate)),
+        ),
+      ),
+    );
+    const first = covered.findIndex((count) => count > 0);
+    return first < 0 ? candidates : candidates.slice(0, first);
   }
 
   /** Delivers `slots` one after another, oldest first (each job adds the next when it finishes). */
-  async function chain(record: TriggerRecord, origin: ChainOrigin, slots: readonly number[]): Promise<void> {
+  async function chain(
+    tid: string,
+    sv: number,
+    origin: ChainOrigin,
+    slots: readonly number[],
+  ): Promise<void> {
     const [slot, ...rest] = slots;
     if (slot === undefined) return;
-    const tid = tidOf(record);
-    await deps.fires.addNow(catchupJobId(tid, record.scheduleVersion, slot), {
-      tid,
-      sv: record.scheduleVersion,
-      origin,
-      slot,
-      rest,
-    });
+    await deps.fires.addNow(catchupJobId(tid, sv, slot), { tid, sv, origin, slot, rest });
   }
 
-  /** A slot first picked up after its misfire grace: apply the missed policy to it and to the slots BullMQ skipped. */
+  /**
+   * A slot first picked up after its misfire grace: apply the missed policy to it and to the slots BullMQ
+   * skipped. The plan is written to the job first, so a takeover carries out this plan, not a new one.
+   */
   async function handleLate(job: Job<FireJobData>, record: TriggerRecord, slot: number): Promise<FireResult> {
-    const { data } = job;
     const at = now();
     const late = [slot];
     // BullMQ ran this one late iteration and planned the next from now: the slots in between were skipped.
     if (record.schedule.kind !== "once") late.push(...(await slotsBullMqSkipped(record, slot, at)));
     const plan = planMissed(late, at, record.spec.missedPolicy, record.spec.catchupWindowMs);
+    const decided: LatePlan = { atMs: at, ...plan };
+    await job.updateData({ ...job.data, late: decided });
+    deps.metrics?.fires.inc({ kind: kindOf(record.spec), outcome: "missed" }, plan.missed.length);
+    log.info(
+      {
+        tid: job.data.tid,
+        late: late.length,
+        deliver: plan.deliver.length,
+        policy: record.spec.missedPolicy,
+      },
+      "slots came due while no worker ran",
+    );
+    return carryOutLate(job, record, decided);
+  }
+
+  /** Records a late pickup's missed slots and starts the chain of its catch-ups (again, after a takeover). */
+  async function carryOutLate(
+    job: Job<FireJobData>,
+    record: TriggerRecord,
+    plan: LatePlan,
+  ): Promise<FireResult> {
+    const { data } = job;
     const missedRuns = plan.missed.map((missedSlot) => ({
-      ...baseRun(tidOf(record), missedSlot, { ...data, origin: "scheduled" }, at),
+      ...baseRun(data.tid, missedSlot, { ...data, origin: "scheduled" }, plan.atMs),
       status: "missed" as const,
-      finishedAtMs: at,
+      finishedAtMs: plan.atMs,
       error:
-        at - missedSlot > record.spec.catchupWindowMs
+        plan.atMs - missedSlot > record.spec.catchupWindowMs
           ? "older than catchup_window when workers came back"
           : `missed_policy ${record.spec.missedPolicy}: not delivered late`,
     }));
     await deps.runs.save(missedRuns);
-    if (missedRuns.length > 0)
-      deps.metrics?.fires.inc({ kind: kindOf(record.spec), outcome: "missed" }, missedRuns.length);
-    log.info(
-      { tid: data.tid, late: late.length, deliver: plan.deliver.length, policy: record.spec.missedPolicy },
-      "slots came due while no worker ran",
-    );
     if (plan.deliver.length === 0) {
-      await recordFire(record, "missed", null, false, record.schedule.kind === "once");
+      await recordFire(record, "missed", null, false, isLastSlot(record, Math.max(...plan.missed)));
       return { outcome: "missed", run_ids: missedRuns.map((run) => run.runId) };
     }
-    await chain(record, "catchup", plan.deliver);
+    await chain(data.tid, data.sv, "catchup", plan.deliver);
     return { outcome: "catchup_planned", slots: plan.deliver.length };
   }
 
@@ -331,27 +407,30 @@ export function createProcessor(deps: ProcessorDeps) {
     deps.metrics?.fires.inc({ kind: kindOf(record.spec), outcome: status });
     const fired = job !== undefined;
     const counted = fired && !run.manual && opts.counted !== false;
+    // The last slot completes its trigger once it is accounted for: delivered (or failed), or skipped.
+    const last = !run.manual && isLastSlot(record, run.scheduledAtMs);
+    const done = last && (counted || status === "skipped_overlap");
     const releasing = job !== undefined && record.spec.overlap === "skip" && !run.manual;
     // A catch-up chain keeps the marker from one step to the next: handed to the next step's job, it
     // cannot go to another run of the trigger (a second chain, a live slot) in between.
     const following = chainOf(job);
     const next = following?.slots[0];
-    const nextJobId = next === undefined ? null : catchupJobId(tidOf(record), record.scheduleVersion, next);
+    const handTo =
+      next === undefined
+        ? null
+        : {
+            jobId: catchupJobId(tidOf(record), record.scheduleVersion, next),
+            worker: job?.processedBy ?? null,
+          };
     // The run's outcome, the trigger's bookkeeping and the overlap marker: one script, one round trip.
     const completed = await deps.runs.finish(
       { ...run, status, error, finishedAtMs: run.finishedAtMs ?? now(), nextAttemptAtMs: null },
-      fireOf(
-        record,
-        status,
-        fired ? run.startedAtMs : null,
-        counted,
-        counted && isLastSlot(record, run.scheduledAtMs),
-      ),
-      releasing ? { holder: job.id ?? "", handTo: nextJobId } : null,
+      fireOf(record, status, fired ? run.startedAtMs : null, counted, done),
+      releasing ? { holder: job.id ?? "", handTo } : null,
       opts.indexed,
     );
     if (completed && record.schedule.kind !== "once") await deps.fires.removeScheduler(tidOf(record));
-    if (following) await chain(record, following.origin, following.slots);
+    if (following) await chain(tidOf(record), record.scheduleVersion, following.origin, following.slots);
   }
 
   async function recordFire(
@@ -413,7 +492,7 @@ function maxedOut(record: TriggerRecord): boolean {
 }
 
 /** A run of slot `slot` of trigger `tid` (user id, then name: user ids hold no slash), not started. */
-function baseRun(tid: string, slot: number, data: FireJobData, startedAtMs: number | null): RunRecord {
+export function baseRun(tid: string, slot: number, data: FireJobData, startedAtMs: number | null): RunRecord {
   const [userId = "", ...name] = tid.split("/");
   return {
     runId: runIdFor(tid, slot, data.manualNonce),

@@ -12,6 +12,9 @@ export interface Received {
   body: Record<string, unknown>;
   /** The address the request came from (tells worker hosts apart in the network-namespace suite). */
   from: string;
+  /** When the sink answered, and with which status (unset while held, or when the socket was destroyed). */
+  answeredAt?: number;
+  status?: number;
 }
 
 /** Decides the answer to a request: status, headers, body, and an optional hold before answering. */
@@ -66,6 +69,8 @@ export async function startSink(responder: Responder = () => ({}), host = "127.0
         if (res.destroyed) return;
         res.writeHead(answer.status ?? 200, { "content-type": "application/json", ...answer.headers });
         res.end(answer.body ?? '{"ok":true}');
+        entry.answeredAt = Date.now();
+        entry.status = answer.status ?? 200;
       };
       if (answer.holdMs) setTimeout(send, answer.holdMs).unref();
       else send();

@@ -162,33 +162,42 @@ describe("begin-fire.lua", () => {
     expect(gone).toMatchObject({ started: false, hash: {}, definition: null });
   });
 
-  it("hands the marker from a catch-up step to the next one, and to nobody else in between", async () => {
+  it("hands the marker from a catch-up step to the next one, and to nobody else while its worker lives", async () => {
     const sv = await create("chain", { every: "1h" });
     const tid = "b/chain";
     const slot = Date.now() - 3_600_000;
+    // The worker handing over: a connection named as BullMQ names a worker's (so the client list shows it).
+    const hander = new Redis(REDIS_URL, {
+      connectionName: `${prefix}:${Buffer.from("fires").toString("base64")}:w:hander`,
+    });
+    await hander.ping();
     const step = await begin("chain", sv, slot, false, "step0");
     expect(step.started).toBe(true);
     const fire = { scheduleVersion: sv, status: "succeeded", firedAtMs: slot, count: true, done: false };
-    const finish = (jobId: string, handTo: string | null) =>
+    const finish = (jobId: string, handTo: string | null, worker: string | null = "hander") =>
       runs.finish(
         { ...runOf("chain", slot, false), status: "succeeded", finishedAtMs: Date.now() },
         { ...fire, status: "succeeded", nowMs: Date.now(), maxFires: null },
-        { holder: jobId, handTo },
+        { holder: jobId, handTo: handTo === null ? null : { jobId: handTo, worker } },
         true,
       );
+    const deps = { redis, keys, fires, runs };
 
     // Another job's finish hands over nothing; the holder's finish hands the marker to the next step.
     await finish("other", "stranger");
     expect(await redis.get(keys.running(tid))).toBe("step0");
     await finish("step0", "step1");
-    expect(await redis.get(keys.running(tid))).toBe("next|step1");
+    expect(await redis.get(keys.running(tid))).toBe("next|step1#hander");
     expect(await redis.pttl(keys.running(tid))).toBeLessThanOrEqual(HANDOVER_TTL_MS);
 
     // Until step1 takes it, no other run starts, even though no job step1 exists yet (it is being added).
     const live = runOf("chain", slot + 3_600_000, false);
     expect((await begin("chain", sv, live.scheduledAtMs, false, "live")).started).toBe(false);
-    expect(await startRun({ redis, keys, fires, runs }, live, "live")).toBe(false);
-    expect(await redis.get(keys.running(tid))).toBe("next|step1");
+    expect(await startRun(deps, live, "live")).toMatchObject({
+      started: false,
+      heldBy: expect.stringContaining("on worker hander"),
+    });
+    expect(await redis.get(keys.running(tid))).toBe("next|step1#hander");
 
     // The next step takes it with the full TTL.
     expect((await begin("chain", sv, slot + 1, false, "step1")).started).toBe(true);
@@ -199,14 +208,29 @@ describe("begin-fire.lua", () => {
     await finish("step1", null);
     expect(await redis.get(keys.running(tid))).toBeNull();
 
-    // A next step that never comes (its worker died before adding it) holds the others off only until the
-    // hand-over's TTL ends.
+    // A next step that never comes because its worker died before adding it: the hand-over is free as
+    // soon as that worker's connection is gone.
     await begin("chain", sv, slot + 2, false, "step2");
     await finish("step2", "step3");
-    expect(await startRun({ redis, keys, fires, runs }, live, "live")).toBe(false);
+    expect((await startRun(deps, live, "live")).started).toBe(false);
+    hander.disconnect();
+    await waitFor(
+      async () => !(await fires.connectedWorkers())?.has("hander"),
+      "the hander to be gone",
+      2000,
+    );
+    expect((await startRun(deps, live, "live")).started).toBe(true);
+    expect(await redis.get(keys.running(tid))).toBe("live");
+    await finish("live", null);
+
+    // A hand-over that names no worker (one without a name) holds the others off until its TTL ends.
+    await begin("chain", sv, slot + 4, false, "step4");
+    await finish("step4", "step5", null);
+    expect(await redis.get(keys.running(tid))).toBe("next|step5");
+    expect((await startRun(deps, live, "live")).started).toBe(false);
     await redis.pexpire(keys.running(tid), 1);
     await waitFor(async () => (await redis.exists(keys.running(tid))) === 0, "the hand-over to expire", 2000);
-    expect(await startRun({ redis, keys, fires, runs }, live, "live")).toBe(true);
+    expect((await startRun(deps, live, "live")).started).toBe(true);
     expect(await redis.get(keys.running(tid))).toBe("live");
   });
 });
