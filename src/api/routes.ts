@@ -61,6 +61,7 @@ export function triggerRoutes(deps: RouteDeps): Router {
   const reply = (outcome: WriteOutcome, nextCount = 1) => ({
     ...recordToWire(outcome.record, now(), nextCount),
     result: outcome.status,
+    ...(outcome.note === undefined ? {} : { note: outcome.note }),
   });
 
   router.put(one, async (req, res) => {

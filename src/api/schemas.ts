@@ -163,7 +163,15 @@ export const triggerWireSchema = z
 
 /** A trigger after a write, with what the write did. */
 export const writeResultSchema = triggerWireSchema
-  .extend({ result: z.enum(["created", "updated", "unchanged", "skipped"]) })
+  .extend({
+    result: z.enum(["created", "updated", "unchanged", "skipped"]),
+    note: z
+      .string()
+      .optional()
+      .describe(
+        "Set when a one-shot that had fired was re-armed by this write, or stays completed (nothing will fire)",
+      ),
+  })
   .strict();
 
 /** One run. */

@@ -37,6 +37,11 @@ export type UpsertStatus = "created" | "updated" | "unchanged" | "skipped";
 export interface WriteOutcome {
   status: UpsertStatus;
   record: TriggerRecord;
+  /**
+   * What a caller (an agent, above all) may not guess from the status: that a one-shot which had fired
+   * was re-armed by this write, or that it stays completed and nothing will fire.
+   */
+  note?: string;
 }
 
 /** One trigger of {@link Producer.upsertMany}: the same arguments as an upsert. */
@@ -144,7 +149,7 @@ export class Producer {
     const caller = opts.caller ?? SYSTEM_CALLER;
     const identity = { userId: checkName(userId, "user_id"), name: checkName(name, "name") };
     const spec = parseTrigger(body, identity, this.rules(caller));
-    return this.commit(identity, opts.ifExists ?? "update", () => spec);
+    return this.commit(identity, opts.ifExists ?? "update", () => spec, { rearm: true });
   }
 
   /**
@@ -190,14 +195,19 @@ export class Producer {
     }
     const identity = { userId: checkName(userId, "user_id"), name: checkName(name, "name") };
     const patch = changes as Record<string, unknown>;
-    return this.commit(identity, "update", (current) => {
-      if (!current) throw notFound(identity.userId, identity.name);
-      const base: Record<string, unknown> = { ...specToInput(current.spec) };
-      if (SCHEDULE_FORMS.some((form) => form in patch && form !== "allow_past")) {
-        for (const form of SCHEDULE_FORMS) delete base[form];
-      }
-      return parseTrigger({ ...base, ...patch }, identity, this.rules(caller));
-    });
+    return this.commit(
+      identity,
+      "update",
+      (current) => {
+        if (!current) throw notFound(identity.userId, identity.name);
+        const base: Record<string, unknown> = { ...specToInput(current.spec) };
+        if (SCHEDULE_FORMS.some((form) => form in patch && form !== "allow_past")) {
+          for (const form of SCHEDULE_FORMS) delete base[form];
+        }
+        return parseTrigger({ ...base, ...patch }, identity, this.rules(caller));
+      },
+      { rearm: true },
+    );
   }
 
   /** Pauses a trigger: its definition stays, nothing fires until resume. */
@@ -218,10 +228,16 @@ export class Producer {
     });
   }
 
+  /**
+   * Writes what `build` makes of the stored trigger. With `rearm`, a changed definition of a one-shot that
+   * already fired schedules it again (its time resolved anew: a relative delay counts from this write, an
+   * `at` that has passed needs allow_past); pause and resume never re-arm.
+   */
   private async commit(
     identity: { userId: string; name: string },
     ifExists: IfExists,
     build: (current: TriggerRecord | null) => TriggerSpec,
+    { rearm = false }: { rearm?: boolean } = {},
   ): Promise<WriteOutcome> {
     const id = triggerId(identity.userId, identity.name);
     const quota = this.config.maxTriggersPerUser;
@@ -237,7 +253,8 @@ export class Producer {
       this.keys.writeLock(id),
       async ([hash, definition, count, version], lock) => {
         const current = decodeTrigger(hash as Record<string, string>, definition as string | null);
-        if (current && ifExists === "skip") return { status: "skipped", record: current };
+        if (current && ifExists === "skip")
+          return { status: "skipped", record: current, ...firedNote(current) };
         if (current && ifExists === "raise") {
           throw new TicklerError(
             "already_exists",
@@ -246,9 +263,11 @@ export class Producer {
           );
         }
         const spec = build(current);
-        const scheduleKept = current !== null && sameSchedule(current.spec, spec);
-        if (current && scheduleKept && sameDefinition(current.spec, spec))
-          return { status: "unchanged", record: current };
+        const sameForm = current !== null && sameSchedule(current.spec, spec);
+        if (current && sameForm && sameDefinition(current.spec, spec))
+          return { status: "unchanged", record: current, ...firedNote(current) };
+        const rearmed = rearm && current !== null && hasFired(current) && kindOf(spec) === "once";
+        const scheduleKept = sameForm && !rearmed;
         if (!current && Number(count) >= quota) throw overQuota(identity.userId, quota);
 
         const now = this.now();
@@ -284,7 +303,15 @@ export class Producer {
         // so the worker drops it and the reconciler's sweep removes it.
         if (replan && current && current.schedule.kind === "once")
           await this.fires.removeOnce(id, current.scheduleVersion);
-        return { status: current ? "updated" : "created", record: next };
+        return {
+          status: current ? "updated" : "created",
+          record: next,
+          ...(rearmed
+            ? {
+                note: "this one-shot had fired already; the changed definition re-armed it, so it fires again",
+              }
+            : {}),
+        };
       },
       reads,
     );
@@ -452,6 +479,20 @@ export class Producer {
     }
     return out;
   }
+}
+
+/** Whether `record` is a one-shot that fired (or was recorded missed): completed, with nothing left to fire. */
+function hasFired(record: TriggerRecord): boolean {
+  return record.schedule.kind === "once" && record.completedAtMs !== null;
+}
+
+/** The note of a write that left a fired one-shot as it was. */
+function firedNote(record: TriggerRecord): { note?: string } {
+  return hasFired(record)
+    ? {
+        note: "this one-shot already fired and is completed: nothing will fire. Change its prompt, payload or time to re-arm it, or schedule it under a new name",
+      }
+    : {};
 }
 
 function notFound(userId: string, name: string): TicklerError {

@@ -340,7 +340,11 @@ export function summarize(record: TriggerRecord, count = 1): Record<string, unkn
 }
 
 function writeResult(outcome: WriteOutcome): Record<string, unknown> {
-  return { status: outcome.status, ...summarize(outcome.record) };
+  return {
+    status: outcome.status,
+    ...summarize(outcome.record),
+    ...(outcome.note === undefined ? {} : { note: outcome.note }),
+  };
 }
 
 /** Validates a tool's arguments against its schema. */

@@ -8,7 +8,7 @@ describe("the examples: a scripted model and a self-rescheduling agent", () => {
   const prefix = testPrefix("examples");
   let t: TestTickler;
   let agent: Awaited<ReturnType<typeof startAgent>>;
-  const options = { ticklerUrl: "", user: "demo", rounds: 2, port: 0, log: (_line: string) => undefined };
+  const options = { ticklerUrl: "", user: "demo", rounds: 3, port: 0, log: (_line: string) => undefined };
 
   beforeAll(async () => {
     agent = await startAgent(options);
@@ -32,8 +32,13 @@ describe("the examples: a scripted model and a self-rescheduling agent", () => {
     expect(results[3]).toMatchObject({ kind: "heartbeat" });
     expect((results[4] as { count: number }).count).toBe(2);
 
-    await waitFor(() => agent.fires.length >= 2, "the reminder and the agent's own follow-up", 15_000);
-    expect(agent.fires[0]!.prompt).toBe("Remind the user to stretch");
-    expect(agent.fires[1]!.prompt).toBe("Follow-up #2: check whether the user answered");
+    // Every round: the reminder, then each follow-up the agent schedules under the same name (the second
+    // re-arms the first, which had fired: same delay, new prompt and payload).
+    await waitFor(() => agent.fires.length >= 3, "the reminder and the agent's own follow-ups", 20_000);
+    expect(agent.fires.map((fire) => fire.prompt)).toEqual([
+      "Remind the user to stretch",
+      "Follow-up #2: check whether the user answered",
+      "Follow-up #3: check whether the user answered",
+    ]);
   });
 });

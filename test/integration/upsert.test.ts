@@ -185,6 +185,67 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     expect(sink.received.filter(forTrigger("moved"))).toHaveLength(1);
   });
 
+  describe("when a one-shot that already fired is written again", () => {
+    const fire = async (name: string, body: Record<string, unknown>) => {
+      expect((await t.api("PUT", `/v1/users/u1/triggers/${name}`, body)).status).toBe(201);
+      await sink.waitForCount(1, 10_000, forTrigger(name));
+      return waitFor(async () => {
+        const got = await t.api("GET", `/v1/users/u1/triggers/${name}`);
+        return got.body.state === "completed" ? got.body : null;
+      }, `${name} to complete`);
+    };
+
+    it("re-arms it when the definition changed: a relative delay counts from the write, and it fires", async () => {
+      await fire("rearm", { prompt: "round 1", delay: "in 300ms" });
+      const before = Date.now();
+      const again = await t.api("PUT", "/v1/users/u1/triggers/rearm", {
+        prompt: "round 2",
+        delay: "in 300ms",
+      });
+      expect(again.status).toBe(200);
+      expect(again.body).toMatchObject({ result: "updated", state: "active", prompt: "round 2" });
+      expect(again.body.note).toMatch(/had fired .*re-armed/);
+      expect(Date.parse(again.body.next_fire_at)).toBeGreaterThanOrEqual(before + 300);
+      const [second] = await sink.waitForCount(1, 10_000, (r) => r.body.prompt === "round 2");
+      expect(second!.body.trigger).toMatchObject({ name: "rearm" });
+    });
+
+    it("leaves it completed on an identical re-seed, and says that nothing will fire", async () => {
+      const body = { prompt: "only once", delay: "in 300ms" };
+      const fired = await fire("once-only", body);
+      const again = await t.api("PUT", "/v1/users/u1/triggers/once-only", body);
+      expect(again.body).toMatchObject({ result: "unchanged", state: "completed", next_fire_at: null });
+      expect(again.body.version).toBe(fired.version);
+      expect(again.body.note).toMatch(/already fired.*nothing will fire/);
+    });
+
+    it("needs allow_past to re-arm at a time that has passed", async () => {
+      const at = inMs(300);
+      await fire("at-past", { prompt: "at 1", at });
+      const refused = await t.api("PUT", "/v1/users/u1/triggers/at-past", { prompt: "at 2", at });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toMatchObject({ code: "invalid_time", field: "at" });
+      expect((await t.api("GET", "/v1/users/u1/triggers/at-past")).body).toMatchObject({
+        prompt: "at 1",
+        state: "completed",
+      });
+      const now = await t.api("PUT", "/v1/users/u1/triggers/at-past", {
+        prompt: "at 2",
+        at,
+        allow_past: true,
+      });
+      expect(now.body).toMatchObject({ result: "updated", state: "active" });
+      await sink.waitForCount(1, 10_000, (r) => r.body.prompt === "at 2");
+    });
+
+    it("is not re-armed by a pause or a resume", async () => {
+      await fire("stays-done", { prompt: "done", delay: "in 300ms" });
+      expect((await t.api("POST", "/v1/users/u1/triggers/stays-done/pause")).body.state).toBe("completed");
+      const resumed = await t.api("POST", "/v1/users/u1/triggers/stays-done/resume");
+      expect(resumed.body).toMatchObject({ state: "completed", next_fire_at: null });
+    });
+  });
+
   describe("when 50 producers upsert one key at once", () => {
     it("leaves one trigger and one pending fire, and exactly one delivery happens", async () => {
       const delays = Array.from({ length: 50 }, (_, i) => 1 + i * 0.01);

@@ -4,15 +4,23 @@
 
 const $ = (selector) => document.querySelector(selector);
 const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-const local = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" }) : "—");
-const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+const local = (iso) =>
+  iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" }) : "—";
+const esc = (text) =>
+  String(text ?? "").replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c],
+  );
 const path = (userId, name) => `/v1/users/${encodeURIComponent(userId)}/triggers/${encodeURIComponent(name)}`;
 
 async function api(method, url, body) {
   const res = await fetch(url, {
     method,
     // The header proves the request comes from this page, not a cross-site form (the server checks it).
-    headers: { "x-requested-with": "tickler-console", ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    headers: {
+      "x-requested-with": "tickler-console",
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const json = await res.json().catch(() => ({}));
@@ -100,7 +108,11 @@ async function preview() {
     return;
   }
   try {
-    const result = await api("POST", "/v1/preview", { when, timezone: $("#new-timezone").value.trim() || null, count: 3 });
+    const result = await api("POST", "/v1/preview", {
+      when,
+      timezone: $("#new-timezone").value.trim() || null,
+      count: 3,
+    });
     out.innerHTML = `<span class="kind">${esc(result.kind)}</span>, next: <ul>${result.next.map((t) => `<li>${esc(local(t))}</li>`).join("")}</ul>`;
     out.classList.remove("error");
   } catch (error) {
@@ -137,16 +149,17 @@ let events = null;
 
 function renderRuns() {
   const items = [...runs.values()].sort((a, b) => (a.scheduled_at < b.scheduled_at ? 1 : -1));
-  $("#runs").innerHTML = items
-    .map(
-      (r) => `<li data-run="${esc(r.run_id)}">
+  $("#runs").innerHTML =
+    items
+      .map(
+        (r) => `<li data-run="${esc(r.run_id)}">
         <span class="status status-${esc(r.status)}">${esc(r.status)}</span>
         ${r.manual ? "<em>manual</em>" : ""}${r.catchup ? "<em>catch-up</em>" : ""}
         <div class="meta">scheduled ${esc(local(r.scheduled_at))} · attempts ${r.attempts}${r.http_status ? ` · HTTP ${r.http_status}` : ""}${r.duration_ms !== null ? ` · ${r.duration_ms} ms` : ""}</div>
         ${r.error ? `<div class="meta">${esc(r.error)}</div>` : ""}
       </li>`,
-    )
-    .join("") || `<li class="muted">No runs yet.</li>`;
+      )
+      .join("") || `<li class="muted">No runs yet.</li>`;
 }
 
 async function openDrawer(trigger) {
