@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig } from "./config/index.js";
 import { createLogger } from "./logger.js";
+import { displayRedisUrl } from "./redis/connection.js";
 import {
   hasRedisServer,
   redisAnswers,
@@ -83,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
   if (role === "all" && !config.redisUrlFromEnv && !(await redisAnswers(config.redisUrl))) {
     if (!hasRedisServer()) {
       console.error(
-        `tickler: nothing answers at ${config.redisUrl} and redis-server is not on PATH; install Redis (apt install redis-server, brew install redis) or set REDIS_URL`,
+        `tickler: nothing answers at ${displayRedisUrl(config.redisUrl)} and redis-server is not on PATH; install Redis (apt install redis-server, brew install redis) or set REDIS_URL`,
       );
       return 1;
     }

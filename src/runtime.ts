@@ -7,7 +7,7 @@ import type { Config } from "./config/index.js";
 import { FireQueue } from "./producer/fire-queue.js";
 import { Producer } from "./producer/producer.js";
 import { startReconciler } from "./producer/reconciler.js";
-import { connectRedis, waitReady } from "./redis/connection.js";
+import { checkRedis, connectRedis } from "./redis/connection.js";
 import { keysFor } from "./redis/keys.js";
 import { Metrics } from "./metrics.js";
 import { RunEventHub } from "./runs/run-events.js";
@@ -61,8 +61,9 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
     return redis;
   };
   const redis = open(withApi ? "api" : "worker", "tickler-commands");
-  await waitReady(redis, 10_000).catch((thrown) => {
-    throw new Error(`cannot reach Redis at ${config.redisUrl}: ${coerceError(thrown).message}`);
+  await checkRedis(redis, config.redisUrl, 10_000).catch((thrown) => {
+    for (const connection of connections) connection.disconnect();
+    throw thrown;
   });
   const queueError = (error: Error): void => logger.debug({ err: error.message }, "queue connection error");
   const fires = new FireQueue(redis, config.prefix, queueError);

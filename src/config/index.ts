@@ -249,6 +249,11 @@ function readRedisUrl(value: string | undefined): string {
       `REDIS_URL: "${url}" is not a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379)`,
     );
   }
+  const db = new URL(url).pathname.replace(/^\//, "");
+  if (db !== "" && !/^\d{1,5}$/.test(db))
+    throw new ConfigError(
+      `REDIS_URL: the path names the database and must be a number, got "/${db}" (e.g. redis://127.0.0.1:6379/0)`,
+    );
   return url;
 }
 

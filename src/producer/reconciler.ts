@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { TicklerError, coerceError } from "../triggers/index.js";
+import { redisErrorHint } from "../redis/redis-errors.js";
 import { STUCK_AFTER_MS } from "./fire-queue.js";
 import type { Producer } from "./producer.js";
 
@@ -176,8 +177,10 @@ export function startReconciler(
         logger.warn(report, "reconciler repaired triggers");
       else if (report) logger.debug(report, "reconciler found nothing to repair");
     } catch (thrown) {
+      const message = coerceError(thrown).message;
+      const hint = redisErrorHint(message);
       if (!stopped)
-        logger.warn({ err: coerceError(thrown).message }, "reconcile pass failed; will try again");
+        logger.warn({ err: message, ...(hint ? { hint } : {}) }, "reconcile pass failed; will try again");
     }
   };
   void run();

@@ -51,18 +51,38 @@ function coalesceWrites(socket: (Socket & { [COALESCING]?: true }) | undefined):
   } as Socket["write"];
 }
 
-/** Resolves once the connection is ready, or rejects with the last error after `timeoutMs`. */
+/** A Redis URL as it may be shown in a message or a log: without its password. */
+export function displayRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(REDIS_URL)";
+  }
+}
+
+/** Errors that waiting will not mend: the connection is refused for good, or the peer is not Redis. */
+const HOPELESS = /NOAUTH|WRONGPASS|invalid password|Protocol error|invalid username-password/i;
+
+/**
+ * Resolves once the connection is ready. Rejects with the error that tells most after `timeoutMs`, or at
+ * once on an error that waiting will not mend (a password is wanted or wrong, the peer is not Redis).
+ */
 export async function waitReady(redis: Redis, timeoutMs = 5000): Promise<void> {
   if (redis.status === "ready") return;
   await new Promise<void>((resolve, reject) => {
-    let lastError: Error | undefined;
-    const onError = (error: Error): void => {
-      lastError = error;
-    };
-    const timer = setTimeout(() => {
+    const errors: Error[] = [];
+    const fail = (): void => {
       cleanup();
-      reject(lastError ?? new Error(`Redis not ready after ${timeoutMs} ms`));
-    }, timeoutMs);
+      const telling = errors.find((error) => HOPELESS.test(error.message)) ?? errors.at(-1);
+      reject(telling ?? new Error(`Redis not ready after ${timeoutMs} ms`));
+    };
+    const onError = (error: Error): void => {
+      errors.push(error);
+      if (HOPELESS.test(error.message)) fail();
+    };
+    const timer = setTimeout(fail, timeoutMs);
     const onReady = (): void => {
       cleanup();
       resolve();
@@ -75,4 +95,77 @@ export async function waitReady(redis: Redis, timeoutMs = 5000): Promise<void> {
     redis.on("ready", onReady);
     redis.on("error", onError);
   });
+}
+
+/** Why a Redis connection failed, in one line that says how to fix it. */
+export function explainRedisError(url: string, error: Error): string {
+  const shown = displayRedisUrl(url);
+  let address = shown;
+  try {
+    const parsed = new URL(url);
+    address = `${parsed.hostname}:${parsed.port || "6379"}`;
+  } catch {
+    /* shown as is */
+  }
+  const { message } = error;
+  if (/NOAUTH/i.test(message))
+    return `Redis at ${address} wants a password (NOAUTH): give it in REDIS_URL, e.g. redis://:<password>@${address} (or redis://<user>:<password>@${address} for an ACL user)`;
+  if (/WRONGPASS|invalid password|invalid username-password/i.test(message))
+    return `Redis at ${address} refused the user or password in REDIS_URL (${message.split(" ")[0]}): check them`;
+  if (/Protocol error/i.test(message))
+    return `the server at ${address} does not speak Redis (it answered PING with something else): check the host and port in REDIS_URL`;
+  if (/ECONNRESET|Stream isn't writeable|Connection is closed/i.test(message))
+    return `the server at ${address} closed the connection before answering PING: is it a Redis? Check the host and port in REDIS_URL`;
+  if (/ECONNREFUSED/.test(message))
+    return `nothing listens at ${address} (ECONNREFUSED): start Redis there, or point REDIS_URL at it`;
+  if (/ENOTFOUND|EAI_AGAIN/.test(message))
+    return `cannot resolve the host of REDIS_URL (${shown}): ${message}`;
+  return `cannot reach Redis at ${shown}: ${message}`;
+}
+
+/**
+ * Waits for the connection and checks that it is a Redis tickler can run on: the database REDIS_URL
+ * selects exists (else Redis stays on database 0 with only an error event, and tickler would write there),
+ * and it is a standalone primary (a replica refuses every write; a cluster node refuses keys of other slots).
+ *
+ * @throws Error with one line naming the problem and how to fix it
+ */
+export async function checkRedis(redis: Redis, url: string, timeoutMs = 10_000): Promise<void> {
+  try {
+    await waitReady(redis, timeoutMs);
+  } catch (thrown) {
+    throw new Error(explainRedisError(url, thrown instanceof Error ? thrown : new Error(String(thrown))));
+  }
+  const shown = displayRedisUrl(url);
+  const db = databaseOf(url);
+  if (db > 0) {
+    try {
+      await redis.select(db);
+    } catch (thrown) {
+      const count = await redis
+        .config("GET", "databases")
+        .then((reply) => Number((reply as string[])[1]))
+        .catch(() => NaN);
+      const has = Number.isInteger(count) ? ` (it has ${count}: use 0 to ${count - 1})` : "";
+      throw new Error(
+        `REDIS_URL selects database ${db}, which this Redis refuses${has}: ${thrown instanceof Error ? thrown.message : String(thrown)}`,
+      );
+    }
+  }
+  const info = await redis.info().catch(() => "");
+  if (/^(redis_mode:cluster|cluster_enabled:1)\r?$/m.test(info))
+    throw new Error(
+      `Redis at ${shown} runs in cluster mode; tickler runs on one Redis server (standalone, or the primary of a replicated pair): point REDIS_URL at one`,
+    );
+  const master = /^master_host:(.*?)\r?$/m.exec(info)?.[1];
+  if (/^role:slave\r?$/m.test(info))
+    throw new Error(
+      `Redis at ${shown} is a read-only replica${master ? ` of ${master}` : ""}: point REDIS_URL at its primary`,
+    );
+}
+
+/** The database number a Redis URL selects (its path), 0 when it names none. */
+export function databaseOf(url: string): number {
+  const path = new URL(url).pathname.replace(/^\//, "");
+  return path === "" ? 0 : Number(path);
 }

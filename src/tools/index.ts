@@ -1,7 +1,7 @@
 import { loadConfig, type Config } from "../config/index.js";
 import { FireQueue } from "../producer/fire-queue.js";
 import { Producer } from "../producer/producer.js";
-import { connectRedis, waitReady } from "../redis/connection.js";
+import { checkRedis, connectRedis } from "../redis/connection.js";
 import { keysFor } from "../redis/keys.js";
 import { TicklerError, checkName, coerceError } from "../triggers/index.js";
 import { anthropicTools, mcpTools, openAiTools } from "./definitions.js";
@@ -84,9 +84,9 @@ export async function createTools(
   const config = options.config ?? loadConfig();
   const redis = connectRedis(config.redisUrl, "api", "tickler-tools");
   redis.on("error", () => undefined);
-  await waitReady(redis).catch((thrown) => {
+  await checkRedis(redis, config.redisUrl, 5000).catch((thrown) => {
     redis.disconnect();
-    throw new Error(`cannot reach Redis at ${config.redisUrl}: ${coerceError(thrown).message}`);
+    throw thrown;
   });
   const fires = new FireQueue(redis, config.prefix);
   const producer = new Producer({ redis, keys: keysFor(config.prefix), fires, config });

@@ -8,6 +8,7 @@ import { runIdFor } from "../runs/run-store.js";
 import { connectRedis } from "../redis/connection.js";
 import { QUEUE_NAME } from "../redis/keys.js";
 import { coerceError } from "../triggers/index.js";
+import { ErrorBackoff } from "./error-backoff.js";
 import { baseRun, createProcessor, type FireResult, type ProcessorDeps } from "./processor.js";
 
 /** A running worker: BullMQ Worker plus its own blocking connection. */
@@ -55,7 +56,12 @@ export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logg
       },
     },
   });
-  worker.on("error", (error) => logger.warn({ err: coerceError(error).message }, "worker error"));
+  const backoff = new ErrorBackoff({
+    logger,
+    pause: () => worker.pause(true),
+    resume: () => worker.resume(),
+  });
+  worker.on("error", (error) => backoff.record(coerceError(error)));
   worker.on("failed", (job, error) => {
     // A job failed by BullMQ itself (its workers died more than maxStalledCount times) never reached the
     // processor's bookkeeping: close its run record here (or write one, if no pickup got as far as starting
@@ -89,6 +95,7 @@ export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logg
     worker,
     name,
     async close(timeoutMs = config.worker.shutdownTimeoutMs) {
+      backoff.stop();
       let timer: NodeJS.Timeout | undefined;
       const graceful = worker.close(false);
       const timedOut = new Promise<"timeout">((resolve) => {

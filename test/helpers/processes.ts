@@ -66,3 +66,22 @@ export async function spawnTickler(
     },
   };
 }
+
+/** Runs `tickler <args>` from source to its end (or kills it after `timeoutMs`): exit code and output. */
+export async function runTickler(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ["--import", TSX, CLI, ...args], {
+    env: { ...process.env, REDIS_URL, LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", (exit) => resolve(exit)));
+  clearTimeout(timer);
+  return { code, output };
+}

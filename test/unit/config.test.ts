@@ -43,6 +43,7 @@ describe("configuration", () => {
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ TICKLER_PREFIX: "a:b" }, "TICKLER_PREFIX"],
     [{ REDIS_URL: "http://x" }, "REDIS_URL"],
+    [{ REDIS_URL: "redis://127.0.0.1:6379/db1" }, "REDIS_URL"],
     [{ TICKLER_CONFIG: "/no/such/file.yaml" }, "TICKLER_CONFIG"],
   ])("stops on a bad environment value with one line naming it (%j)", (env, name) => {
     const message = configError(() => load(env));
