@@ -12,7 +12,6 @@ import { keysFor } from "./redis/keys.js";
 import { Metrics } from "./metrics.js";
 import { RunEventHub } from "./runs/run-events.js";
 import { RunStore } from "./runs/run-store.js";
-import { coerceError } from "./triggers/index.js";
 import { createDispatcher } from "./worker/deliver.js";
 import { startWorker, type FireWorker } from "./worker/fleet.js";
 

@@ -3,7 +3,7 @@ import { FireQueue } from "../producer/fire-queue.js";
 import { Producer } from "../producer/producer.js";
 import { checkRedis, connectRedis } from "../redis/connection.js";
 import { keysFor } from "../redis/keys.js";
-import { TicklerError, checkName, coerceError } from "../triggers/index.js";
+import { TicklerError, checkName } from "../triggers/index.js";
 import { anthropicTools, mcpTools, openAiTools } from "./definitions.js";
 import { TOOLS, parseArgs, type Tool } from "./tools.js";
 
