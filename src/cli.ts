@@ -43,6 +43,9 @@ const ROLE_HELP: Record<Role, string> = {
     "tickler worker — delivers fires to agents. Start any number, on any hosts, against one Redis.\n\nSee tickler --help for the environment.",
 };
 
+/** Signals this close after the first are the same one passed on twice, not a demand to exit at once. */
+const REPEAT_WINDOW_MS = 1000;
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
@@ -105,14 +108,17 @@ async function main(argv: string[]): Promise<number> {
   }
 
   return new Promise<number>((resolve) => {
-    let stopping = false;
+    let stoppingSince: number | null = null;
     const stop = (signal: string): void => {
-      if (stopping) {
+      if (stoppingSince !== null) {
+        // A wrapper (npm, a terminal's process group, a runner) often passes one signal on twice within
+        // moments: only a second signal given later, on purpose, cuts the drain short.
+        if (Date.now() - stoppingSince < REPEAT_WINDOW_MS) return;
         logger.warn({ signal }, "second signal: exiting now");
         resolve(1);
         return;
       }
-      stopping = true;
+      stoppingSince = Date.now();
       logger.info({ signal }, "draining: no new requests or jobs; in-flight deliveries finish");
       void tickler
         .close()
@@ -174,11 +180,21 @@ async function runMcp(args: string[]): Promise<number> {
   await server.connect(transport);
   logger.info({ user: userId }, "MCP server on stdio");
   return new Promise<number>((resolve) => {
+    // Closing the server closes the transport, whose onclose calls this again: once is enough.
+    let stopping = false;
     const stop = (): void => {
+      if (stopping) return;
+      stopping = true;
       void server
         .close()
         .then(() => tools.close())
-        .then(() => resolve(0));
+        .then(
+          () => resolve(0),
+          (thrown) => {
+            logger.error({ err: coerceError(thrown).message }, "error while stopping");
+            resolve(1);
+          },
+        );
     };
     transport.onclose = stop;
     process.stdin.on("end", stop);

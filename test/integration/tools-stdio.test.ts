@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -67,5 +68,27 @@ describe("tickler mcp --user <id>: the tools over MCP on stdio", () => {
     });
     expect(result.isError).toBe(true);
     expect(result.structuredContent).toMatchObject({ error: { code: "interval_too_short", field: "every" } });
+  });
+
+  it("exits 0 when its stdin closes (the agent went away)", async () => {
+    const child = spawn(process.execPath, ["--import", TSX, CLI, "mcp", "--user", "desk"], {
+      env: { ...process.env, REDIS_URL, TICKLER_PREFIX: prefix, LOG_LEVEL: "info" },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`it did not start: ${stderr}`)), 20_000);
+      child.stderr.on("data", () => {
+        if (/MCP server on stdio/.test(stderr)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.stdin.end();
+    const code = await new Promise<number | null>((resolve) => child.once("exit", (exit) => resolve(exit)));
+    expect(stderr).not.toMatch(/RangeError|Maximum call stack/);
+    expect(code, stderr).toBe(0);
   });
 });
