@@ -75,6 +75,16 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
   const runs = new RunStore(redis, keys, runLimits);
   const metrics = new Metrics({ fires, store: producer.store });
 
+  if (withApi && config.schedules.length > 0) {
+    // Before anything else starts, so a bad entry stops start-up with nothing left running.
+    const seeded = await producer.seed(config.schedules).catch(async (thrown: unknown) => {
+      await fires.close();
+      for (const connection of connections) connection.disconnect();
+      throw thrown;
+    });
+    logger.info({ schedules: seeded }, "upserted schedules from config");
+  }
+
   let worker: FireWorker | null = null;
   let stopReconciler: (() => void) | null = null;
   let workerFires: FireQueue | null = null;
@@ -100,11 +110,6 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
       config.worker.reconcileBatch,
       logger,
     );
-  }
-
-  if (withApi && config.schedules.length > 0) {
-    const seeded = await producer.seed(config.schedules);
-    logger.info({ schedules: seeded }, "upserted schedules from config");
   }
 
   let events: RunEventHub | null = null;

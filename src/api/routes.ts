@@ -18,7 +18,7 @@ const queries = querySchemas;
 /** The query string of `req` parsed with `schema`; a bad one is a 400 naming `query.<field>`. */
 export function query<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
   const parsed = schema.safeParse(req.query);
-  if (!parsed.success) throw fromZodError(parsed.error, "query");
+  if (!parsed.success) throw fromZodError(parsed.error, "query", req.query);
   return parsed.data;
 }
 
@@ -178,7 +178,7 @@ export function triggerRoutes(deps: RouteDeps): Router {
       );
     }
     const parsed = previewInputSchema.safeParse(body);
-    if (!parsed.success) throw fromZodError(parsed.error);
+    if (!parsed.success) throw fromZodError(parsed.error, "", body);
     const { count, ...schedule } = parsed.data;
     const preview = producer.preview(schedule, count, req.principal);
     res.json({ kind: preview.kind, timezone: preview.timezone, next: preview.nextMs.map(iso) });

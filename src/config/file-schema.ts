@@ -1,25 +1,44 @@
 import { z } from "zod";
-import { IF_EXISTS } from "../triggers/index.js";
+import { DURATION_EXPECTED, IF_EXISTS } from "../triggers/index.js";
 
 /** A duration as YAML carries it: "30s", "1h30m", or a number of seconds. */
-const duration = z.union([z.string(), z.number()]);
+const duration = z.union([z.string(), z.number()], { error: DURATION_EXPECTED });
+/** A whole number of at least `min` (at most `max`), with an example of the key written right. */
+const whole = (key: string, example: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const error = `expected a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : " up"}, e.g. ${key}: ${example}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+const flag = (key: string) => z.boolean({ error: `expected true or false, e.g. ${key}: true` });
+/** A YAML mapping (`key: value` lines, or `{…}`) of the given fields, with an example of its shape. */
+const section = <T extends z.ZodRawShape>(shape: T, example: string) =>
+  z
+    .object(shape, { error: `expected a mapping, e.g. ${example}` })
+    .partial()
+    .strict();
 /** The YAML file: every key optional, unknown keys refused. */
 export const fileSchema = z
   .object({
     default_timezone: z.string(),
     min_interval: duration,
-    max_triggers_per_user: z.number().int().min(1),
-    max_prompt_bytes: z.number().int().min(1),
-    max_payload_bytes: z.number().int().min(2),
-    max_body_bytes: z.number().int().min(1024),
-    run_history_limit: z.number().int().min(1).max(100_000),
+    max_triggers_per_user: whole("max_triggers_per_user", 1000, 1),
+    max_prompt_bytes: whole("max_prompt_bytes", 16384, 1),
+    max_payload_bytes: whole("max_payload_bytes", 65536, 2),
+    max_body_bytes: whole("max_body_bytes", 262144, 1024),
+    run_history_limit: whole("run_history_limit", 100, 1, 100_000),
     run_retention: duration,
-    allow_target_urls: z.boolean(),
+    allow_target_urls: flag("allow_target_urls"),
     tokens: z.array(
-      z.union([
-        z.object({ token: z.string(), role: z.literal("admin") }).strict(),
-        z.object({ token: z.string(), user_id: z.string(), role: z.literal("user").optional() }).strict(),
-      ]),
+      z.union(
+        [
+          z.object({ token: z.string(), role: z.literal("admin") }).strict(),
+          z.object({ token: z.string(), user_id: z.string(), role: z.literal("user").optional() }).strict(),
+        ],
+        {
+          error:
+            'expected {token, role: admin} or {token, user_id}, e.g. - { token: "${ALICE_TOKEN}", user_id: alice }',
+        },
+      ),
+      { error: 'expected a list, e.g. tokens: [{ token: "${TICKLER_ADMIN_TOKEN}", role: admin }]' },
     ),
     agents: z.record(
       z.string(),
@@ -34,9 +53,13 @@ export const fileSchema = z
           timeout: duration.optional(),
         })
         .strict(),
+      {
+        error:
+          "expected a mapping of agent names to agents, e.g. agents: { default: { url: http://127.0.0.1:8000/turns } }",
+      },
     ),
-    defaults: z
-      .object({
+    defaults: section(
+      {
         missed_policy: z.enum(["skip", "run_once", "run_all"]),
         misfire_grace: duration,
         catchup_window: duration,
@@ -51,31 +74,41 @@ export const fileSchema = z
           })
           .partial()
           .strict(),
-      })
-      .partial()
-      .strict(),
-    worker: z
-      .object({
+      },
+      "defaults: { missed_policy: run_once, timeout: 30s }",
+    ),
+    worker: section(
+      {
         lock_duration: duration,
         stalled_interval: duration,
-        max_stalled_count: z.number().int().min(1),
+        max_stalled_count: whole("max_stalled_count", 3, 1),
         shutdown_timeout: duration,
         reconcile_interval: duration,
-        reconcile_batch: z.number().int().min(100).max(1_000_000),
-      })
-      .partial()
-      .strict(),
-    events: z
-      .object({ max_len: z.number().int().min(100).max(10_000_000), keepalive: duration })
-      .partial()
-      .strict(),
-    metrics: z.object({ public: z.boolean() }).partial().strict(),
-    rate_limit: z
-      .object({ writes: z.number().int().min(1), per: duration })
-      .partial()
-      .strict(),
+        reconcile_batch: whole("reconcile_batch", 1000, 100, 1_000_000),
+      },
+      "worker: { lock_duration: 15s, shutdown_timeout: 30s }",
+    ),
+    events: section(
+      { max_len: whole("max_len", 10000, 100, 10_000_000), keepalive: duration },
+      "events: { max_len: 10000 }",
+    ),
+    metrics: section({ public: flag("public") }, "metrics: { public: true }"),
+    rate_limit: section(
+      { writes: whole("writes", 600, 1), per: duration },
+      "rate_limit: { writes: 600, per: 1m }",
+    ),
     schedules: z.array(
-      z.looseObject({ user_id: z.string(), name: z.string(), if_exists: z.enum(IF_EXISTS).optional() }),
+      z.looseObject(
+        { user_id: z.string(), name: z.string(), if_exists: z.enum(IF_EXISTS).optional() },
+        {
+          error:
+            'expected a trigger, e.g. - { user_id: ops, name: digest, cron: "0 9 * * *", prompt: Post the digest }',
+        },
+      ),
+      {
+        error:
+          "expected a list of triggers, e.g. schedules: [{ user_id: ops, name: digest, every: 1h, prompt: Check }]",
+      },
     ),
   })
   .partial()

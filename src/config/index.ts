@@ -30,6 +30,8 @@ export interface SeedSchedule {
   name: string;
   ifExists: IfExists;
   body: TriggerInput;
+  /** Where it is written, for errors: `<file>: schedules[<i>]`. */
+  source: string;
 }
 
 /** The resolved, complete, frozen configuration. */
@@ -117,7 +119,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 
 function parseFile(raw: unknown, where: string): ConfigFile {
   const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(`${where}: ${fromZodError(parsed.error).message}`);
+  if (!parsed.success) throw new ConfigError(`${where}: ${fromZodError(parsed.error, "", raw).message}`);
   return parsed.data;
 }
 
@@ -354,6 +356,12 @@ function readSchedules(schedules: NonNullable<ConfigFile["schedules"]>, where: s
     const key = `${userId}/${name}`;
     if (seen.has(key)) throw new ConfigError(`${where}: schedules[${i}] repeats ${key}`);
     seen.add(key);
-    return { userId, name, ifExists: ifExists ?? "update", body: body as TriggerInput };
+    return {
+      userId,
+      name,
+      ifExists: ifExists ?? "update",
+      body: body as TriggerInput,
+      source: `${where}: schedules[${i}]`,
+    };
   });
 }

@@ -467,21 +467,33 @@ export class Producer {
     return "replanned";
   }
 
-  /** Upserts the YAML `schedules:` with their `if_exists`; returns what happened to each. */
+  /**
+   * Upserts the YAML `schedules:` with their `if_exists`; returns what happened to each.
+   *
+   * @throws TicklerError naming the file and the entry (`tickler.yaml: schedules[0] (ops/digest): …`)
+   */
   async seed(schedules: readonly SeedSchedule[]): Promise<{ id: string; status: UpsertStatus }[]> {
     const out: { id: string; status: UpsertStatus }[] = [];
     for (const seed of schedules) {
-      const { status } = await this.upsert(seed.userId, seed.name, seed.body, {
-        ifExists: seed.ifExists,
-        caller: SYSTEM_CALLER,
-      });
-      out.push({ id: triggerId(seed.userId, seed.name), status });
+      const id = `${seed.userId}/${seed.name}`;
+      try {
+        const { status } = await this.upsert(seed.userId, seed.name, seed.body, {
+          ifExists: seed.ifExists,
+          caller: SYSTEM_CALLER,
+        });
+        out.push({ id: triggerId(seed.userId, seed.name), status });
+      } catch (thrown) {
+        if (!(thrown instanceof TicklerError)) throw thrown;
+        throw new TicklerError(thrown.code, `${seed.source} (${id}): ${thrown.message}`, {
+          field: thrown.field,
+          cause: thrown,
+        });
+      }
     }
     return out;
   }
 }
 
-/** Whether `record` is a one-shot that fired (or was recorded missed): completed, with nothing left to fire. */
 function hasFired(record: TriggerRecord): boolean {
   return record.schedule.kind === "once" && record.completedAtMs !== null;
 }

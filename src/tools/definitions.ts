@@ -22,9 +22,18 @@ const ALLOWED = new Set([
 
 type Json = Record<string, unknown>;
 
+/**
+ * The model-facing copy of one schema node. A free-form object (a record, e.g. a payload) cannot be said in
+ * OpenAI's strict mode, which wants every property listed: there it is left out of its `anyOf` (undefined),
+ * and the model sends the JSON-string form the same argument also takes; elsewhere it stays an open object.
+ */
 function sanitize(schema: unknown, allRequired: boolean): unknown {
-  if (Array.isArray(schema)) return schema.map((item) => sanitize(item, allRequired));
+  if (Array.isArray(schema))
+    return schema.map((item) => sanitize(item, allRequired)).filter((item) => item !== undefined);
   if (schema === null || typeof schema !== "object") return schema;
+  const node = schema as Json;
+  if (node.type === "object" && node.properties === undefined)
+    return allRequired ? undefined : { type: "object" };
   const out: Json = {};
   for (const [key, value] of Object.entries(schema as Json)) {
     if (!ALLOWED.has(key)) continue;
@@ -32,7 +41,14 @@ function sanitize(schema: unknown, allRequired: boolean): unknown {
       out.properties = Object.fromEntries(
         Object.entries(value as Json).map(([name, sub]) => [name, sanitize(sub, allRequired)]),
       );
-    } else if (key === "anyOf" || key === "items") {
+    } else if (key === "anyOf") {
+      // Nested anyOf (a union made nullable) is flattened; a single branch left stands on its own.
+      const branches = (sanitize(value, allRequired) as Json[]).flatMap((branch) =>
+        Object.keys(branch).length === 1 && Array.isArray(branch.anyOf) ? (branch.anyOf as Json[]) : [branch],
+      );
+      if (branches.length === 1) Object.assign(out, branches[0]);
+      else out.anyOf = branches;
+    } else if (key === "items") {
       out[key] = sanitize(value, allRequired);
     } else if (key === "minimum" || key === "maximum") {
       // zod puts ±2^53 on every integer; only real bounds are worth showing.

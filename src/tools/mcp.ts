@@ -1,30 +1,29 @@
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Producer } from "../producer/producer.js";
 import { VERSION } from "../version.js";
+import { mcpTools } from "./definitions.js";
 import { callTool } from "./index.js";
-import { TOOLS } from "./tools.js";
 
 /**
- * An MCP server exposing the schedule tools for one user. Results come back both as JSON text and as
- * `structuredContent`; a bad call is a tool result with `isError: true` carrying the API's error shape,
- * so the model can read the hint and try again.
+ * An MCP server exposing the schedule tools for one user. It lists the same schemas as
+ * `/v1/tools?format=mcp` and validates each call with tickler's own parser rather than the SDK's, so a bad
+ * call is answered as over HTTP: a tool result with `isError: true` carrying the API's error shape (what
+ * was given, what is expected, a working call), which a model can read and act on. Results come back both
+ * as JSON text and as `structuredContent`.
  */
-export function buildMcpServer(producer: Producer, userId: string): McpServer {
-  const server = new McpServer({ name: "tickler", version: VERSION });
-  for (const tool of TOOLS) {
-    server.registerTool(
-      tool.name,
-      { description: tool.description, inputSchema: tool.input.shape, annotations: { openWorldHint: false } },
-      async (args: Record<string, unknown>) => {
-        const reply = await callTool(producer, tool.name, args, userId);
-        const content = "result" in reply ? reply.result : reply;
-        return {
-          content: [{ type: "text" as const, text: JSON.stringify(content) }],
-          structuredContent: content,
-          ...("error" in reply ? { isError: true } : {}),
-        };
-      },
-    );
-  }
+export function buildMcpServer(producer: Producer, userId: string): Server {
+  const server = new Server({ name: "tickler", version: VERSION }, { capabilities: { tools: {} } });
+  const tools = mcpTools().map((tool) => ({ ...tool, annotations: { openWorldHint: false } }));
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
+  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    const reply = await callTool(producer, request.params.name, request.params.arguments ?? {}, userId);
+    const content = "result" in reply ? reply.result : reply;
+    return {
+      content: [{ type: "text" as const, text: JSON.stringify(content) }],
+      structuredContent: content,
+      ...("error" in reply ? { isError: true } : {}),
+    };
+  });
   return server;
 }

@@ -2,10 +2,12 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Producer, WriteOutcome } from "../producer/producer.js";
 import {
+  DURATION_EXPECTED,
   TRIGGER_KINDS,
   TRIGGER_STATES,
   TicklerError,
   describeSchedule,
+  describeValue,
   fromZodError,
   invalid,
   iso,
@@ -29,11 +31,15 @@ export interface Tool<S extends z.ZodObject = z.ZodObject> {
   name: string;
   description: string;
   input: S;
+  /** A working call, shown to a model that left out a required argument. */
+  example: Record<string, unknown>;
   handler(args: z.infer<S>, ctx: ToolContext): Promise<Record<string, unknown>>;
 }
 
 const WHEN_FORMS =
-  'a delay ("30m", "in 2 hours", "1h30m", "PT45M", or seconds as "90") or a time ("2026-12-01T09:00:00Z", or "2026-12-01 09:00" read in timezone)';
+  'a delay ("30m", "in 2 hours", "1h30m", "PT45M", or a number of seconds such as 90) or a time ("2026-12-01T09:00:00Z", or "2026-12-01 09:00" read in timezone)';
+/** A duration argument: the spellings models write, or a JSON number of seconds (as the REST API takes). */
+const durationArg = z.union([z.string(), z.number()], { error: DURATION_EXPECTED });
 const COMMON = {
   name: z
     .string()
@@ -43,7 +49,14 @@ const COMMON = {
     ),
   thread_key: z.string().nullish().describe("Optional conversation/thread id to resume when it fires"),
   channel: z.string().nullish().describe("Optional channel the turn belongs to (e.g. slack, email)"),
-  payload: z.string().nullish().describe("Optional JSON object, as a string, delivered with the fire"),
+  payload: z
+    .union([z.string(), z.record(z.string(), z.unknown())], {
+      error: 'expected a JSON object, or one written as a string, e.g. {"ticket": 42}',
+    })
+    .nullish()
+    .describe(
+      'Optional JSON object delivered with the fire (also accepted as a JSON string), e.g. {"ticket": 42}',
+    ),
 };
 const nameArg = z.string().describe("The trigger's name, as list_triggers shows it");
 
@@ -51,16 +64,22 @@ const nameArg = z.string().describe("The trigger's name, as list_triggers shows 
 export const TOOLS = [
   tool({
     name: "schedule_once",
+    example: { prompt: "Check whether the deploy finished", when: "in 30m" },
     description: `Schedule ONE future turn for yourself: at that time you receive the prompt as a new message. Use it for reminders and follow-ups ("remind me in 30 minutes", "check back tomorrow at 9"). Give exactly one of when, at or delay. when accepts ${WHEN_FORMS}. Vague times ("soon", "tomorrow morning") are refused: ask the user for a time. Returns the trigger id, its next fire in UTC and in its time zone, and whether it was created, updated or unchanged.`,
     input: z
       .object({
         prompt: z.string().describe("What you should do when it fires, written to your future self"),
-        when: z.string().nullish().describe(`When to fire: ${WHEN_FORMS}`),
+        when: z
+          .union([z.string(), z.number()], { error: `expected ${WHEN_FORMS}` })
+          .nullish()
+          .describe(`When to fire: ${WHEN_FORMS}`),
         at: z
           .string()
           .nullish()
           .describe('An ISO-8601 time, e.g. "2026-12-01T09:00:00Z"; without offset read in timezone'),
-        delay: z.string().nullish().describe('A delay from now, e.g. "30m", "2 hours", "PT45M"'),
+        delay: durationArg
+          .nullish()
+          .describe('A delay from now, e.g. "30m", "2 hours", "PT45M", or a number of seconds such as 90'),
         timezone: z
           .string()
           .nullish()
@@ -84,12 +103,15 @@ export const TOOLS = [
   }),
   tool({
     name: "schedule_heartbeat",
+    example: { prompt: "Anything new in the inbox?", every: "15m" },
     description:
       'Schedule a recurring turn every fixed period ("every 15 minutes", "every 2h"), e.g. to poll an inbox or check on a long task. every accepts "15m", "2h", "1h30m", "every 15 minutes" (minimum interval applies). Optional start_at is the first fire (ISO-8601); otherwise the first fire is one period from now. Returns the trigger id and next fire.',
     input: z
       .object({
         prompt: z.string().describe("What you should do at each fire"),
-        every: z.string().describe('The period, e.g. "15m", "2h", "every 30 minutes"'),
+        every: durationArg.describe(
+          'The period, e.g. "15m", "2h", "every 30 minutes", or a number of seconds such as 900',
+        ),
         start_at: z.string().nullish().describe("Optional ISO-8601 time of the first fire"),
         ...COMMON,
       })
@@ -102,6 +124,7 @@ export const TOOLS = [
   }),
   tool({
     name: "schedule_cron",
+    example: { prompt: "Prepare the standup notes", cron: "0 9 * * 1-5", timezone: "America/New_York" },
     description:
       'Schedule a recurring turn on a calendar pattern, with a 5-field cron expression "minute hour day-of-month month day-of-week" in a time zone: "0 9 * * 1-5" is 09:00 on weekdays, "0 9 * * MON-FRI" too, "30 17 * * FRI" is Fridays 17:30, "0 8 1 * *" the 1st of each month; macros "@daily", "@hourly", "@weekly" work. Returns the trigger id, the schedule in words and the next fire in UTC and local time.',
     input: z
@@ -121,6 +144,7 @@ export const TOOLS = [
   }),
   tool({
     name: "list_triggers",
+    example: { state: "active" },
     description:
       "List your scheduled triggers (name, kind, schedule in words, next fire, state). Filter by kind (once, heartbeat, cron) or state (active, paused, completed).",
     input: z
@@ -141,6 +165,7 @@ export const TOOLS = [
   }),
   tool({
     name: "get_trigger",
+    example: { name: "standup" },
     description:
       "Show one of your triggers by name: its prompt, schedule, next fires, state, last status and fire count.",
     input: z.object({ name: nameArg }).strict(),
@@ -156,6 +181,7 @@ export const TOOLS = [
   }),
   tool({
     name: "cancel_trigger",
+    example: { id: "alice/standup" },
     description:
       'Cancel one of your triggers by its id ("user/name", as the schedule tools return it). Nothing fires afterwards.',
     input: z.object({ id: z.string().describe('The trigger id, "user/name"') }).strict(),
@@ -174,6 +200,7 @@ export const TOOLS = [
   }),
   tool({
     name: "cancel_trigger_by_name",
+    example: { name: "standup" },
     description: "Cancel one of your triggers by name. Nothing fires afterwards.",
     input: z.object({ name: nameArg }).strict(),
     async handler(args, ctx) {
@@ -183,6 +210,7 @@ export const TOOLS = [
   }),
   tool({
     name: "pause_trigger",
+    example: { name: "standup" },
     description:
       "Pause one of your triggers: it keeps its definition and fires nothing until resume_trigger.",
     input: z.object({ name: nameArg }).strict(),
@@ -192,6 +220,7 @@ export const TOOLS = [
   }),
   tool({
     name: "resume_trigger",
+    example: { name: "standup" },
     description:
       "Resume one of your paused triggers (see list_triggers with state paused). Returns its next fire.",
     input: z.object({ name: nameArg }).strict(),
@@ -201,12 +230,18 @@ export const TOOLS = [
   }),
   tool({
     name: "preview_schedule",
+    example: { when: "0 9 * * 1-5", timezone: "Europe/Berlin" },
     description: `Check a schedule without creating anything: returns its kind, the schedule in words and the next fire times (UTC and local). Give one of when (${WHEN_FORMS}, "every 15m", or a cron expression), cron or every. Use it to confirm with the user before scheduling.`,
     input: z
       .object({
-        when: z.string().nullish().describe('e.g. "in 30m", "every 15m", "0 9 * * 1-5", "2026-12-01 09:00"'),
+        when: z
+          .union([z.string(), z.number()], {
+            error: `expected ${WHEN_FORMS}, "every 15m" or a cron expression`,
+          })
+          .nullish()
+          .describe('e.g. "in 30m", "every 15m", "0 9 * * 1-5", "2026-12-01 09:00", or a number of seconds'),
         cron: z.string().nullish(),
-        every: z.string().nullish(),
+        every: durationArg.nullish(),
         timezone: z.string().nullish().describe("IANA time zone"),
         count: z.number().int().min(1).max(20).nullish().describe("How many fire times (default 5)"),
       })
@@ -260,7 +295,7 @@ type CommonArgs = {
   name?: string | null;
   thread_key?: string | null;
   channel?: string | null;
-  payload?: string | null;
+  payload?: string | Record<string, unknown> | null;
 };
 
 async function upsert(
@@ -301,7 +336,10 @@ export function derivedName(kind: string, args: CommonArgs, schedule: Record<str
   return `${kind}-${slug || "turn"}-${hash}`;
 }
 
-function parsePayload(payload: string | null | undefined): Record<string, unknown> | null {
+function parsePayload(
+  payload: string | Record<string, unknown> | null | undefined,
+): Record<string, unknown> | null {
+  if (payload !== null && typeof payload === "object") return payload;
   if (payload === null || payload === undefined || payload.trim() === "") return null;
   let value: unknown;
   try {
@@ -310,11 +348,15 @@ function parsePayload(payload: string | null | undefined): Record<string, unknow
     throw invalid(
       "invalid_field",
       "payload",
-      'is not valid JSON; pass a JSON object as a string, e.g. "{\\"ticket\\": 42}"',
+      'is not valid JSON; pass a JSON object, e.g. {"ticket": 42} (or the same as a string)',
     );
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw invalid("invalid_field", "payload", "must be a JSON object (in a string)");
+    throw invalid(
+      "invalid_field",
+      "payload",
+      `expected a JSON object, e.g. {"ticket": 42}, got ${describeValue(value)}`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -347,9 +389,27 @@ function writeResult(outcome: WriteOutcome): Record<string, unknown> {
   };
 }
 
-/** Validates a tool's arguments against its schema. */
+/**
+ * Validates a tool's arguments against its schema. A required argument left out gets a message a model can
+ * act on: what the argument is for, and a working call.
+ */
 export function parseArgs<S extends z.ZodObject>(target: Tool<S>, args: unknown): z.infer<S> {
-  const parsed = target.input.safeParse(args ?? {});
-  if (!parsed.success) throw fromZodError(parsed.error);
-  return parsed.data;
+  const given = args ?? {};
+  const parsed = target.input.safeParse(given);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const key = issue?.path[0];
+  const absent =
+    issue?.path.length === 1 &&
+    typeof key === "string" &&
+    (given === null || typeof given !== "object" || !Object.hasOwn(given, key));
+  if (absent) {
+    const purpose = (target.input.shape as Record<string, z.ZodType>)[key]?.description;
+    throw invalid(
+      "invalid_field",
+      key,
+      `is required${purpose ? `: ${purpose.replace(/\.$/, "")}` : ""}. A working call: ${target.name} ${JSON.stringify(target.example)}`,
+    );
+  }
+  throw fromZodError(parsed.error, "", given);
 }

@@ -47,7 +47,7 @@ export function parseDuration(input: unknown, field: string): number {
     throw invalid(
       "invalid_duration",
       field,
-      `must be greater than zero, got ${JSON.stringify(input)}; ${HINT}`,
+      `expected a duration greater than zero such as "90s" or a number of seconds, got ${describeValue(input)}; ${HINT}`,
     );
   }
   if (ms > MAX_DURATION_MS) {
@@ -62,7 +62,7 @@ function readDuration(input: unknown, field: string): number {
     throw invalid(
       "invalid_duration",
       field,
-      `expected a string or a number of seconds, got ${typeName(input)}; ${HINT}`,
+      `expected a duration such as "90s" or a number of seconds, got ${describeValue(input)}; ${HINT}`,
     );
   }
   const text = input.trim().toLowerCase();
@@ -117,6 +117,20 @@ export function formatDuration(ms: number): string {
   }
   if (rest > 0) parts.push(`${rest}ms`);
   return parts.join("");
+}
+
+/**
+ * A value as an error message shows what was given: `the number -60`, `the string "1000"`, `true`, `a list`.
+ * Strings are cut at 60 characters.
+ */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "string")
+    return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}`;
+  if (typeof value === "number") return `the number ${value}`;
+  if (typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return "a list";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
 /** The type of a JSON value, in words, for error messages. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MINUTE, SECOND, HOUR, parseDuration, typeName } from "./duration.js";
+import { MINUTE, SECOND, HOUR, describeValue, parseDuration, typeName } from "./duration.js";
 import { TicklerError, invalid } from "./errors.js";
 import { MISSED_POLICIES, type MissedPolicy } from "./missed-fires.js";
 import { parseSchedule, type ParsedSchedule, type ScheduleContext } from "./schedule.js";
@@ -104,7 +104,9 @@ export interface TriggerSpec extends TriggerDefaults {
   metadata: Record<string, string>;
 }
 
-const durationLike = z.union([z.string(), z.number()]).nullish();
+/** A duration field's schema: its error says what a duration looks like. */
+export const DURATION_EXPECTED = 'expected a duration such as "90s" or a number of seconds';
+const durationLike = z.union([z.string(), z.number()], { error: DURATION_EXPECTED }).nullish();
 const text = (max: number) => z.string().max(max).nullish();
 
 const retrySchema = z
@@ -168,12 +170,16 @@ export const triggerInputSchema = z
 export type TriggerInput = z.infer<typeof triggerInputSchema>;
 
 /**
- * Turns a zod failure into the catalogue's error for its first issue, naming the field by its dotted path.
+ * Turns a zod failure into the catalogue's error for its first issue, naming the field by its dotted path
+ * and saying what was given and what is expected. A field is "required" only when it is really absent:
+ * given the wrong type, the message says so.
+ *
+ * @param input - the value that was validated (the issue's path is looked up in it)
  */
-export function fromZodError(error: z.ZodError, fieldPrefix = ""): TicklerError {
+export function fromZodError(error: z.ZodError, fieldPrefix = "", input?: unknown): TicklerError {
   const issue = error.issues[0];
   if (!issue) return new TicklerError("invalid_request", "the input is not valid");
-  const path = [fieldPrefix, ...issue.path.map(String)].filter((p) => p !== "").join(".");
+  const path = fieldPath(fieldPrefix, issue.path);
   if (issue.code === "unrecognized_keys") {
     const key = issue.keys[0] ?? "";
     const field = path === "" ? key : `${path}.${key}`;
@@ -184,10 +190,69 @@ export function fromZodError(error: z.ZodError, fieldPrefix = ""): TicklerError 
     );
   }
   const field = path === "" ? "body" : path;
-  if (issue.code === "invalid_type" && issue.input === undefined) {
+  const given = lookUp(input, issue.path);
+  if (given === undefined && (issue.code === "invalid_type" || issue.code === "invalid_union")) {
     return invalid("invalid_field", field, "is required");
   }
-  return invalid("invalid_field", field, issue.message);
+  const [expected = "", example] = expectation(issue).split(", e.g. ");
+  const quoted = typeof given === "string" && given.trim() !== "" && Number.isFinite(Number(given));
+  const unquote = quoted && /number/.test(expected) ? "; write it without quotes" : "";
+  const shown = example === undefined ? "" : ` (e.g. ${example})`;
+  return invalid("invalid_field", field, `${expected}, got ${describeValue(given)}${unquote}${shown}`);
+}
+
+/**
+ * What a schema expected, in words: its own message when it has one (ours all start with "expected", e.g. a
+ * duration's), else one made from the issue.
+ */
+function expectation(issue: z.core.$ZodIssue): string {
+  if (issue.message.startsWith("expected ")) return issue.message;
+  switch (issue.code) {
+    case "invalid_type":
+      return `expected ${EXPECTED[issue.expected] ?? issue.expected}`;
+    case "invalid_value":
+      return `expected one of ${issue.values.map((value) => JSON.stringify(value)).join(", ")}`;
+    case "too_small":
+      return issue.origin === "string" || issue.origin === "array"
+        ? `expected at least ${String(issue.minimum)} ${issue.origin === "string" ? "characters" : "items"}`
+        : `expected at least ${String(issue.minimum)}`;
+    case "too_big":
+      return issue.origin === "string" || issue.origin === "array"
+        ? `expected at most ${String(issue.maximum)} ${issue.origin === "string" ? "characters" : "items"}`
+        : `expected at most ${String(issue.maximum)}`;
+    default:
+      return issue.message.replace(/^Invalid input: /, "").replace(/^Invalid input$/, "an invalid value");
+  }
+}
+
+const EXPECTED: Record<string, string> = {
+  number: "a number",
+  int: "a whole number",
+  string: "a string",
+  boolean: "true or false",
+  record: "a mapping of names to values",
+  object: "an object",
+  array: "a list",
+};
+
+/** A field's path as messages name it: `retry.attempts`, `schedules[0].name`. */
+function fieldPath(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else out += out === "" ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+/** The value at `path` inside `root`, or undefined when any step of it is absent. */
+function lookUp(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== "object" || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
 
 /**
@@ -223,7 +288,7 @@ export function parseTrigger(
     });
   }
   const parsed = triggerInputSchema.safeParse(body);
-  if (!parsed.success) throw fromZodError(parsed.error);
+  if (!parsed.success) throw fromZodError(parsed.error, "", body);
   const input = parsed.data;
   const userId = checkName(identity.userId, "user_id");
   const name = checkName(identity.name, "name");

@@ -9,6 +9,7 @@ import {
   testPrefix,
   type TestTickler,
 } from "../helpers/tickler.js";
+import { runTickler, writeConfig } from "../helpers/processes.js";
 import { waitFor } from "../helpers/wait.js";
 
 describe("when BullMQ and the stored definitions disagree", () => {
@@ -190,6 +191,24 @@ describe("schedules from config", () => {
     const updated = await startTestTickler(prefix, seed("Changed", "update"), "api");
     expect((await updated.api("GET", "/v1/users/ops/triggers/digest")).body.prompt).toBe("Changed");
     await updated.close();
+  });
+});
+
+describe("a schedule in the config file with an error", () => {
+  const prefix = testPrefix("badseed");
+  afterAll(() => removePrefix(prefix));
+
+  it("stops start-up with a line naming the file, the entry and the problem", async () => {
+    const file = writeConfig({
+      schedules: [{ user_id: "ops", name: "daily-digest", cron: "0 9 * * 1-5" }],
+    });
+    const { code, output } = await runTickler(["api"], {
+      TICKLER_PREFIX: prefix,
+      TICKLER_CONFIG: file,
+      PORT: "0",
+    });
+    expect(code).toBe(1);
+    expect(output).toContain(`tickler: ${file}: schedules[0] (ops/daily-digest): prompt: is required`);
   });
 });
 

@@ -183,6 +183,59 @@ describe.each(Object.entries(TRANSPORTS))("the agent tools over %s", (transport,
     expect((await ok("list_triggers", { kind: "cron" })).count).toBe(0);
   });
 
+  it("takes a JSON number as seconds for when, delay and every, and a payload as an object or a string", async () => {
+    const once = await ok("schedule_once", { prompt: "numbers", delay: 90, name: "numbers" });
+    expect(Date.parse(once.next_fire_at) - Date.now()).toBeGreaterThan(85_000);
+    expect(Date.parse(once.next_fire_at) - Date.now()).toBeLessThanOrEqual(90_000);
+    const when = await ok("schedule_once", { prompt: "when in seconds", when: 600, name: "when-number" });
+    expect(Date.parse(when.next_fire_at) - Date.now()).toBeGreaterThan(590_000);
+    const beat = await ok("schedule_heartbeat", { prompt: "beat", every: 900, name: "beat-number" });
+    expect(beat.summary).toMatch(/^every 15m;/);
+    await ok("schedule_once", {
+      prompt: "object",
+      delay: "1h",
+      name: "payload-object",
+      payload: { ticket: 42 },
+    });
+    await ok("schedule_once", {
+      prompt: "string",
+      delay: "1h",
+      name: "payload-string",
+      payload: '{"ticket": 7}',
+    });
+    expect((await t.tickler.producer.get(user, "payload-object")).spec.payload).toEqual({ ticket: 42 });
+    expect((await t.tickler.producer.get(user, "payload-string")).spec.payload).toEqual({ ticket: 7 });
+  });
+
+  it("says what was given and what is expected, and how to call a tool whose required argument is missing", async () => {
+    const negative = (await call("schedule_once", { prompt: "x", delay: -60 })) as {
+      error: Record<string, string>;
+    };
+    expect(negative.error).toMatchObject({ code: "invalid_duration", field: "delay" });
+    expect(negative.error.message).toContain(
+      'expected a duration greater than zero such as "90s" or a number of seconds, got the number -60',
+    );
+    const wrong = (await call("schedule_once", { prompt: "x", delay: true })) as {
+      error: Record<string, string>;
+    };
+    expect(wrong.error.message).toBe(
+      'delay: expected a duration such as "90s" or a number of seconds, got true',
+    );
+    const list = (await call("schedule_once", { prompt: "x", delay: "1h", payload: [1] })) as {
+      error: Record<string, string>;
+    };
+    expect(list.error).toMatchObject({ field: "payload" });
+    expect(list.error.message).toMatch(/expected a JSON object.*got a list/);
+    const missing = (await call("schedule_once", { when: "in 30m" })) as { error: Record<string, string> };
+    expect(missing.error).toMatchObject({ code: "invalid_field", field: "prompt" });
+    expect(missing.error.message).toContain("prompt: is required: What you should do when it fires");
+    expect(missing.error.message).toContain('A working call: schedule_once {"prompt":');
+    const noEvery = (await call("schedule_heartbeat", { prompt: "x" })) as { error: Record<string, string> };
+    expect(noEvery.error.message).toMatch(
+      /every: is required: The period.*A working call: schedule_heartbeat \{/,
+    );
+  });
+
   it("answers bad calls with the API's error shape and a hint, and never touches another user's triggers", async () => {
     const cron = await call("schedule_cron", { prompt: "x", cron: "0 9 * *" });
     expect(cron).toMatchObject({ error: { code: "invalid_cron", field: "cron" } });

@@ -51,6 +51,29 @@ describe("configuration", () => {
     expect(message).not.toContain("\n");
   });
 
+  it.each([
+    [
+      { max_triggers_per_user: "1000" },
+      'max_triggers_per_user: expected a whole number from 1 up, got the string "1000"; write it without quotes (e.g. max_triggers_per_user: 1000)',
+    ],
+    [
+      { agents: [{ url: "http://127.0.0.1:8000/turns" }] },
+      "agents: expected a mapping of agent names to agents, got a list (e.g. agents: { default: { url: http://127.0.0.1:8000/turns } })",
+    ],
+    [
+      { worker: { lock_duration: true } },
+      'worker.lock_duration: expected a duration such as "90s" or a number of seconds, got true',
+    ],
+    [{ tokens: { admin: "x" } }, "tokens: expected a list, got an object"],
+    [{ schedules: [{ user_id: "ops" }] }, "schedules[0].name: is required"],
+    [{ agents: { default: {} } }, "agents.default.url: is required"],
+  ])(
+    "says what was given and what is expected, not that a value of the wrong type is missing (%j)",
+    (file, line) => {
+      expect(configError(() => load({}, file))).toContain(line);
+    },
+  );
+
   it("substitutes ${ENV} in YAML strings and refuses an unset one by name", () => {
     const file = { tokens: [{ token: "${ADMIN}", role: "admin" }] };
     expect(load({ ADMIN: "a-very-long-admin-token" }, file).tokens.get("a-very-long-admin-token")).toEqual({
