@@ -136,6 +136,13 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
     port = listeningPort(server);
     logger.info({ url: `http://${config.host}:${port}/metrics` }, "worker metrics listening");
   }
+  if (withWorker && !config.agents.has("default"))
+    logger.warn(
+      { config: config.configPath ?? "none" },
+      config.agents.size === 0
+        ? "no default agent: fires have nowhere to go and will fail. Add to tickler.yaml: agents: { default: { url: http://127.0.0.1:8000/turns } }, then restart"
+        : `no default agent: triggers that name no target will fail. Add agents.default to tickler.yaml (it has ${[...config.agents.keys()].join(", ")}), then restart`,
+    );
   if (worker)
     logger.info(
       { concurrency: config.concurrency, prefix: config.prefix, worker: worker.name },

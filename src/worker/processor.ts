@@ -218,6 +218,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const request = buildRequest(deps.config, record, run, data, attempt, startedAt);
     if ("error" in request) {
       await finishRun(record, run, "failed", request.error, job, bookkeeping);
+      log.warn({ tid: data.tid, run: run.runId, error: request.error }, "delivery failed");
       throw new UnrecoverableError(request.error);
     }
     const marker = !run.manual && record.spec.overlap === "skip" ? (job.id ?? "") : null;

@@ -41,7 +41,7 @@ describe("parseDuration", () => {
     ["P1X", "ISO-8601"],
     [true, 'expected a duration such as "90s" or a number of seconds, got true'],
     [null, 'expected a duration such as "90s" or a number of seconds, got null'],
-    [-60, "greater than zero such as \"90s\" or a number of seconds, got the number -60"],
+    [-60, 'greater than zero such as "90s" or a number of seconds, got the number -60'],
     ["99999d", "longer than 10 years"],
   ] as const)("refuses %j with a hint (%s)", (input, words) => {
     try {

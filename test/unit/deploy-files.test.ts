@@ -1,0 +1,54 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+
+const read = (file: string): string => readFileSync(new URL(`../../${file}`, import.meta.url), "utf8");
+
+/**
+ * No Docker engine runs here, so the compose file and the image's context are checked by reading them:
+ * what a user of `docker compose up` relies on must be in them.
+ */
+describe("the Docker Compose file and the image's build context", () => {
+  const compose = parse(read("docker-compose.yml")) as {
+    services: Record<
+      string,
+      { environment?: Record<string, string>; volumes?: unknown[]; healthcheck?: { test: string[] } }
+    >;
+  };
+
+  it("gives the API a health check on /readyz and each worker one on its metrics port's /healthz", () => {
+    const { api, worker } = compose.services;
+    expect(api!.healthcheck?.test.join(" ")).toContain(`127.0.0.1:${api!.environment!.PORT}/readyz`);
+    const metricsPort = worker!.environment!.TICKLER_METRICS_PORT;
+    expect(metricsPort).toMatch(/^\d+$/);
+    expect(worker!.healthcheck?.test.join(" ")).toContain(`127.0.0.1:${metricsPort}/healthz`);
+  });
+
+  it("mounts ./tickler.yaml so that a missing file stops compose instead of becoming an empty directory", () => {
+    for (const name of ["api", "worker"]) {
+      const mounts = compose.services[name]!.volumes!;
+      const config = mounts.find(
+        (mount) =>
+          typeof mount === "object" && (mount as { target?: string }).target === "/config/tickler.yaml",
+      );
+      expect(config, name).toMatchObject({
+        type: "bind",
+        source: "./tickler.yaml",
+        read_only: true,
+        bind: { create_host_path: false },
+      });
+      expect(
+        mounts.some((mount) => typeof mount === "string" && mount.includes("tickler.yaml")),
+        name,
+      ).toBe(false);
+    }
+  });
+
+  it("keeps node_modules, data, dist and .git out of the build context", () => {
+    const ignored = read(".dockerignore")
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => line !== "" && !line.startsWith("#"));
+    expect(ignored).toEqual(expect.arrayContaining(["node_modules", "data", "dist", ".git"]));
+  });
+});
