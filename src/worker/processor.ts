@@ -263,7 +263,7 @@ export function createProcessor(deps: ProcessorDeps) {
       await deps.runs.save([
         { ...run, ...timing, status: "retrying", error: outcome.error, nextAttemptAtMs: finished + delayMs },
       ]);
-      log.info(
+      log.warn(
         { tid: data.tid, run: run.runId, attempt, delayMs, error: outcome.error },
         "delivery failed; will retry",
       );
