@@ -13,8 +13,19 @@ export interface OverlapDeps {
   runs: RunStore;
 }
 
-/** Whether a run was started, or which live run of the trigger stood in the way (in words, for its record). */
-export type StartResult = { started: true } | { started: false; holder: string; heldBy: string };
+/** Whether a run was started, or which live run of the trigger stood in the way. */
+export type StartResult = { started: true } | ({ started: false; holder: string } & LiveHolder);
+
+/** A live run holding a trigger's overlap marker. */
+export interface LiveHolder {
+  /** Where it runs, in words (for the record of a slot it made skip). */
+  heldBy: string;
+  /**
+   * It is being delivered again after its worker died (BullMQ's stall check moved its job back): a crash's
+   * re-delivery of an older slot, which a new slot waits out rather than being skipped for.
+   */
+  retaken: boolean;
+}
 
 /** Job states in which a catch-up chain's next step is still to run. */
 const PENDING = new Set(["waiting", "delayed", "prioritized", "active"]);
@@ -38,19 +49,20 @@ export async function startRun(
     holder = await deps.runs.start(run, jobId);
     if (holder === null) return { started: true };
     const live = await markerHolder(deps, holder);
-    if (live !== null) return { started: false, holder, heldBy: live };
+    if (live !== null) return { started: false, holder, ...live };
     await runScript(deps.redis, "releaseLock", [deps.keys.running(run.triggerId)], [holder]);
   }
   return {
     started: false,
     holder: holder ?? "",
     heldBy: "the marker changed hands three times while starting",
+    retaken: false,
   };
 }
 
 /**
- * Whether the run holding a trigger's overlap marker is alive, and if so where, in words; null when it is
- * not, so the marker may be taken:
+ * Whether the run holding a trigger's overlap marker is alive, and if so where; null when it is not, so the
+ * marker may be taken:
  * - a job holding BullMQ's lock is alive while its worker's connection to Redis is (a SIGKILLed worker's
  *   connection closes at once; a cut-off host's lock expires after lock_duration);
  * - a job without a lock is alive while its run waits for its next attempt (`retrying`), in delayed or
@@ -59,31 +71,37 @@ export async function startRun(
  *   handing it over (and adding that job) is connected (a worker without a name: until the hand-over's TTL).
  * Where Redis does not list its clients (some managed services), a held lock counts as alive.
  */
-export async function markerHolder(deps: OverlapDeps, holder: string): Promise<string | null> {
+export async function markerHolder(deps: OverlapDeps, holder: string): Promise<LiveHolder | null> {
   const { fires } = deps;
+  const live = (heldBy: string, retaken = false): LiveHolder => ({ heldBy, retaken });
   const handOver = parseHandOver(holder);
   if (handOver) {
     const next = await fires.queue.getJob(handOver.jobId);
     if (next && PENDING.has(await next.getState()))
-      return `a catch-up of this trigger is going on (its next step, job ${handOver.jobId}, is queued)`;
+      return live(`a catch-up of this trigger is going on (its next step, job ${handOver.jobId}, is queued)`);
     // Handed over by a worker without a name: its short TTL ends the wait.
     if (handOver.worker === null)
-      return `a catch-up of this trigger is going on (next step: job ${handOver.jobId})`;
+      return live(`a catch-up of this trigger is going on (next step: job ${handOver.jobId})`);
     if ((await fires.connectedWorkers())?.has(handOver.worker) === false) return null;
-    return `a catch-up of this trigger is going on (handing over to job ${handOver.jobId} on worker ${handOver.worker})`;
+    return live(
+      `a catch-up of this trigger is going on (handing over to job ${handOver.jobId} on worker ${handOver.worker})`,
+    );
   }
-  const [locked, worker, data] = await Promise.all([
+  const [locked, [worker = null, data = null, stalled = null]] = await Promise.all([
     deps.redis.exists(fires.queue.toKey(`${holder}:lock`)),
-    deps.redis.hget(fires.queue.toKey(holder), "pb"),
-    deps.redis.hget(fires.queue.toKey(holder), "data"),
+    deps.redis.hmget(fires.queue.toKey(holder), "pb", "data", "stc"),
   ]);
+  // BullMQ counts a job's stalls: one moved back after its worker died is being delivered again.
+  const retaken = Number(stalled ?? 0) > 0;
   if (locked === 1) {
-    if (worker === null) return `job ${holder} is running`;
+    if (worker === null) return live(`job ${holder} is running`, retaken);
     const connected = await fires.connectedWorkers();
-    return connected === null || connected.has(worker) ? `job ${holder} running on worker ${worker}` : null;
+    return connected === null || connected.has(worker)
+      ? live(`job ${holder} running on worker ${worker}`, retaken)
+      : null;
   }
   if (data === null) return null;
   const fire = JSON.parse(data) as FireJobData;
   const held = await deps.runs.get(runIdFor(fire.tid, slotOf({ id: holder, data: fire }), fire.manualNonce));
-  return held?.status === "retrying" ? `job ${holder} waiting to retry` : null;
+  return held?.status === "retrying" ? live(`job ${holder} waiting to retry`) : null;
 }

@@ -224,9 +224,10 @@ export function createProcessor(deps: ProcessorDeps) {
     const marker = !run.manual && record.spec.overlap === "skip" ? (job.id ?? "") : null;
     const start = started ? null : await startRun(deps, run, marker);
     if (start && !start.started) {
-      if (data.origin === "catchup" || data.origin === "skipped" || existing !== null) {
-        // Catch-ups of one outage run in order, one at a time, and a taken-over run was started in its
-        // time: each waits for the run in progress instead of being skipped.
+      if (data.origin === "catchup" || data.origin === "skipped" || existing !== null || start.retaken) {
+        // Catch-ups of one outage run in order, one at a time; a taken-over run was started in its time; and
+        // a crash's re-delivery of an older slot is not a run this slot came during: each waits for the
+        // run in progress instead of being skipped.
         await job.moveToDelayed(now() + OVERLAP_REQUEUE_MS, token);
         throw new DelayedError();
       }

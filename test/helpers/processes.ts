@@ -85,3 +85,35 @@ export async function runTickler(
   clearTimeout(timer);
   return { code, output };
 }
+
+/**
+ * SIGKILLs a random one of `workers` every `everyMs` and starts a replacement in the background (a start
+ * takes ~1–2 s), until stop(), which waits for the replacements and says which process died when.
+ */
+export function killEvery(
+  workers: Child[],
+  env: Record<string, string>,
+  everyMs: number,
+): { stop(): Promise<{ kills: number; killedAt: Map<number, number> }> } {
+  const killedAt = new Map<number, number>();
+  const spawning: Promise<void>[] = [];
+  let killing = true;
+  const killer = (async () => {
+    while (killing) {
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+      if (!killing || workers.length === 0) continue;
+      const victim = workers.splice(Math.floor(Math.random() * workers.length), 1)[0]!;
+      killedAt.set(victim.process.pid!, Date.now());
+      await victim.kill("SIGKILL");
+      spawning.push(spawnTickler("worker", env).then((worker) => void workers.push(worker)));
+    }
+  })();
+  return {
+    async stop() {
+      killing = false;
+      await killer;
+      await Promise.all(spawning);
+      return { kills: killedAt.size, killedAt };
+    },
+  };
+}

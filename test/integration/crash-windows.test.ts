@@ -94,7 +94,14 @@ describe("after a worker died at an unlucky moment", () => {
       );
       await redis.set(keys.running(tid), "held-job");
 
-      expect(await markerHolder(deps(), "held-job")).toBe("job held-job running on worker doomed");
+      expect(await markerHolder(deps(), "held-job")).toEqual({
+        heldBy: "job held-job running on worker doomed",
+        retaken: false,
+      });
+      // Once BullMQ's stall check has moved it back (its earlier worker died), it is a crash's re-delivery,
+      // which a new slot waits out instead of being skipped for.
+      await redis.hset(`${prefix}:fires:held-job`, "stc", "1");
+      expect(await markerHolder(deps(), "held-job")).toMatchObject({ retaken: true });
       const next = runAt(tid, Date.now(), "running");
       expect(await startRun(deps(), next, "next-job")).toMatchObject({ started: false, holder: "held-job" });
 
@@ -116,7 +123,10 @@ describe("after a worker died at an unlucky moment", () => {
       await addJob("retry-job", { tid, sv: 0, origin: "manual", slot, manualNonce: "n" });
       const run = { ...runAt(tid, slot, "retrying"), runId: runIdFor(tid, slot, "n") };
       await api.tickler.runs.save([run]);
-      expect(await markerHolder(deps(), "retry-job")).toBe("job retry-job waiting to retry");
+      expect(await markerHolder(deps(), "retry-job")).toEqual({
+        heldBy: "job retry-job waiting to retry",
+        retaken: false,
+      });
       await api.tickler.runs.save([{ ...run, status: "running" }]);
       expect(await markerHolder(deps(), "retry-job")).toBeNull();
       expect(await markerHolder(deps(), "no-such-job")).toBeNull();

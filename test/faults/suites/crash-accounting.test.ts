@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runIdFor, type RunRecord } from "../../../src/runs/run-store.js";
 import type { Child } from "../../helpers/processes.js";
-import { spawnTickler, writeConfig } from "../../helpers/processes.js";
+import { killEvery, spawnTickler, writeConfig } from "../../helpers/processes.js";
 import { startSink, type Sink } from "../../helpers/sink.js";
 import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../../helpers/tickler.js";
 import { waitFor } from "../../helpers/wait.js";
@@ -28,8 +28,6 @@ describe("when a worker of three is SIGKILLed every 3 s for a minute of heartbea
   let api: TestTickler;
   let env: Record<string, string>;
   const workers: Child[] = [];
-  /** When each worker process (by pid) was killed. */
-  const killedAt = new Map<number, number>();
 
   beforeAll(async () => {
     sink = await startSink(() => ({ holdMs: Math.floor(Math.random() * 150) }));
@@ -89,23 +87,10 @@ describe("when a worker of three is SIGKILLed every 3 s for a minute of heartbea
     });
     const due = [...slots.values()].reduce((sum, list) => sum + list.length, 0);
 
-    // Every 3 s a random worker dies and a replacement starts (in the background: a start takes ~1–2 s).
-    let killing = true;
-    const spawning: Promise<void>[] = [];
-    const killer = (async () => {
-      while (killing) {
-        await new Promise((resolve) => setTimeout(resolve, KILL_EVERY_MS));
-        if (!killing || workers.length === 0) continue;
-        const victim = workers.splice(Math.floor(Math.random() * workers.length), 1)[0]!;
-        killedAt.set(victim.process.pid!, Date.now());
-        await victim.kill("SIGKILL");
-        spawning.push(spawnTickler("worker", env).then((worker) => void workers.push(worker)));
-      }
-    })();
+    // Every 3 s a random worker dies and a replacement starts.
+    const killer = killEvery(workers, env, KILL_EVERY_MS);
     await waitFor(() => Date.now() > end, "the last slot to come due", DURATION_MS + 20_000, 250);
-    killing = false;
-    await killer;
-    await Promise.all(spawning);
+    const { killedAt } = await killer.stop();
 
     // Settle: every slot reaches an outcome (the last takeovers need a lock expiry and a stall check).
     const runOf = async (id: string, slot: number): Promise<RunRecord | null> =>
@@ -181,6 +166,11 @@ describe("when a worker of three is SIGKILLed every 3 s for a minute of heartbea
         `${redelivered} re-delivered after a 200, ${unfinished.length} unfinished, ${otherOutcomes.length} other outcomes`,
     );
     if (withoutRecord.length > 0) console.log("without a run record:", withoutRecord.slice(0, 10));
+    if (skipped.length > 0)
+      console.log(
+        "skipped, for example:",
+        skipped.slice(0, 3).map(([key, run]) => [key, run?.startedAtMs, run?.error]),
+      );
     if (skippedForDeadRun.length > 0)
       console.log(
         "skipped for a dead run:",

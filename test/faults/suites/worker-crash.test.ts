@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Child } from "../../helpers/processes.js";
-import { spawnTickler, writeConfig } from "../../helpers/processes.js";
+import { killEvery, spawnTickler, writeConfig } from "../../helpers/processes.js";
 import { startSink, type Sink } from "../../helpers/sink.js";
 import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../../helpers/tickler.js";
 import { waitFor } from "../../helpers/wait.js";
@@ -49,26 +49,11 @@ describe("when workers are SIGKILLed every 2 s while 500 fires come due over 20 
       );
     }
 
-    // Every 2 s a random worker dies and a replacement starts (in the background: a start takes ~1–2 s).
-    let kills = 0;
-    let killing = true;
-    const spawning: Promise<void>[] = [];
-    const killer = (async () => {
-      while (killing) {
-        await new Promise((resolve) => setTimeout(resolve, KILL_EVERY_MS));
-        if (!killing || workers.length === 0) continue;
-        const victim = workers.splice(Math.floor(Math.random() * workers.length), 1)[0]!;
-        await victim.kill("SIGKILL");
-        kills++;
-        spawning.push(spawnTickler("worker", env).then((worker) => void workers.push(worker)));
-      }
-    })();
-
+    // Every 2 s a random worker dies and a replacement starts.
+    const killer = killEvery(workers, env, KILL_EVERY_MS);
     const lastDue = Math.max(...due.values());
     await waitFor(() => Date.now() > lastDue, "every slot to come due", SPREAD_MS + 10_000, 200);
-    killing = false;
-    await killer;
-    await Promise.all(spawning);
+    const { kills } = await killer.stop();
 
     // Every trigger completes: its one slot reached an outcome.
     const records = await waitFor(
