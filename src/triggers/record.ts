@@ -1,6 +1,6 @@
 import { describeSchedule } from "./describe.js";
 import { formatDuration } from "./duration.js";
-import { nextFires, type Schedule } from "./schedule.js";
+import { nextFires, slotAfter, type Schedule } from "./schedule.js";
 import { iso } from "./time-zone.js";
 import { kindOf, type TriggerInput, type TriggerSpec } from "./trigger.js";
 
@@ -41,6 +41,16 @@ export function triggerId(userId: string, name: string): string {
 export function stateOf(record: Pick<TriggerRecord, "completedAtMs" | "spec">): TriggerState {
   if (record.completedAtMs !== null) return "completed";
   return record.spec.enabled ? "active" : "paused";
+}
+
+/** Whether `slotMs` is the trigger's last slot: a one-shot's, or one with no slot after it before end_at. */
+export function isLastSlot(record: Pick<TriggerRecord, "schedule" | "spec">, slotMs: number): boolean {
+  return record.schedule.kind === "once" || slotAfter(record.schedule, slotMs, record.spec.schedule) === null;
+}
+
+/** The id of a record's trigger. */
+export function recordId(record: Pick<TriggerRecord, "spec">): string {
+  return triggerId(record.spec.userId, record.spec.name);
 }
 
 /** The next `count` fires of an active trigger at or after `nowMs`, honouring end_at and max_fires. */

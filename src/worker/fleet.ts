@@ -9,7 +9,8 @@ import { connectRedis } from "../redis/connection.js";
 import { QUEUE_NAME } from "../redis/keys.js";
 import { coerceError } from "../triggers/index.js";
 import { ErrorBackoff } from "./error-backoff.js";
-import { baseRun, createProcessor, type FireResult, type ProcessorDeps } from "./processor.js";
+import { baseRun } from "./fire-run.js";
+import { createProcessor, type FireResult, type ProcessorDeps } from "./processor.js";
 
 /** A running worker: BullMQ Worker plus its own blocking connection. */
 export interface FireWorker {

@@ -80,6 +80,31 @@ export function retryDelayMs(
   return Math.round(exponential / 2 + (random * exponential) / 2);
 }
 
+/** What follows an attempt: the run succeeded, another attempt after a wait, or the run failed for good. */
+export type AfterAttempt =
+  { next: "succeeded" } | { next: "retry"; delayMs: number } | { next: "give_up"; reason: string };
+
+/**
+ * The retry-or-give-up choice after attempt number `attempt` of a slot ended with `outcome`: retryable
+ * failures are retried (after {@link retryDelayMs}) until the trigger's current `retry.attempts` is used up;
+ * permanent ones end the run at once.
+ */
+export function afterAttempt(
+  outcome: AttemptOutcome,
+  attempt: number,
+  policy: RetryPolicy,
+  random = Math.random(),
+): AfterAttempt {
+  if (outcome.kind === "succeeded") return { next: "succeeded" };
+  if (outcome.kind === "retryable" && attempt < policy.attempts)
+    return { next: "retry", delayMs: retryDelayMs(policy, attempt, outcome.retryAfterMs, random) };
+  return {
+    next: "give_up",
+    reason:
+      outcome.kind === "retryable" ? `${outcome.error} (gave up after ${attempt} attempts)` : outcome.error,
+  };
+}
+
 /** Thrown by the processor for a retryable failure; BullMQ's backoff strategy reads `delayMs` from it. */
 export class RetryableDeliveryError extends Error {
   override readonly name = "RetryableDeliveryError";

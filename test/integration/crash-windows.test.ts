@@ -6,7 +6,8 @@ import { catchupJobId, type FireJobData } from "../../src/producer/fire-queue.js
 import { runIdFor, type RunRecord } from "../../src/runs/run-store.js";
 import { createDispatcher } from "../../src/worker/deliver.js";
 import { markerHolder, startRun } from "../../src/worker/overlap.js";
-import { baseRun, createProcessor } from "../../src/worker/processor.js";
+import { createProcessor } from "../../src/worker/processor.js";
+import { baseRun } from "../../src/worker/fire-run.js";
 import { startSink, type Sink } from "../helpers/sink.js";
 import {
   REDIS_URL,
@@ -62,7 +63,7 @@ describe("after a worker died at an unlucky moment", () => {
     return (await api.tickler.producer.fires.queue.getJob(id))!;
   };
   const runAt = (tid: string, slot: number, status: RunRecord["status"]): RunRecord => ({
-    ...baseRun(tid, slot, { tid, sv: 0, origin: "scheduled" }, slot + 5),
+    ...baseRun(tid, slot, { origin: "scheduled" }, slot + 5),
     status,
     attempts: 1,
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { classifyA2a, encodeBody, signWebhook, type FireBody } from "../../src/worker/deliver.js";
-import { classifyStatus, parseRetryAfter, retryDelayMs } from "../../src/worker/outcome.js";
+import { afterAttempt, classifyStatus, parseRetryAfter, retryDelayMs } from "../../src/worker/outcome.js";
 
 const policy = { attempts: 5, backoff: "exponential" as const, delayMs: 1000, maxDelayMs: 60_000 };
 
@@ -68,6 +68,30 @@ describe("retry delays", () => {
   });
   it("waits the fixed delay with backoff: fixed", () => {
     expect(retryDelayMs({ ...policy, backoff: "fixed" }, 4, undefined, 0.5)).toBe(1000);
+  });
+});
+
+describe("after an attempt: retry or give up", () => {
+  const failed = { kind: "retryable", httpStatus: 503, error: "agent answered HTTP 503" } as const;
+  it("retries a retryable failure until the trigger's attempts are used up, then gives up saying so", () => {
+    expect(afterAttempt(failed, 1, { ...policy, attempts: 3 }, 0)).toEqual({ next: "retry", delayMs: 500 });
+    expect(afterAttempt(failed, 2, { ...policy, attempts: 3 }, 0)).toEqual({ next: "retry", delayMs: 1000 });
+    expect(afterAttempt(failed, 3, { ...policy, attempts: 3 })).toEqual({
+      next: "give_up",
+      reason: "agent answered HTTP 503 (gave up after 3 attempts)",
+    });
+    expect(afterAttempt({ ...failed, retryAfterMs: 7000 }, 1, { ...policy, attempts: 3 })).toEqual({
+      next: "retry",
+      delayMs: 7000,
+    });
+  });
+  it("gives up at once on a permanent failure, and succeeds on a 2xx", () => {
+    const permanent = { kind: "permanent", httpStatus: 404, error: "agent answered HTTP 404" } as const;
+    expect(afterAttempt(permanent, 1, policy)).toEqual({
+      next: "give_up",
+      reason: "agent answered HTTP 404",
+    });
+    expect(afterAttempt({ kind: "succeeded", httpStatus: 200 }, 1, policy)).toEqual({ next: "succeeded" });
   });
 });
 

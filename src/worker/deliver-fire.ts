@@ -1,0 +1,182 @@
+import { DelayedError, UnrecoverableError } from "bullmq";
+import type { RunRecord } from "../runs/run-store.js";
+import { iso, kindOf, type TriggerRecord } from "../triggers/index.js";
+import type { CatchUp } from "./catch-up.js";
+import { OUTCOMES } from "./decide-fire.js";
+import { deliver } from "./deliver.js";
+import { baseRun } from "./fire-run.js";
+import { buildRequest } from "./fire-request.js";
+import { RetryableDeliveryError, afterAttempt, type AttemptOutcome } from "./outcome.js";
+import { startRun, type StartResult } from "./overlap.js";
+import type { RunRecorder } from "./record-run.js";
+import type { FireResult, Pickup, WorkerContext } from "./worker-context.js";
+
+/** How long a slot that must wait for the trigger's run in progress waits before it looks again. */
+const OVERLAP_REQUEUE_MS = 1000;
+
+/** The run of a slot as an attempt starts: begun by begin-fire.lua, or as an earlier pickup left it. */
+export interface RunSoFar {
+  /** Its run, when begin-fire.lua already wrote it as running. */
+  started?: RunRecord;
+  /** Its run as an earlier pickup of this job left it (a takeover). */
+  existing?: RunRecord | null;
+}
+
+/**
+ * Delivers one attempt of a slot: takes the overlap marker (or waits, or records the slot skipped), sends
+ * the request, and records the outcome or throws for BullMQ to retry (RetryableDeliveryError, with the
+ * delay) or to fail the job for good (UnrecoverableError).
+ */
+export class FireDelivery {
+  constructor(
+    private readonly ctx: WorkerContext,
+    private readonly recorder: RunRecorder,
+    private readonly catchUp: CatchUp,
+  ) {}
+
+  async deliver(
+    pickup: Pickup,
+    record: TriggerRecord,
+    { started, existing = null }: RunSoFar,
+  ): Promise<FireResult> {
+    const { ctx } = this;
+    const { job, slot } = pickup;
+    const { data } = job;
+    const attempt = job.attemptsMade + 1;
+    const startedAt = started?.startedAtMs ?? ctx.now();
+    const previous = attempt > 1 ? await ctx.runs.get(baseRun(data.tid, slot, data, null).runId) : existing;
+    // A slot that already reached an outcome (and is re-delivered from Bull Board) is not a new fire.
+    const counted = !(previous && OUTCOMES.has(previous.status));
+    const run: RunRecord = started ?? {
+      ...baseRun(data.tid, slot, data, previous?.startedAtMs ?? startedAt),
+      status: "running",
+      attempts: attempt,
+    };
+    const request = buildRequest(ctx.config, record, run, data, attempt, startedAt);
+    if ("error" in request) {
+      await this.settle(pickup, record, run, {
+        status: "failed",
+        error: request.error,
+        counted,
+        indexed: !!started,
+      });
+      ctx.log.warn({ tid: data.tid, run: run.runId, error: request.error }, "delivery failed");
+      throw new UnrecoverableError(request.error);
+    }
+    if (!started) {
+      const marker = !run.manual && record.spec.overlap === "skip" ? (job.id ?? "") : null;
+      const start = await startRun(ctx, run, marker);
+      if (!start.started) return this.overlapping(pickup, record, start, existing !== null);
+    }
+    const outcome = await deliver(ctx.dispatcher, request, pickup.signal);
+    const finished = ctx.now();
+    const timing = {
+      finishedAtMs: finished,
+      durationMs: finished - startedAt,
+      httpStatus: outcome.httpStatus,
+    };
+    this.measure(record, run, outcome, attempt, timing.durationMs, startedAt - slot);
+    return this.afterwards(pickup, record, { ...run, ...timing }, outcome, attempt, counted);
+  }
+
+  /** The retry-or-give-up choice after an attempt, carried out. */
+  private async afterwards(
+    pickup: Pickup,
+    record: TriggerRecord,
+    run: RunRecord,
+    outcome: AttemptOutcome,
+    attempt: number,
+    counted: boolean,
+  ): Promise<FireResult> {
+    const { ctx } = this;
+    const { tid } = pickup.job.data;
+    const next = afterAttempt(outcome, attempt, record.spec.retry);
+    if (next.next === "succeeded") {
+      await this.settle(pickup, record, run, { status: "succeeded", error: null, counted, indexed: true });
+      ctx.log.debug(
+        {
+          tid,
+          run: run.runId,
+          slot: iso(run.scheduledAtMs),
+          lateMs: (run.startedAtMs ?? 0) - run.scheduledAtMs,
+        },
+        "delivered",
+      );
+      return { outcome: "succeeded", run_id: run.runId, http_status: outcome.httpStatus ?? 0 };
+    }
+    const error = "error" in outcome ? outcome.error : "";
+    if (next.next === "retry") {
+      await ctx.runs.save([
+        {
+          ...run,
+          status: "retrying",
+          error,
+          nextAttemptAtMs: (run.finishedAtMs ?? ctx.now()) + next.delayMs,
+        },
+      ]);
+      ctx.log.warn(
+        { tid, run: run.runId, attempt, delayMs: next.delayMs, error },
+        "delivery failed; will retry",
+      );
+      ctx.metrics?.retries.inc({ kind: kindOf(record.spec) });
+      throw new RetryableDeliveryError(error, next.delayMs);
+    }
+    await this.settle(pickup, record, run, { status: "failed", error: next.reason, counted, indexed: true });
+    ctx.log.warn({ tid, run: run.runId, attempt, error: next.reason }, "delivery failed");
+    throw new UnrecoverableError(next.reason);
+  }
+
+  /**
+   * Another run of the trigger holds its overlap marker and is alive. Catch-ups of one outage run in order,
+   * one at a time; a taken-over run was started in its time; and a crash's re-delivery of an older slot is
+   * not a run this slot came during: each of those waits for the run in progress. Any other slot is
+   * recorded skipped.
+   */
+  private async overlapping(
+    pickup: Pickup,
+    record: TriggerRecord,
+    start: Exclude<StartResult, { started: true }>,
+    takeover: boolean,
+  ): Promise<FireResult> {
+    const { ctx } = this;
+    const { job, slot } = pickup;
+    const { data } = job;
+    if (data.origin === "catchup" || data.origin === "skipped" || takeover || start.retaken) {
+      await job.moveToDelayed(ctx.now() + OVERLAP_REQUEUE_MS, pickup.token);
+      throw new DelayedError();
+    }
+    const skipped = baseRun(data.tid, slot, data, ctx.now());
+    await this.recorder.finish(record, skipped, {
+      status: "skipped_overlap",
+      error: `the previous run of this trigger was still in progress (${start.heldBy})`,
+    });
+    ctx.log.info({ tid: data.tid, run: skipped.runId, heldBy: start.heldBy }, "slot skipped: overlap");
+    return { outcome: "skipped_overlap", run_id: skipped.runId };
+  }
+
+  /** Records a delivered run's outcome, hands the marker on and adds its chain's next step. */
+  private async settle(
+    pickup: Pickup,
+    record: TriggerRecord,
+    run: RunRecord,
+    outcome: { status: "succeeded" | "failed"; error: string | null; counted: boolean; indexed: boolean },
+  ): Promise<void> {
+    const { job } = pickup;
+    await this.recorder.finish(record, run, { ...outcome, job, handTo: this.catchUp.handOverFor(job) });
+    await this.catchUp.continueChain(job);
+  }
+
+  private measure(
+    record: TriggerRecord,
+    run: RunRecord,
+    outcome: AttemptOutcome,
+    attempt: number,
+    durationMs: number,
+    latenessMs: number,
+  ): void {
+    const { metrics } = this.ctx;
+    metrics?.deliverySeconds.observe({ outcome: outcome.kind }, durationMs / 1000);
+    if (attempt === 1 && !run.manual)
+      metrics?.latenessSeconds.observe({ kind: kindOf(record.spec) }, Math.max(0, latenessMs) / 1000);
+  }
+}

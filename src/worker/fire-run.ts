@@ -1,0 +1,33 @@
+import type { FireJobData } from "../producer/fire-queue.js";
+import { runIdFor, type RunRecord } from "../runs/run-store.js";
+
+/**
+ * The run of slot `slot` of trigger `tid`, not started (user id, then name: user ids hold no slash). Its id
+ * derives from the trigger and the slot (and a manual run's nonce), so every pickup of the same slot — a
+ * retry, a takeover after a worker died — writes the same record.
+ */
+export function baseRun(
+  tid: string,
+  slot: number,
+  data: Pick<FireJobData, "origin" | "manualNonce">,
+  startedAtMs: number | null,
+): RunRecord {
+  const [userId = "", ...name] = tid.split("/");
+  return {
+    runId: runIdFor(tid, slot, data.manualNonce),
+    triggerId: tid,
+    userId,
+    name: name.join("/"),
+    scheduledAtMs: slot,
+    startedAtMs,
+    finishedAtMs: null,
+    status: "running",
+    attempts: 0,
+    httpStatus: null,
+    durationMs: null,
+    error: null,
+    manual: data.origin === "manual",
+    catchup: data.origin === "catchup",
+    nextAttemptAtMs: null,
+  };
+}
