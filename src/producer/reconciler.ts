@@ -44,7 +44,7 @@ export async function reconcile(
   leaseMs: number,
   budget: number,
 ): Promise<ReconcileReport | null> {
-  const lease = `${producer.keys.prefix}:reconcile`;
+  const lease = producer.keys.reconcileLease;
   if ((await producer.redis.set(lease, String(process.pid), "PX", leaseMs, "NX")) !== "OK") return null;
   return reconcilePass(producer, budget);
 }

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
-import type { HeldLock } from "./write-lock.js";
+import { withWriteLock, type HeldLock } from "./write-lock.js";
 import {
   kindOf,
   stateOf,
@@ -25,6 +25,20 @@ export class TriggerStore {
     private readonly redis: Redis,
     private readonly keys: Keys,
   ) {}
+
+  /**
+   * Runs `work` holding the trigger's write lock, with the trigger as stored (read in the lock's round trip),
+   * so no writer is mid-write while it runs.
+   */
+  async withLock<T>(id: string, work: (current: TriggerRecord | null) => Promise<T>): Promise<T> {
+    return withWriteLock(
+      this.redis,
+      this.keys.writeLock(id),
+      async ([hash, definition]) =>
+        work(decodeTrigger(hash as Record<string, string>, definition as string | null)),
+      () => this.read(id),
+    );
+  }
 
   /** The stored trigger, or null. */
   async get(id: string): Promise<TriggerRecord | null> {

@@ -28,6 +28,10 @@ export interface Keys {
   intents: string;
   /** String (JSON): where the reconciler's sweep over everything stopped. */
   sweepCursor: string;
+  /** String: the reconciler's lease, so a fleet makes one pass per interval. */
+  reconcileLease: string;
+  /** Counter: the last version number given to a trigger write (versions only grow). */
+  versionSequence: string;
 }
 
 /** The BullMQ queue that holds every fire. */
@@ -49,5 +53,7 @@ export function keysFor(prefix: string): Keys {
     counts: `${prefix}:counts`,
     intents: `${prefix}:intents`,
     sweepCursor: `${prefix}:reconcile:cursor`,
+    reconcileLease: `${prefix}:reconcile`,
+    versionSequence: `${prefix}:seq`,
   };
 }

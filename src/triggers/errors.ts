@@ -70,6 +70,11 @@ export function invalid(code: ErrorCode, field: string, message: string, cause?:
   return new TicklerError(code, `${field}: ${message}`, { field, cause });
 }
 
+/** A trigger that is not there: `not_found` on its name. */
+export function triggerNotFound(userId: string, name: string): TicklerError {
+  return new TicklerError("not_found", `no trigger named "${name}" for user "${userId}"`, { field: "name" });
+}
+
 /** Normalises anything thrown into an `Error` (a thrown string or object keeps its text). */
 export function coerceError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;

@@ -2,7 +2,8 @@ import { describeSchedule } from "./describe.js";
 import { formatDuration } from "./duration.js";
 import { nextFires, slotAfter, type Schedule } from "./schedule.js";
 import { iso } from "./time-zone.js";
-import { kindOf, type TriggerInput, type TriggerSpec } from "./trigger.js";
+import type { TriggerInput } from "./trigger-input.js";
+import { kindOf, type TriggerSpec } from "./trigger-spec.js";
 
 /** The states a trigger is in. */
 export const TRIGGER_STATES = ["active", "paused", "completed"] as const;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { jsonEqual } from "../../src/triggers/trigger.js";
+import { jsonEqual } from "../../src/triggers/definition-equality.js";
 
 /** jsonEqual decides whether a re-sent trigger is "unchanged": it must agree with comparing stored JSON. */
 describe("jsonEqual", () => {

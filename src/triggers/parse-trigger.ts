@@ -1,0 +1,129 @@
+import type { z } from "zod";
+import { parseDuration, typeName } from "./duration.js";
+import { TicklerError, invalid } from "./errors.js";
+import { fromZodError } from "./input-errors.js";
+import { checkName } from "./names.js";
+import { parseSchedule } from "./schedule.js";
+import { checkTarget } from "./target.js";
+import { triggerInputSchema, type retrySchema } from "./trigger-input.js";
+import type { RetryPolicy, TriggerRules, TriggerSpec } from "./trigger-spec.js";
+
+/**
+ * Validates a trigger body against the rules and returns its normalised definition.
+ *
+ * @param body - the parsed JSON body (unknown: every input is hostile until validated)
+ * @param identity - the `(user_id, name)` the caller addresses; a body that names others is refused
+ * @throws TicklerError for the first problem found, naming its field
+ */
+export function parseTrigger(
+  body: unknown,
+  identity: { userId: string; name: string },
+  rules: TriggerRules,
+): TriggerSpec {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new TicklerError("invalid_request", `the trigger must be a JSON object, got ${typeName(body)}`, {
+      field: "body",
+    });
+  }
+  const parsed = triggerInputSchema.safeParse(body);
+  if (!parsed.success) throw fromZodError(parsed.error, "", body);
+  const input = parsed.data;
+  const userId = checkName(identity.userId, "user_id");
+  const name = checkName(identity.name, "name");
+  if (input.user_id != null && input.user_id !== userId) {
+    throw invalid(
+      "invalid_field",
+      "user_id",
+      `the body says "${input.user_id}" but the path says "${userId}"`,
+    );
+  }
+  if (input.name != null && input.name !== name) {
+    throw invalid("invalid_field", "name", `the body says "${input.name}" but the path says "${name}"`);
+  }
+  const { defaults } = rules;
+  return {
+    userId,
+    name,
+    prompt: checkPrompt(input.prompt, rules.maxPromptBytes),
+    payload: checkPayload(input.payload ?? null, rules.maxPayloadBytes),
+    threadKey: input.thread_key ?? null,
+    channel: input.channel ?? null,
+    target: checkTarget(input.target ?? null, rules),
+    schedule: parseSchedule(input, rules),
+    maxFires: input.max_fires ?? null,
+    missedPolicy: input.missed_policy ?? defaults.missedPolicy,
+    misfireGraceMs: optionalDuration(input.misfire_grace, "misfire_grace", defaults.misfireGraceMs),
+    catchupWindowMs: optionalDuration(input.catchup_window, "catchup_window", defaults.catchupWindowMs),
+    overlap: input.overlap ?? defaults.overlap,
+    retry: checkRetry(input.retry ?? null, defaults.retry),
+    timeoutMs: optionalDuration(input.timeout, "timeout", defaults.timeoutMs),
+    enabled: input.enabled ?? true,
+    metadata: checkMetadata(input.metadata ?? {}),
+  };
+}
+
+function optionalDuration(
+  value: string | number | null | undefined,
+  field: string,
+  fallback: number,
+): number {
+  return value === undefined || value === null ? fallback : parseDuration(value, field);
+}
+
+function checkPrompt(prompt: string, maxBytes: number): string {
+  if (prompt.trim() === "")
+    throw invalid("invalid_field", "prompt", "is empty; say what the agent should do when this fires");
+  const bytes = Buffer.byteLength(prompt, "utf8");
+  if (bytes > maxBytes) {
+    throw invalid(
+      "too_large",
+      "prompt",
+      `is ${bytes} bytes, over the limit of ${maxBytes}; shorten it or move data into payload`,
+    );
+  }
+  return prompt;
+}
+
+function checkPayload(
+  payload: Record<string, unknown> | null,
+  maxBytes: number,
+): Record<string, unknown> | null {
+  if (payload === null) return null;
+  const bytes = Buffer.byteLength(JSON.stringify(payload), "utf8");
+  if (bytes > maxBytes)
+    throw invalid("too_large", "payload", `is ${bytes} bytes as JSON, over the limit of ${maxBytes}`);
+  if (depthOf(payload) > MAX_PAYLOAD_DEPTH) {
+    throw invalid("too_large", "payload", `nests deeper than ${MAX_PAYLOAD_DEPTH} levels; flatten it`);
+  }
+  // A JSON.parse round trip drops anything JSON cannot carry and makes `__proto__` an ordinary key.
+  return JSON.parse(JSON.stringify(payload)) as Record<string, unknown>;
+}
+
+/** How deep a payload may nest: deeper is a parser attack more often than data an agent needs. */
+const MAX_PAYLOAD_DEPTH = 32;
+
+function depthOf(value: unknown, depth = 0): number {
+  if (depth > MAX_PAYLOAD_DEPTH || value === null || typeof value !== "object") return depth;
+  let deepest = depth + 1;
+  for (const item of Object.values(value)) deepest = Math.max(deepest, depthOf(item, depth + 1));
+  return deepest;
+}
+
+function checkMetadata(metadata: Record<string, string>): Record<string, string> {
+  const keys = Object.keys(metadata);
+  if (keys.length > 64) throw invalid("too_large", "metadata", `has ${keys.length} keys; the limit is 64`);
+  return Object.fromEntries(keys.sort().map((key) => [key, metadata[key] as string]));
+}
+
+function checkRetry(retry: z.infer<typeof retrySchema> | null, fallback: RetryPolicy): RetryPolicy {
+  const resolved: RetryPolicy = {
+    attempts: retry?.attempts ?? fallback.attempts,
+    backoff: retry?.backoff ?? fallback.backoff,
+    delayMs: optionalDuration(retry?.delay, "retry.delay", fallback.delayMs),
+    maxDelayMs: optionalDuration(retry?.max_delay, "retry.max_delay", fallback.maxDelayMs),
+  };
+  if (resolved.maxDelayMs < resolved.delayMs) {
+    throw invalid("invalid_field", "retry.max_delay", "must not be shorter than retry.delay");
+  }
+  return resolved;
+}

@@ -1,0 +1,106 @@
+import { MINUTE, SECOND, HOUR } from "./duration.js";
+import type { MissedPolicy } from "./missed-fires.js";
+import type { ParsedSchedule, ScheduleContext } from "./schedule.js";
+
+/** What to do when an upsert meets an existing trigger. */
+export const IF_EXISTS = ["update", "skip", "raise"] as const;
+/** `update` replaces, `skip` leaves it, `raise` fails with 409. */
+export type IfExists = (typeof IF_EXISTS)[number];
+
+/** What to do with a slot that comes while the previous run of the same trigger is still going. */
+export const OVERLAP_POLICIES = ["skip", "allow"] as const;
+/** `skip` records the new slot as `skipped_overlap`; `allow` runs both. */
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+
+/** The body formats a target can speak. */
+export const TARGET_FORMATS = ["json", "a2a"] as const;
+/** `json` is tickler's own body; `a2a` is an A2A JSON-RPC `SendMessage`. */
+export type TargetFormat = (typeof TARGET_FORMATS)[number];
+
+/** Retry settings of a trigger, resolved. */
+export interface RetryPolicy {
+  /** Delivery attempts in all, the first included. */
+  attempts: number;
+  backoff: "exponential" | "fixed";
+  /** The first retry's delay. */
+  delayMs: number;
+  /** The cap on any one delay, `Retry-After` included. */
+  maxDelayMs: number;
+}
+
+/** Where fires go: an agent named in config, or (admins only, when allowed) an explicit URL. */
+export type Target =
+  | { agent: string }
+  | {
+      url: string;
+      method: "POST" | "PUT" | "PATCH";
+      headers: Record<string, string>;
+      format: TargetFormat;
+      a2aVersion: "1.0" | "0.3";
+    };
+
+/** An HTTP endpoint fires are delivered to, fully resolved (an agent from config, or a trigger's own URL). */
+export interface Endpoint {
+  url: string;
+  method: "POST" | "PUT" | "PATCH";
+  format: TargetFormat;
+  a2aVersion: "1.0" | "0.3";
+  headers: Record<string, string>;
+  /** Standard Webhooks secret (`whsec_…`), or null for unsigned deliveries. */
+  signingSecret: string | null;
+  timeoutMs: number;
+}
+
+/** Per-trigger defaults, from config. */
+export interface TriggerDefaults {
+  missedPolicy: MissedPolicy;
+  misfireGraceMs: number;
+  catchupWindowMs: number;
+  overlap: OverlapPolicy;
+  retry: RetryPolicy;
+  timeoutMs: number;
+}
+
+/** The defaults of {@link TriggerDefaults} when config sets none. */
+export const TRIGGER_DEFAULTS = {
+  missedPolicy: "run_once",
+  misfireGraceMs: 30 * SECOND,
+  catchupWindowMs: 24 * HOUR,
+  overlap: "skip",
+  retry: { attempts: 5, backoff: "exponential", delayMs: 1 * SECOND, maxDelayMs: 5 * MINUTE },
+  timeoutMs: 30 * SECOND,
+} as const satisfies TriggerDefaults;
+
+/** Everything that validating a trigger depends on besides its own fields. */
+export interface TriggerRules extends ScheduleContext {
+  defaults: TriggerDefaults;
+  maxPromptBytes: number;
+  maxPayloadBytes: number;
+  /** Names of the agents in config; a `target: {agent}` must name one. */
+  agents: ReadonlySet<string>;
+  /** Whether this caller may give a target URL (config allows it and the caller is an admin). */
+  allowTargetUrls: boolean;
+  /** Why a target URL's host is refused (link-local, metadata), or null: injected, the domain does no I/O. */
+  blockedHost?: (hostname: string) => string | null;
+}
+
+/** A validated, normalised trigger definition: what is stored, minus bookkeeping. */
+export interface TriggerSpec extends TriggerDefaults {
+  userId: string;
+  name: string;
+  prompt: string;
+  payload: Record<string, unknown> | null;
+  threadKey: string | null;
+  channel: string | null;
+  target: Target | null;
+  schedule: ParsedSchedule;
+  maxFires: number | null;
+  enabled: boolean;
+  metadata: Record<string, string>;
+}
+
+/** The kind a schedule form makes. */
+export function kindOf(spec: Pick<TriggerSpec, "schedule">): "once" | "heartbeat" | "cron" {
+  const form = spec.schedule.written.form;
+  return form === "every" ? "heartbeat" : form === "cron" ? "cron" : "once";
+}
