@@ -5,15 +5,15 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
+# dist/ holds everything tickler reads at run time (the build copies the Lua scripts and the console there).
 COPY --from=build /app/dist ./dist
-# Lua scripts and the console's static files are read from src/ at run time.
-COPY --from=build /app/src ./src
 COPY package.json ./
 USER node
 EXPOSE 3000

@@ -53,6 +53,11 @@ export default tseslint.config(
     rules: { "no-undef": "off" },
   },
   {
+    // Build scripts run on Node.
+    files: ["scripts/*.mjs"],
+    languageOptions: { globals: { URL: "readonly", process: "readonly", console: "readonly" } },
+  },
+  {
     files: ["test/**/*.ts", "bench/**/*.ts", "src/cli.ts", "examples/**/*"],
     rules: { "no-console": "off", "@typescript-eslint/no-explicit-any": "off" },
   },

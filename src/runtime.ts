@@ -1,8 +1,7 @@
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { buildApp } from "./api/app.js";
-import { principalFor } from "./api/auth.js";
+import { buildApp, buildMetricsApp } from "./api/app.js";
 import type { Config } from "./config/index.js";
 import { FireQueue } from "./producer/fire-queue.js";
 import { Producer } from "./producer/producer.js";
@@ -129,7 +128,7 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
   }
   if (!withApi && config.metrics.port !== null) {
     server = await listen(
-      metricsServer(metrics, config.metrics.public ? null : config.tokens),
+      buildMetricsApp({ config, metrics, redis, logger }),
       config.metrics.port,
       config.host,
     );
@@ -185,40 +184,4 @@ function listen(handler: RequestListener, port: number, host: string): Promise<S
 function listeningPort(server: Server): number {
   const address = server.address();
   return typeof address === "object" && address ? address.port : 0;
-}
-
-/**
- * A worker-only process's HTTP surface: /metrics (admin token unless metrics are public) and /healthz.
- * Pass `tokens` null for public metrics.
- */
-function metricsServer(metrics: Metrics, tokens: Config["tokens"] | null): RequestListener {
-  const lookup = tokens === null ? null : principalFor(tokens);
-  return (req, res) => {
-    const path = (req.url ?? "").split("?")[0];
-    if (path === "/healthz") {
-      res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
-      return;
-    }
-    if (path !== "/metrics") {
-      res
-        .writeHead(404, { "content-type": "application/json" })
-        .end('{"error":{"code":"not_found","message":"only /metrics and /healthz here"}}');
-      return;
-    }
-    const principal = lookup?.(req.headers.authorization);
-    if (principal && ("error" in principal || principal.role !== "admin")) {
-      const code = "error" in principal ? "unauthorized" : "forbidden";
-      res
-        .writeHead(code === "unauthorized" ? 401 : 403, { "content-type": "application/json" })
-        .end(JSON.stringify({ error: { code, message: "/metrics needs an admin token" } }));
-      return;
-    }
-    metrics.render().then(
-      ({ contentType, body }) => res.writeHead(200, { "content-type": contentType }).end(body),
-      () =>
-        res
-          .writeHead(503, { "content-type": "application/json" })
-          .end('{"error":{"code":"redis_unavailable","message":"Redis is not reachable"}}'),
-    );
-  };
 }

@@ -19,7 +19,7 @@ export function writeRateLimit(redis: Redis, keys: Keys, limit: { max: number; w
       .digest("base64url")
       .slice(0, 16);
     const window = Math.floor(Date.now() / limit.windowMs);
-    const key = `${keys.prefix}:rl:${who}:${window}`;
+    const key = keys.rateLimit(who, window);
     // Two commands sent back to back (one round trip); a MULTI would cost the client more than it saves.
     const [count] = await Promise.all([redis.incr(key), redis.pexpire(key, limit.windowMs)]);
     if (count <= limit.max) return next();

@@ -239,6 +239,14 @@ export const statusSchema = z
     uptime_s: z.number().int(),
   })
   .strict();
+/** The JSON-RPC error an MCP endpoint answers a method it does not serve with. */
+export const mcpErrorSchema = z
+  .object({
+    jsonrpc: z.literal("2.0"),
+    error: z.object({ code: z.number().int(), message: z.string() }).strict(),
+    id: z.null(),
+  })
+  .strict();
 export const healthSchema = z.object({ ok: z.literal(true), redis: z.literal("up").optional() }).strict();
 
 /** The trigger body (PUT, and PATCH where every field is optional). */

@@ -32,6 +32,8 @@ export interface Keys {
   reconcileLease: string;
   /** Counter: the last version number given to a trigger write (versions only grow). */
   versionSequence: string;
+  /** Counter (expiring): the writes of one token (by its digest, `who`) in one rate-limit window. */
+  rateLimit(who: string, window: number): string;
 }
 
 /** The BullMQ queue that holds every fire. */
@@ -55,5 +57,6 @@ export function keysFor(prefix: string): Keys {
     sweepCursor: `${prefix}:reconcile:cursor`,
     reconcileLease: `${prefix}:reconcile`,
     versionSequence: `${prefix}:seq`,
+    rateLimit: (who, window) => `${prefix}:rl:${who}:${window}`,
   };
 }

@@ -20,9 +20,9 @@ const SCRIPTS = {
 type ScriptName = keyof typeof SCRIPTS;
 type Arg = string | number;
 
-// Resolved from the package root so the same path works from src/ (tests, tsx) and dist/ (npm start).
-const read = (file: string): string =>
-  readFileSync(new URL(`../../src/redis/scripts/${file}`, import.meta.url), "utf8");
+// Beside this module: src/redis/scripts/ from source (tests, tsx), dist/redis/scripts/ once built (the
+// build copies them there), so dist/ reads nothing from src/.
+const read = (file: string): string => readFileSync(new URL(`./scripts/${file}`, import.meta.url), "utf8");
 
 const sources = new Map<ScriptName, string>();
 function source(name: ScriptName): string {

@@ -1,7 +1,13 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OPERATIONS } from "../../src/api/openapi.js";
+import { API_OPERATIONS as OPERATIONS } from "../../src/api/operations.js";
+import { buildApp } from "../../src/api/app.js";
+import { expressPath } from "../../src/api/operation.js";
+import { PAGE_PATHS } from "../../src/api/routes/pages.js";
+import { createLogger } from "../../src/logger.js";
+import { Metrics } from "../../src/metrics.js";
+import { RunEventHub } from "../../src/runs/run-events.js";
 import { startSink, type Sink } from "../helpers/sink.js";
 import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
@@ -183,6 +189,9 @@ describe("/openapi.json", () => {
       headers: { accept: "application/json, text/event-stream" },
     });
     expect(mcp).toBe(200);
+    expect(await hit("get", "/mcp", "/mcp", { token: ALICE })).toBe(405);
+    expect(await hit("delete", "/mcp", "/mcp", { token: ALICE })).toBe(405);
+    expect(await hit("get", "/openapi.json", "/openapi.json", { token: null })).toBe(200);
     expect(await hit("get", "/v1/status", "/v1/status")).toBe(200);
     expect(await hit("get", "/metrics", "/metrics")).toBe(200);
     expect(await hit("get", "/healthz", "/healthz", { token: null })).toBe(200);
@@ -204,6 +213,33 @@ describe("/openapi.json", () => {
     }
   });
 
+  it("has a route for every operation it documents, and none it does not (but the browser pages)", () => {
+    const app = buildApp({
+      config: t.config,
+      producer: t.tickler.producer,
+      runs: t.tickler.runs,
+      events: new RunEventHub(
+        t.tickler.producer.redis,
+        () => t.tickler.producer.redis,
+        "unused",
+        createLogger("silent"),
+      ),
+      metrics: new Metrics(),
+      redis: t.tickler.producer.redis,
+      logger: createLogger("silent"),
+    });
+    const routes = expressRoutes((app as unknown as { router: { stack: Layer[] } }).router.stack);
+    const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method} ${expressPath(path)}`),
+    );
+    const isPage = (path: string) => PAGE_PATHS.some((page) => path === page || path.startsWith(`${page}/`));
+    const served = routes.filter((route) => !isPage(route.split(" ")[1]!));
+    expect(new Set(served)).toEqual(new Set(documented));
+    expect(routes.filter((route) => route.startsWith("use ")).every((route) => isPage(route.slice(4)))).toBe(
+      true,
+    );
+  });
+
   it("serves the interactive docs page", async () => {
     const page = await fetch(`${t.base}/docs`);
     expect(page.status).toBe(200);
@@ -212,3 +248,23 @@ describe("/openapi.json", () => {
     expect((await fetch(`${t.base}/docs/init.js`)).status).toBe(200);
   });
 });
+
+/** A layer of Express 5's router stack, as far as the route listing reads it. */
+interface Layer {
+  name: string;
+  rawPath?: string;
+  slash?: boolean;
+  route?: { path: string; methods: Record<string, boolean> };
+  handle: { stack?: Layer[] };
+}
+
+/** Every route of an Express app as "method path" (mounted middleware as "use path"), routers walked into. */
+function expressRoutes(stack: Layer[], base = ""): string[] {
+  return stack.flatMap((layer) => {
+    if (layer.route)
+      return Object.keys(layer.route.methods).map((method) => `${method} ${base}${layer.route!.path}`);
+    const mount = layer.slash ? "" : (layer.rawPath ?? "");
+    if (layer.name === "router" && layer.handle.stack) return expressRoutes(layer.handle.stack, base + mount);
+    return mount === "" ? [] : [`use ${base}${mount}`];
+  });
+}

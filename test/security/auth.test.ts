@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OPERATIONS } from "../../src/api/openapi.js";
+import { API_OPERATIONS as OPERATIONS } from "../../src/api/operations.js";
 import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
 
 const ADMIN = "admin-token-auth-0123456789";

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnTickler, writeConfig } from "../../helpers/processes.js";
 import { REDIS_URL, removePrefix, testPrefix } from "../../helpers/tickler.js";
@@ -75,6 +77,34 @@ describe("when tickler is started through npm or a Procfile runner and gets SIGT
     },
     60_000,
   );
+
+  it("dist/ runs on its own, reading nothing from src/ (the build copies the Lua scripts and the console)", async () => {
+    // dist/ was built by npm start above; a copy of it with nothing of src/ beside it.
+    const dir = mkdtempSync(join(tmpdir(), "tickler-dist-"));
+    cpSync(join(ROOT, "dist"), join(dir, "dist"), { recursive: true });
+    cpSync(join(ROOT, "package.json"), join(dir, "package.json"));
+    symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+    const child = spawn(process.execPath, ["dist/cli.js", "all"], {
+      cwd: dir,
+      detached: true,
+      env: { ...process.env, REDIS_URL, LOG_LEVEL: "info", PORT: "0", ...env() },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    groups.push(child.pid!);
+    let output = "";
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const url = await waitFor(() => /"url":"(http:[^"]+)"/.exec(output)?.[1], "the API to listen", 20_000);
+    const put = await fetch(`${url}/v1/users/d/triggers/t`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ prompt: "x", delay: "1h" }),
+    });
+    expect(put.status, output).toBe(201); // the write ran write-trigger.lua
+    expect((await fetch(`${url}/console`)).status).toBe(200);
+    expect((await fetch(`${url}/console/assets/console.js`)).status).toBe(200);
+    child.kill("SIGTERM");
+    await waitFor(() => !groupAlive(child.pid!), "it to stop", 15_000, 100);
+  });
 
   it("a second SIGTERM right after the first (a wrapper forwarding it too) does not cut the drain short", async () => {
     const child = await spawnTickler("all", { ...env(), PORT: "0" });

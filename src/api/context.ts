@@ -1,0 +1,26 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Config } from "../config/index.js";
+import type { Metrics } from "../metrics.js";
+import type { Producer } from "../producer/producer.js";
+import type { RunEventHub } from "../runs/run-events.js";
+import type { RunStore } from "../runs/run-store.js";
+
+/** What the HTTP app needs; it opens nothing itself. */
+export interface AppDeps {
+  config: Config;
+  producer: Producer;
+  runs: RunStore;
+  events: RunEventHub;
+  metrics: Metrics;
+  redis: Redis;
+  logger: Logger;
+  /** Which roles this process runs, for /v1/status. */
+  roles?: readonly string[];
+  now?: () => number;
+}
+
+/** What the operations' handlers are given: the app's dependencies, the clock resolved. */
+export interface ApiContext extends AppDeps {
+  now: () => number;
+}
