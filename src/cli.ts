@@ -13,6 +13,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { createTools } from "./tools/index.js";
 import { buildMcpServer } from "./tools/mcp.js";
 import { checkName, coerceError } from "./triggers/index.js";
+import { VERSION } from "./version.js";
 
 const HELP = `tickler — proactive triggers for AI agents, on Redis and BullMQ
 
@@ -53,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command === "--version" || command === "-v") {
-    console.log("tickler 0.1.0");
+    console.log(`tickler ${VERSION}`);
     return 0;
   }
   if (command === "mcp") return runMcp(rest);

@@ -1,8 +1,38 @@
 /**
- * tickler as a library: the domain (schedule parsing, next fires), the producer and worker, and the runtime
- * that wires them. `tickler all|api|worker` (src/cli.ts) is built from the same parts.
+ * tickler as a library, a deliberate list: the agent tools (`createTools`), the producer for app code that
+ * seeds triggers (`openStores`), the runtime and the HTTP app a process is made of, and from the domain
+ * what a caller needs to read schedules and errors. `tickler all|api|worker` (src/cli.ts) is built from
+ * the same parts. Anything not listed here is internal and may change.
  */
-export * from "./triggers/index.js";
+export {
+  TicklerError,
+  ERROR_CODES,
+  type ErrorCode,
+  parseDuration,
+  formatDuration,
+  parseSchedule,
+  resolveSchedule,
+  nextFires,
+  describeSchedule,
+  parseTrigger,
+  triggerId,
+  IF_EXISTS,
+  MISSED_POLICIES,
+  OVERLAP_POLICIES,
+  TRIGGER_KINDS,
+  TRIGGER_STATES,
+  type IfExists,
+  type MissedPolicy,
+  type OverlapPolicy,
+  type Page,
+  type Schedule,
+  type ScheduleInput,
+  type TriggerInput,
+  type TriggerKind,
+  type TriggerRecord,
+  type TriggerSpec,
+  type TriggerState,
+} from "./triggers/index.js";
 export {
   loadConfig,
   ConfigError,
@@ -19,6 +49,7 @@ export {
   type BatchResult,
 } from "./producer/producer.js";
 export { FireQueue, type FireJobData } from "./producer/fire-queue.js";
+export { openStores, type Stores, type StoresOptions } from "./producer/stores.js";
 export { connectRedis } from "./redis/connection.js";
 export { RunStore, runToWire, type RunRecord, type RunStatus } from "./runs/run-store.js";
 export { buildApp } from "./api/app.js";

@@ -1,16 +1,14 @@
 import { createServer, type RequestListener, type Server } from "node:http";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { buildApp, buildMetricsApp } from "./api/app.js";
 import type { Config } from "./config/index.js";
-import { FireQueue } from "./producer/fire-queue.js";
-import { Producer } from "./producer/producer.js";
-import { startReconciler } from "./producer/reconciler.js";
-import { checkRedis, connectRedis } from "./redis/connection.js";
-import { keysFor } from "./redis/keys.js";
 import { Metrics } from "./metrics.js";
+import type { Producer } from "./producer/producer.js";
+import { startReconciler } from "./producer/reconciler.js";
+import { openStores, type Stores } from "./producer/stores.js";
+import { connectRedis } from "./redis/connection.js";
 import { RunEventHub } from "./runs/run-events.js";
-import { RunStore } from "./runs/run-store.js";
+import type { RunStore } from "./runs/run-store.js";
 import { createDispatcher } from "./worker/deliver.js";
 import { startWorker, type FireWorker } from "./worker/fleet.js";
 
@@ -48,129 +46,145 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
       `HOST=${config.host} without tokens: refusing to serve the API beyond loopback; add tokens to tickler.yaml or use HOST=127.0.0.1`,
     );
   }
-  const keys = keysFor(config.prefix);
-  const connections: Redis[] = [];
-  const open = (kind: "api" | "worker", name: string): Redis => {
-    const redis = connectRedis(config.redisUrl, kind, name);
-    redis.on("error", (error) =>
-      logger.debug({ err: error.message, connection: name }, "Redis connection error"),
-    );
-    connections.push(redis);
-    return redis;
-  };
-  const redis = open(withApi ? "api" : "worker", "tickler-commands");
-  await checkRedis(redis, config.redisUrl, 10_000).catch((thrown) => {
-    for (const connection of connections) connection.disconnect();
-    throw thrown;
+  const onError = (error: Error): void => logger.debug({ err: error.message }, "Redis connection error");
+  const main = await openStores(config, {
+    role: withApi ? "api" : "worker",
+    name: "tickler-commands",
+    onError,
+    check: { timeoutMs: 10_000 },
   });
-  const queueError = (error: Error): void => logger.debug({ err: error.message }, "queue connection error");
-  const fires = new FireQueue(redis, config.prefix, queueError);
-  const producer = new Producer({ redis, keys, fires, config });
-  const runLimits = {
-    historyLimit: config.runHistoryLimit,
-    retentionMs: config.runRetentionMs,
-    eventsMaxLen: config.events.maxLen,
-  };
-  const runs = new RunStore(redis, keys, runLimits);
-  const metrics = new Metrics({ fires, store: producer.store });
-
+  const metrics = new Metrics({ fires: main.fires, store: main.producer.store });
   if (withApi && config.schedules.length > 0) {
     // Before anything else starts, so a bad entry stops start-up with nothing left running.
-    const seeded = await producer.seed(config.schedules).catch(async (thrown: unknown) => {
-      await fires.close();
-      for (const connection of connections) connection.disconnect();
+    const seeded = await main.producer.seed(config.schedules).catch(async (thrown: unknown) => {
+      await main.close();
       throw thrown;
     });
     logger.info({ schedules: seeded }, "upserted schedules from config");
   }
-
-  let worker: FireWorker | null = null;
-  let stopReconciler: (() => void) | null = null;
-  let workerFires: FireQueue | null = null;
-  const dispatcher = createDispatcher(Math.max(16, config.concurrency * 2));
-  if (withWorker) {
-    const workerRedis = open("worker", "tickler-worker-commands");
-    workerFires = new FireQueue(workerRedis, config.prefix, queueError);
-    const workerProducer = new Producer({ redis: workerRedis, keys, fires: workerFires, config });
-    worker = startWorker({
-      redis: workerRedis,
-      keys,
-      store: workerProducer.store,
-      runs: new RunStore(workerRedis, keys, runLimits),
-      fires: workerFires,
-      config,
-      dispatcher,
-      logger,
-      metrics,
-    });
-    stopReconciler = startReconciler(
-      workerProducer,
-      config.worker.reconcileIntervalMs,
-      config.worker.reconcileBatch,
-      logger,
-    );
-  }
-
-  let events: RunEventHub | null = null;
-  let server: Server | null = null;
-  let port: number | null = null;
-  if (withApi) {
-    events = new RunEventHub(redis, () => open("worker", "tickler-events-reader"), keys.events, logger);
-    const app = buildApp({ config, producer, runs, events, metrics, redis, logger, roles: [role] });
-    server = await listen(app, config.port, config.host);
-    port = listeningPort(server);
-    if (config.tokens.size === 0)
-      logger.warn(
-        { host: config.host },
-        "no tokens configured: every caller is admin, so the API listens on loopback only",
-      );
-    logger.info({ url: `http://${config.host}:${port}`, role }, "tickler API listening");
-  }
-  if (!withApi && config.metrics.port !== null) {
-    server = await listen(
-      buildMetricsApp({ config, metrics, redis, logger }),
-      config.metrics.port,
-      config.host,
-    );
-    port = listeningPort(server);
-    logger.info({ url: `http://${config.host}:${port}/metrics` }, "worker metrics listening");
-  }
-  if (withWorker && !config.agents.has("default"))
-    logger.warn(
-      { config: config.configPath ?? "none" },
-      config.agents.size === 0
-        ? "no default agent: fires have nowhere to go and will fail. Add to tickler.yaml: agents: { default: { url: http://127.0.0.1:8000/turns } }, then restart"
-        : `no default agent: triggers that name no target will fail. Add agents.default to tickler.yaml (it has ${[...config.agents.keys()].join(", ")}), then restart`,
-    );
-  if (worker)
+  const workerSide = withWorker ? await startWorkerSide(config, logger, metrics, onError) : null;
+  const http = withApi
+    ? await startApi(config, role, logger, main, metrics)
+    : config.metrics.port === null
+      ? null
+      : await startMetricsServer(config, logger, main, metrics);
+  if (withWorker && !config.agents.has("default")) warnNoDefaultAgent(config, logger);
+  if (workerSide)
     logger.info(
-      { concurrency: config.concurrency, prefix: config.prefix, worker: worker.name },
+      { concurrency: config.concurrency, prefix: config.prefix, worker: workerSide.worker.name },
       "tickler worker started",
     );
 
   return {
-    producer,
-    runs,
-    server,
-    port,
-    worker,
+    producer: main.producer,
+    runs: main.runs,
+    server: http?.server ?? null,
+    port: http?.port ?? null,
+    worker: workerSide?.worker ?? null,
     async close() {
-      const closing = server
-        ? new Promise<void>((resolve) => server?.close(() => resolve()))
+      const closing = http
+        ? new Promise<void>((resolve) => http.server.close(() => resolve()))
         : Promise.resolve();
-      stopReconciler?.();
-      await events?.close(); // ends open SSE responses, so their connections can close
-      server?.closeIdleConnections();
-      if (worker) await worker.close();
+      workerSide?.stopReconciler();
+      await http?.events?.close(); // ends open SSE responses, so their connections can close
+      http?.server.closeIdleConnections();
+      await workerSide?.close();
       await closing;
-      await fires.close();
-      await workerFires?.close();
-      await dispatcher.close();
-      await Promise.all(
-        connections.map((connection) => connection.quit().catch(() => connection.disconnect())),
-      );
+      await http?.closeEvents();
+      await main.close();
     },
   };
+}
+
+/** The worker side of a process: its own connection and stores, the BullMQ worker, the reconciler. */
+async function startWorkerSide(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  onError: (error: Error) => void,
+) {
+  const stores: Stores = await openStores(config, {
+    role: "worker",
+    name: "tickler-worker-commands",
+    onError,
+  });
+  const dispatcher = createDispatcher(Math.max(16, config.concurrency * 2));
+  const worker = startWorker({
+    redis: stores.redis,
+    keys: stores.keys,
+    store: stores.producer.store,
+    runs: stores.runs,
+    fires: stores.fires,
+    config,
+    dispatcher,
+    logger,
+    metrics,
+  });
+  const stopReconciler = startReconciler(
+    stores.producer,
+    config.worker.reconcileIntervalMs,
+    config.worker.reconcileBatch,
+    logger,
+  );
+  return {
+    worker,
+    stopReconciler,
+    async close() {
+      await worker.close();
+      await dispatcher.close();
+      await stores.close();
+    },
+  };
+}
+
+/** The API of a process, with the run-event hub its SSE clients share (its reader on a connection of its own). */
+async function startApi(config: Config, role: Role, logger: Logger, main: Stores, metrics: Metrics) {
+  const readers: ReturnType<typeof connectRedis>[] = [];
+  const openReader = () => {
+    const reader = connectRedis(config.redisUrl, "worker", "tickler-events-reader");
+    reader.on("error", (error) => logger.debug({ err: error.message }, "Redis connection error"));
+    readers.push(reader);
+    return reader;
+  };
+  const events = new RunEventHub(main.redis, openReader, main.keys.events, logger);
+  const app = buildApp({ ...main, config, events, metrics, logger, roles: [role] });
+  const server = await listen(app, config.port, config.host);
+  const port = listeningPort(server);
+  if (config.tokens.size === 0)
+    logger.warn(
+      { host: config.host },
+      "no tokens configured: every caller is admin, so the API listens on loopback only",
+    );
+  logger.info({ url: `http://${config.host}:${port}`, role }, "tickler API listening");
+  return {
+    server,
+    port,
+    events,
+    closeEvents: async () => {
+      await Promise.all(readers.map((reader) => reader.quit().catch(() => reader.disconnect())));
+    },
+  };
+}
+
+/** A worker-only process's /metrics and /healthz, on TICKLER_METRICS_PORT. */
+async function startMetricsServer(config: Config, logger: Logger, main: Stores, metrics: Metrics) {
+  const server = await listen(
+    buildMetricsApp({ config, metrics, redis: main.redis, logger }),
+    config.metrics.port ?? 0,
+    config.host,
+  );
+  const port = listeningPort(server);
+  logger.info({ url: `http://${config.host}:${port}/metrics` }, "worker metrics listening");
+  return { server, port, events: null, closeEvents: async () => undefined };
+}
+
+function warnNoDefaultAgent(config: Config, logger: Logger): void {
+  logger.warn(
+    { config: config.configPath ?? "none" },
+    config.agents.size === 0
+      ? "no default agent: fires have nowhere to go and will fail. Add to tickler.yaml: agents: { default: { url: http://127.0.0.1:8000/turns } }, then restart"
+      : `no default agent: triggers that name no target will fail. Add agents.default to tickler.yaml (it has ${[...config.agents.keys()].join(", ")}), then restart`,
+  );
 }
 
 function listen(handler: RequestListener, port: number, host: string): Promise<Server> {

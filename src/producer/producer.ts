@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Config, SeedSchedule } from "../config/index.js";
 import type { Keys } from "../redis/keys.js";
-import { blockedHostReason } from "../worker/address-guard.js";
+import { blockedHostReason } from "../net/address-guard.js";
 import type {
   IfExists,
   Page,

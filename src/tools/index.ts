@@ -1,8 +1,6 @@
 import { loadConfig, type Config } from "../config/index.js";
-import { FireQueue } from "../producer/fire-queue.js";
-import { Producer } from "../producer/producer.js";
-import { checkRedis, connectRedis } from "../redis/connection.js";
-import { keysFor } from "../redis/keys.js";
+import type { Producer } from "../producer/producer.js";
+import { openStores } from "../producer/stores.js";
 import { TicklerError, checkName } from "../triggers/index.js";
 import { anthropicTools, mcpTools, openAiTools } from "./definitions.js";
 import { TOOLS, parseArgs, type Tool } from "./tools.js";
@@ -82,21 +80,15 @@ export async function createTools(
     };
   }
   const config = options.config ?? loadConfig();
-  const redis = connectRedis(config.redisUrl, "api", "tickler-tools");
-  redis.on("error", () => undefined);
-  await checkRedis(redis, config.redisUrl, 5000).catch((thrown) => {
-    redis.disconnect();
-    throw thrown;
+  const { producer, close } = await openStores(config, {
+    role: "api",
+    name: "tickler-tools",
+    check: { timeoutMs: 5000 },
   });
-  const fires = new FireQueue(redis, config.prefix);
-  const producer = new Producer({ redis, keys: keysFor(config.prefix), fires, config });
   return {
     definitions,
     producer,
     call: (name, args, { userId }) => callTool(producer, name, args, userId),
-    async close() {
-      await fires.close();
-      await redis.quit().catch(() => redis.disconnect());
-    },
+    close,
   };
 }

@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { Agent, errors as undiciErrors, request, type Dispatcher } from "undici";
 import { coerceError, type Endpoint, type TargetFormat } from "../triggers/index.js";
-import { guardedLookup, isBlockedAddress } from "./address-guard.js";
+import { guardedLookup, isBlockedAddress } from "../net/address-guard.js";
 import { classifyStatus, type AttemptOutcome } from "./outcome.js";
 
 /** The `tickler.fire` body of §5, before it is wrapped for A2A. */

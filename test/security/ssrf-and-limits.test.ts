@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blockedHostReason, isBlockedAddress } from "../../src/worker/address-guard.js";
+import { blockedHostReason, isBlockedAddress } from "../../src/net/address-guard.js";
 import { startSink, type Sink } from "../helpers/sink.js";
 import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
