@@ -13,6 +13,8 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 4,
     reporters: process.env.CI ? ["default", "json"] : ["default"],
+    // After every file: nothing it opened (servers, connections, children) is left open.
+    setupFiles: ["test/setup/leak-check.ts"],
     outputFile: { json: "test-results.json" },
     projects: [
       {

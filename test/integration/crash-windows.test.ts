@@ -77,12 +77,13 @@ describe("after a worker died at an unlucky moment", () => {
       const keys = api.tickler.producer.keys;
       let release = (): void => undefined;
       const holding = new Promise<void>((resolve) => (release = resolve));
+      const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
       const worker = new Worker(
         "fires",
         async () => {
           await holding;
         },
-        { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix, name: "doomed" },
+        { connection, prefix, name: "doomed" },
       );
       await api.tickler.producer.fires.queue.add(
         "x",
@@ -108,6 +109,7 @@ describe("after a worker died at an unlucky moment", () => {
 
       // Closed without waiting, as a SIGKILL would leave it: the job stays active and its lock in place.
       await worker.close(true);
+      connection.disconnect();
       release();
       expect(await redis.exists(`${prefix}:fires:held-job:lock`)).toBe(1);
       await waitFor(

@@ -283,7 +283,12 @@ describe("a job that comes due before the write that planned it has committed", 
       origin: "once",
       slot: Date.now(),
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The worker looked at it and put it back to wait for the write (twice: the lock is still held).
+    await waitFor(
+      async () => ((await producer.fires.queue.getJob("once|w%2Fracing|newer"))?.attemptsStarted ?? 0) >= 2,
+      "the worker to pick the job up and put it back",
+      5000,
+    );
     expect(sink.received).toHaveLength(0);
     // The write commits: the job now matches the stored schedule version and is delivered.
     const redis = new Redis(REDIS_URL);
