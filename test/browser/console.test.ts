@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSink, type Sink } from "../helpers/sink.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { useTickler } from "../helpers/tickler.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = new URL("../artifacts/", import.meta.url).pathname;
@@ -20,39 +19,37 @@ const ARGS = [
 ];
 
 describe.skipIf(!existsSync(CHROMIUM))("the operator console in a real browser (Debian chromium)", () => {
-  const prefix = testPrefix("console");
-  let sink: Sink;
-  let t: TestTickler;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    sink = await startSink();
-    t = await startTestTickler(prefix, {
+  const fx = useTickler("console", {
+    sink: true,
+    file: () => ({
       tokens: [
         { token: ADMIN, role: "admin" },
         { token: ALICE, user_id: "alice" },
       ],
-      agents: { default: { url: sink.url } },
-    });
+      agents: { default: { url: fx.sink.url } },
+    }),
+  });
+  let browser: Browser;
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
-    await t?.close();
-    await sink?.close();
-    await removePrefix(prefix);
   });
 
   it("needs an admin: 401 with a Basic prompt without credentials, 403 for a user token", async () => {
-    const anonymous = await fetch(`${t.base}/console`);
+    const anonymous = await fetch(`${fx.t.base}/console`);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("www-authenticate")).toMatch(/^Basic/);
-    expect((await fetch(`${t.base}/console`, { headers: { authorization: `Bearer ${ALICE}` } })).status).toBe(
-      403,
-    );
+    expect(
+      (await fetch(`${fx.t.base}/console`, { headers: { authorization: `Bearer ${ALICE}` } })).status,
+    ).toBe(403);
     const basic = { authorization: `Basic ${Buffer.from(`ops:${ADMIN}`).toString("base64")}` };
-    const forged = await fetch(`${t.base}/v1/users/alice/triggers/x/run`, { method: "POST", headers: basic });
+    const forged = await fetch(`${fx.t.base}/v1/users/alice/triggers/x/run`, {
+      method: "POST",
+      headers: basic,
+    });
     expect(forged.status).toBe(403);
   });
 
@@ -64,8 +61,8 @@ describe.skipIf(!existsSync(CHROMIUM))("the operator console in a real browser (
     });
     const page = await context.newPage();
     try {
-      await page.goto(`${t.base}/console`);
-      await t.api(
+      await page.goto(`${fx.t.base}/console`);
+      await fx.t.api(
         "PUT",
         "/v1/users/ops/triggers/daily-digest",
         { prompt: "Post the daily digest", cron: "0 9 * * 1-5", timezone: "America/New_York" },
@@ -94,7 +91,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the operator console in a real browser (
       await page.locator("#drawer").waitFor();
       // Delivered by the worker and pushed to the page over /v1/events, with no reload.
       await page.locator("#runs .status-succeeded").waitFor({ timeout: 15_000 });
-      expect(sink.received.some((r) => r.body.prompt === "Say hello to Alice")).toBe(true);
+      expect(fx.sink.received.some((r) => r.body.prompt === "Say hello to Alice")).toBe(true);
       await page.locator('tr[data-id="alice/hello"] .status-succeeded').waitFor({ timeout: 5000 });
       await page.screenshot({ path: `${ARTIFACTS}console.png`, fullPage: true });
 
@@ -117,7 +114,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the operator console in a real browser (
       expect(await page.locator("#runs li").first().textContent()).toContain("manual");
       expect(await page.evaluate("window.staleShown")).toBe(false);
       expect(
-        sink.received.some((r) => r.body.prompt === "Post the daily digest" && r.body.manual === true),
+        fx.sink.received.some((r) => r.body.prompt === "Post the daily digest" && r.body.manual === true),
       ).toBe(true);
       await page.click("#drawer-close");
       expect(await digest.textContent()).toContain("every weekday at 09:00 America/New_York");
@@ -125,7 +122,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the operator console in a real browser (
       await digest.locator('button[data-act="resume"]').waitFor();
       expect(
         (
-          await t.api("GET", "/v1/users/ops/triggers/daily-digest", undefined, {
+          await fx.t.api("GET", "/v1/users/ops/triggers/daily-digest", undefined, {
             authorization: `Bearer ${ADMIN}`,
           })
         ).body.state,
@@ -134,7 +131,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the operator console in a real browser (
       await digest.locator('button[data-act="pause"]').waitFor();
       expect(
         (
-          await t.api("GET", "/v1/users/ops/triggers/daily-digest", undefined, {
+          await fx.t.api("GET", "/v1/users/ops/triggers/daily-digest", undefined, {
             authorization: `Bearer ${ADMIN}`,
           })
         ).body.state,
@@ -144,13 +141,13 @@ describe.skipIf(!existsSync(CHROMIUM))("the operator console in a real browser (
       await digest.waitFor({ state: "detached" });
       expect(
         (
-          await t.api("GET", "/v1/users/ops/triggers/daily-digest", undefined, {
+          await fx.t.api("GET", "/v1/users/ops/triggers/daily-digest", undefined, {
             authorization: `Bearer ${ADMIN}`,
           })
         ).status,
       ).toBe(404);
 
-      await page.goto(`${t.base}/admin/queues`);
+      await page.goto(`${fx.t.base}/admin/queues`);
       await page.getByText("tickler fires").first().waitFor({ timeout: 15_000 });
       await page.screenshot({ path: `${ARTIFACTS}bull-board.png` });
     } finally {

@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
+import { afterAll, beforeAll } from "vitest";
 import { loadConfig, type Config } from "../../src/config/index.js";
 import { createLogger } from "../../src/logger.js";
 import { startTickler, type Role, type Tickler } from "../../src/runtime.js";
+import { startSink, type Responder, type Sink } from "./sink.js";
 
 /** The shared Redis of the machine (tests isolate themselves by prefix). */
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -97,3 +99,55 @@ export function apiClient(base: string | (() => string)): TestTickler["api"] {
 
 /** An ISO time `ms` from now. */
 export const inMs = (ms: number): string => new Date(Date.now() + ms).toISOString();
+
+/** A tickler for one describe block (or file): see {@link useTickler}. */
+export interface TicklerFixture {
+  /** Its Redis key prefix (random, this block's own). */
+  readonly prefix: string;
+  /** The running tickler (from beforeAll on). */
+  readonly t: TestTickler;
+  /** The recording agent endpoint, when one was asked for (from beforeAll on). */
+  readonly sink: Sink;
+}
+
+/**
+ * Starts a tickler with its own key prefix (and first, when asked, a recording agent endpoint on 127.0.0.1)
+ * in beforeAll, and closes both and removes every key of the prefix in afterAll: the set-up every
+ * integration file shares. `file` may be a function, called once the sink is up (for `fx.sink.url`).
+ */
+export function useTickler(
+  label: string,
+  options: {
+    sink?: Responder | true;
+    file?: Record<string, unknown> | (() => Record<string, unknown>);
+    role?: Role;
+    env?: Record<string, string>;
+  } = {},
+): TicklerFixture {
+  const prefix = testPrefix(label);
+  let tickler: TestTickler | undefined;
+  let sink: Sink | undefined;
+  beforeAll(async () => {
+    if (options.sink) sink = await startSink(options.sink === true ? undefined : options.sink);
+    const file = typeof options.file === "function" ? options.file() : options.file;
+    tickler = await startTestTickler(prefix, file, options.role, options.env);
+  });
+  afterAll(async () => {
+    await tickler?.close();
+    await sink?.close();
+    await removePrefix(prefix);
+  });
+  return {
+    prefix,
+    get t() {
+      return tickler ?? missing("t", "it is started in beforeAll");
+    },
+    get sink() {
+      return sink ?? missing("sink", "ask for one with useTickler(label, { sink: true })");
+    },
+  };
+}
+
+function missing(what: string, why: string): never {
+  throw new Error(`useTickler: no ${what} yet (${why})`);
+}

@@ -1,12 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  REDIS_URL,
-  removePrefix,
-  startTestTickler,
-  testPrefix,
-  type TestTickler,
-} from "../helpers/tickler.js";
+import { REDIS_URL, testPrefix, useTickler } from "../helpers/tickler.js";
 
 const past = new Date(Date.now() - 3600_000).toISOString();
 const future = new Date(Date.now() + 3600_000).toISOString();
@@ -79,43 +73,41 @@ const BAD_BODIES: [string, unknown, string, string | undefined][] = [
 ];
 
 describe("when the input is bad", () => {
-  const prefix = testPrefix("input");
-  let t: TestTickler;
-  let redis: Redis;
-  /** What a write could have stored: trigger definitions, index entries, pending jobs, schedulers. */
-  const keyCount = async () => {
-    const queue = t.tickler.producer.fires.queue;
-    const [defs, index, jobs, schedulers] = await Promise.all([
-      redis.keys(`${prefix}:t:*`),
-      redis.zcard(`${prefix}:triggers`),
-      queue.getJobCountByTypes("delayed", "waiting", "active", "prioritized"),
-      queue.getJobSchedulersCount(),
-    ]);
-    return `${defs.length}/${index}/${jobs}/${schedulers}`;
-  };
-
-  beforeAll(async () => {
-    t = await startTestTickler(prefix, {
+  const fx = useTickler("input", {
+    file: {
       min_interval: "10s",
       max_prompt_bytes: 1000,
       max_payload_bytes: 1000,
       max_body_bytes: 4096,
       max_triggers_per_user: 3,
       agents: { default: { url: "http://127.0.0.1:9/" } },
-    });
+    },
+  });
+  let redis: Redis;
+  /** What a write could have stored: trigger definitions, index entries, pending jobs, schedulers. */
+  const keyCount = async () => {
+    const queue = fx.t.tickler.producer.fires.queue;
+    const [defs, index, jobs, schedulers] = await Promise.all([
+      redis.keys(`${fx.prefix}:t:*`),
+      redis.zcard(`${fx.prefix}:triggers`),
+      queue.getJobCountByTypes("delayed", "waiting", "active", "prioritized"),
+      queue.getJobSchedulersCount(),
+    ]);
+    return `${defs.length}/${index}/${jobs}/${schedulers}`;
+  };
+
+  beforeAll(() => {
     redis = new Redis(REDIS_URL);
   });
-  afterAll(async () => {
-    await t?.close();
+  afterAll(() => {
     redis?.disconnect();
-    await removePrefix(prefix);
   });
 
   it.each(BAD_BODIES)(
     "answers %s with 400, its code and field, and stores nothing",
     async (_what, body, code, field) => {
       const before = await keyCount();
-      const res = await t.api("PUT", "/v1/users/u1/triggers/bad", body);
+      const res = await fx.t.api("PUT", "/v1/users/u1/triggers/bad", body);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe(code);
       if (field !== undefined) expect(res.body.error.field).toBe(field);
@@ -123,12 +115,12 @@ describe("when the input is bad", () => {
       expect(res.body.error.message.length).toBeGreaterThan(10);
       expect(JSON.stringify(res.body)).not.toMatch(/at .*\.(ts|js):\d+/);
       expect(await keyCount()).toBe(before);
-      expect((await t.api("GET", "/v1/users/u1/triggers/bad")).status).toBe(404);
+      expect((await fx.t.api("GET", "/v1/users/u1/triggers/bad")).status).toBe(404);
     },
   );
 
   it("accepts a good body next to the bad ones", async () => {
-    const res = await t.api("PUT", "/v1/users/u1/triggers/good", { prompt: "x", when: "in 30 minutes" });
+    const res = await fx.t.api("PUT", "/v1/users/u1/triggers/good", { prompt: "x", when: "in 30 minutes" });
     expect(res.status).toBe(201);
     expect(res.body.kind).toBe("once");
   });
@@ -139,13 +131,13 @@ describe("when the input is bad", () => {
     ["a user id starting with a dot", "/v1/users/.u/triggers/ok", "invalid_name", "user_id"],
     ["a name of 129 characters", `/v1/users/u1/triggers/${"n".repeat(129)}`, "invalid_name", "name"],
   ])("refuses %s", async (_what, path, code, field) => {
-    const res = await t.api("PUT", path, { prompt: "x", delay: "5m" });
+    const res = await fx.t.api("PUT", path, { prompt: "x", delay: "5m" });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code, field });
   });
 
   it("accepts snake_case, dots, colons and @ in names", async () => {
-    const res = await t.api("PUT", "/v1/users/team.a@corp/triggers/daily_digest:v2", {
+    const res = await fx.t.api("PUT", "/v1/users/team.a@corp/triggers/daily_digest:v2", {
       prompt: "x",
       delay: "5m",
     });
@@ -154,19 +146,24 @@ describe("when the input is bad", () => {
   });
 
   it("answers malformed JSON with 400, a non-JSON content type with 415, and a huge body with 413", async () => {
-    const malformed = await t.api("PUT", "/v1/users/u1/triggers/j", '{"prompt": ');
+    const malformed = await fx.t.api("PUT", "/v1/users/u1/triggers/j", '{"prompt": ');
     expect(malformed).toMatchObject({
       status: 400,
       body: { error: { code: "invalid_request", field: "body" } },
     });
-    const form = await t.api("PUT", "/v1/users/u1/triggers/j", undefined, { "content-type": "text/plain" });
+    const form = await fx.t.api("PUT", "/v1/users/u1/triggers/j", undefined, {
+      "content-type": "text/plain",
+    });
     expect(form).toMatchObject({ status: 415, body: { error: { code: "unsupported_media_type" } } });
-    const huge = await t.api("PUT", "/v1/users/u1/triggers/j", { prompt: "x".repeat(10_000), delay: "5m" });
+    const huge = await fx.t.api("PUT", "/v1/users/u1/triggers/j", {
+      prompt: "x".repeat(10_000),
+      delay: "5m",
+    });
     expect(huge).toMatchObject({ status: 413, body: { error: { code: "body_too_large" } } });
   });
 
   it("answers bad query parameters with 400 naming them", async () => {
-    const ifExists = await t.api("PUT", "/v1/users/u1/triggers/q?if_exists=maybe", {
+    const ifExists = await fx.t.api("PUT", "/v1/users/u1/triggers/q?if_exists=maybe", {
       prompt: "x",
       delay: "5m",
     });
@@ -174,90 +171,86 @@ describe("when the input is bad", () => {
       status: 400,
       body: { error: { code: "invalid_field", field: "query.if_exists" } },
     });
-    const limit = await t.api("GET", "/v1/users/u1/triggers?limit=501");
+    const limit = await fx.t.api("GET", "/v1/users/u1/triggers?limit=501");
     expect(limit).toMatchObject({ status: 400, body: { error: { field: "query.limit" } } });
-    const cursor = await t.api("GET", "/v1/users/u1/triggers?cursor=%%%");
+    const cursor = await fx.t.api("GET", "/v1/users/u1/triggers?cursor=%%%");
     expect(cursor.status).toBe(400);
   });
 
   it("refuses a user's trigger past max_triggers_per_user with 409 quota_exceeded", async () => {
     for (const name of ["q1", "q2", "q3"])
       expect(
-        (await t.api("PUT", `/v1/users/quota/triggers/${name}`, { prompt: "x", delay: "5m" })).status,
+        (await fx.t.api("PUT", `/v1/users/quota/triggers/${name}`, { prompt: "x", delay: "5m" })).status,
       ).toBe(201);
-    const over = await t.api("PUT", "/v1/users/quota/triggers/q4", { prompt: "x", delay: "5m" });
+    const over = await fx.t.api("PUT", "/v1/users/quota/triggers/q4", { prompt: "x", delay: "5m" });
     expect(over).toMatchObject({ status: 409, body: { error: { code: "quota_exceeded" } } });
-    expect((await t.api("PUT", "/v1/users/quota/triggers/q1", { prompt: "y", delay: "5m" })).status).toBe(
+    expect((await fx.t.api("PUT", "/v1/users/quota/triggers/q1", { prompt: "y", delay: "5m" })).status).toBe(
       200,
     );
   });
 
   it("answers unknown routes and runs with 404 in the error shape", async () => {
-    expect(await t.api("GET", "/v1/nope")).toMatchObject({
+    expect(await fx.t.api("GET", "/v1/nope")).toMatchObject({
       status: 404,
       body: { error: { code: "not_found" } },
     });
-    expect(await t.api("GET", "/v1/runs/run_doesnotexistdoesnotexi")).toMatchObject({
+    expect(await fx.t.api("GET", "/v1/runs/run_doesnotexistdoesnotexi")).toMatchObject({
       status: 404,
       body: { error: { code: "not_found" } },
     });
-    expect(await t.api("POST", "/v1/users/u1/triggers/none/pause")).toMatchObject({ status: 404 });
+    expect(await fx.t.api("POST", "/v1/users/u1/triggers/none/pause")).toMatchObject({ status: 404 });
   });
 });
 
 describe("bearer tokens and principals", () => {
-  const prefix = testPrefix("auth");
   const ADMIN = "admin-token-0123456789abcdef";
   const ALICE = "alice-token-0123456789abcdef";
-  let t: TestTickler;
-  beforeAll(async () => {
-    t = await startTestTickler(prefix, {
+  const fx = useTickler("principals", {
+    file: {
       tokens: [
         { token: ADMIN, role: "admin" },
         { token: ALICE, user_id: "alice" },
       ],
       agents: { default: { url: "http://127.0.0.1:9/" } },
-    });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await removePrefix(prefix);
+    },
   });
   const as = (token: string) => ({ authorization: `Bearer ${token}` });
 
   it("answers 401 without a token, with a malformed one and with an unknown one", async () => {
-    expect(await t.api("GET", "/v1/users/alice/triggers")).toMatchObject({
+    expect(await fx.t.api("GET", "/v1/users/alice/triggers")).toMatchObject({
       status: 401,
       body: { error: { code: "unauthorized" } },
     });
     expect(
-      (await t.api("GET", "/v1/users/alice/triggers", undefined, { authorization: "Basic abc" })).status,
+      (await fx.t.api("GET", "/v1/users/alice/triggers", undefined, { authorization: "Basic abc" })).status,
     ).toBe(401);
     expect(
-      (await t.api("GET", "/v1/users/alice/triggers", undefined, as("wrong-token-0123456789"))).status,
+      (await fx.t.api("GET", "/v1/users/alice/triggers", undefined, as("wrong-token-0123456789"))).status,
     ).toBe(401);
-    expect((await t.api("GET", "/healthz")).status).toBe(200);
+    expect((await fx.t.api("GET", "/healthz")).status).toBe(200);
   });
 
   it("lets a user act on its own triggers only (403 for another user's)", async () => {
     expect(
-      (await t.api("PUT", "/v1/users/alice/triggers/mine", { prompt: "x", delay: "5m" }, as(ALICE))).status,
+      (await fx.t.api("PUT", "/v1/users/alice/triggers/mine", { prompt: "x", delay: "5m" }, as(ALICE)))
+        .status,
     ).toBe(201);
     expect(
-      await t.api("PUT", "/v1/users/bob/triggers/theirs", { prompt: "x", delay: "5m" }, as(ALICE)),
+      await fx.t.api("PUT", "/v1/users/bob/triggers/theirs", { prompt: "x", delay: "5m" }, as(ALICE)),
     ).toMatchObject({ status: 403, body: { error: { code: "forbidden" } } });
-    expect((await t.api("GET", "/v1/users/bob/triggers", undefined, as(ALICE))).status).toBe(403);
-    expect((await t.api("GET", "/v1/triggers", undefined, as(ALICE))).status).toBe(403);
-    expect((await t.api("GET", "/v1/queue", undefined, as(ALICE))).status).toBe(403);
-    expect((await t.api("GET", "/v1/triggers", undefined, as(ADMIN))).status).toBe(200);
-    expect((await t.api("GET", "/v1/queue", undefined, as(ADMIN))).body).toMatchObject({ queue: "fires" });
+    expect((await fx.t.api("GET", "/v1/users/bob/triggers", undefined, as(ALICE))).status).toBe(403);
+    expect((await fx.t.api("GET", "/v1/triggers", undefined, as(ALICE))).status).toBe(403);
+    expect((await fx.t.api("GET", "/v1/queue", undefined, as(ALICE))).status).toBe(403);
+    expect((await fx.t.api("GET", "/v1/triggers", undefined, as(ADMIN))).status).toBe(200);
+    expect((await fx.t.api("GET", "/v1/queue", undefined, as(ADMIN))).body).toMatchObject({ queue: "fires" });
     expect(
-      (await t.api("PUT", "/v1/users/bob/triggers/theirs", { prompt: "x", delay: "5m" }, as(ADMIN))).status,
+      (await fx.t.api("PUT", "/v1/users/bob/triggers/theirs", { prompt: "x", delay: "5m" }, as(ADMIN)))
+        .status,
     ).toBe(201);
   });
 
   it("refuses target URLs from users even where admins may set them", async () => {
-    const res = await t.api(
+    const res = await fx.t.api(
       "PUT",
       "/v1/users/alice/triggers/url",
       { prompt: "x", delay: "5m", target: { url: "http://127.0.0.1:1/x" } },

@@ -5,13 +5,7 @@ import { FireQueue } from "../../src/producer/fire-queue.js";
 import { keysFor } from "../../src/redis/keys.js";
 import { HANDOVER_TTL_MS, RunStore, runIdFor, type RunRecord } from "../../src/runs/run-store.js";
 import { startRun } from "../../src/worker/overlap.js";
-import {
-  REDIS_URL,
-  removePrefix,
-  startTestTickler,
-  testPrefix,
-  type TestTickler,
-} from "../helpers/tickler.js";
+import { REDIS_URL, useTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 /**
@@ -19,29 +13,28 @@ import { waitFor } from "../helpers/wait.js";
  * worker would deliver too: every other case must write nothing and hand the trigger read to the worker.
  */
 describe("begin-fire.lua", () => {
-  const prefix = testPrefix("begin");
-  const keys = keysFor(prefix);
-  let api: TestTickler;
+  const fx = useTickler("begin", {
+    role: "api",
+    file: { agents: { default: { url: "http://127.0.0.1:9/" } } },
+  });
+  const keys = keysFor(fx.prefix);
   let redis: Redis;
   let runs: RunStore;
   let fires: FireQueue;
   let job = 0;
 
   beforeAll(async () => {
-    api = await startTestTickler(prefix, { agents: { default: { url: "http://127.0.0.1:9/" } } }, "api");
     redis = new Redis(REDIS_URL);
     runs = new RunStore(redis, keys, { historyLimit: 100, retentionMs: 60_000, eventsMaxLen: 1000 });
-    fires = new FireQueue(redis, prefix);
+    fires = new FireQueue(redis, fx.prefix);
   });
   afterAll(async () => {
     await fires?.queue.close();
-    await api?.close();
     redis?.disconnect();
-    await removePrefix(prefix);
   });
 
   const create = async (name: string, body: Record<string, unknown>) => {
-    const res = await api.api("PUT", `/v1/users/b/triggers/${name}`, { prompt: "hi", ...body });
+    const res = await fx.t.api("PUT", `/v1/users/b/triggers/${name}`, { prompt: "hi", ...body });
     expect(res.status).toBeLessThan(300);
     return Number(await redis.hget(keys.trigger(`b/${name}`), "sv"));
   };
@@ -111,7 +104,7 @@ describe("begin-fire.lua", () => {
     expect((await begin("old", sv + 1)).started).toBe(false); // a write still in flight
 
     const paused = await create("paused", { every: "1h" });
-    await api.api("POST", "/v1/users/b/triggers/paused/pause");
+    await fx.t.api("POST", "/v1/users/b/triggers/paused/pause");
     expect((await begin("paused", paused)).started).toBe(false);
     expect((await begin("paused", null)).started).toBe(true); // a manual run is delivered anyway
 
@@ -150,8 +143,8 @@ describe("begin-fire.lua", () => {
     expect(begun).toMatchObject({ started: false, definition: null });
     expect(decodeTrigger(begun.hash, begun.definition)?.spec).toEqual(spec);
     // Read through the API, and moved to the new layout by its next write.
-    expect((await api.api("GET", "/v1/users/b/triggers/legacy")).body.prompt).toBe("hi");
-    expect((await api.api("PATCH", "/v1/users/b/triggers/legacy", { prompt: "hello" })).status).toBe(200);
+    expect((await fx.t.api("GET", "/v1/users/b/triggers/legacy")).body.prompt).toBe("hi");
+    expect((await fx.t.api("PATCH", "/v1/users/b/triggers/legacy", { prompt: "hello" })).status).toBe(200);
     expect(await redis.hexists(keys.trigger("b/legacy"), "spec")).toBe(0);
     expect(JSON.parse((await redis.get(keys.definition("b/legacy")))!).spec.prompt).toBe("hello");
     expect((await begin("legacy", sv)).started).toBe(true);
@@ -168,7 +161,7 @@ describe("begin-fire.lua", () => {
     const slot = Date.now() - 3_600_000;
     // The worker handing over: a connection named as BullMQ names a worker's (so the client list shows it).
     const hander = new Redis(REDIS_URL, {
-      connectionName: `${prefix}:${Buffer.from("fires").toString("base64")}:w:hander`,
+      connectionName: `${fx.prefix}:${Buffer.from("fires").toString("base64")}:w:hander`,
     });
     await hander.ping();
     const step = await begin("chain", sv, slot, false, "step0");

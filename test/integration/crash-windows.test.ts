@@ -8,14 +8,7 @@ import { createDispatcher } from "../../src/worker/deliver.js";
 import { markerHolder, startRun } from "../../src/worker/overlap.js";
 import { createProcessor } from "../../src/worker/processor.js";
 import { baseRun } from "../../src/worker/fire-run.js";
-import { startSink, type Sink } from "../helpers/sink.js";
-import {
-  REDIS_URL,
-  removePrefix,
-  startTestTickler,
-  testPrefix,
-  type TestTickler,
-} from "../helpers/tickler.js";
+import { REDIS_URL, useTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 /**
@@ -23,44 +16,38 @@ import { waitFor } from "../helpers/wait.js";
  * BullMQ jobs and run records, then handed to the processor as the next pickup would be.
  */
 describe("after a worker died at an unlucky moment", () => {
-  const prefix = testPrefix("window");
-  let sink: Sink;
-  let api: TestTickler;
-  let redis: Redis;
   const dispatcher = createDispatcher(4);
-
-  beforeAll(async () => {
-    sink = await startSink();
-    api = await startTestTickler(prefix, { agents: { default: { url: sink.url } } }, "api");
-    redis = api.tickler.producer.redis;
+  afterAll(() => dispatcher.close());
+  const fx = useTickler("window", {
+    sink: true,
+    role: "api",
+    file: () => ({ agents: { default: { url: fx.sink.url } } }),
   });
-  afterAll(async () => {
-    await dispatcher.close();
-    await api?.close();
-    await sink?.close();
-    await removePrefix(prefix);
+  let redis: Redis;
+  beforeAll(() => {
+    redis = fx.t.tickler.producer.redis;
   });
 
   const deps = () => {
-    const { producer, runs } = api.tickler;
+    const { producer, runs } = fx.t.tickler;
     return { redis, keys: producer.keys, fires: producer.fires, runs };
   };
   const process = (job: Job<FireJobData>) =>
     createProcessor({
       ...deps(),
-      store: api.tickler.producer.store,
-      config: api.config,
+      store: fx.t.tickler.producer.store,
+      config: fx.t.config,
       dispatcher,
       logger: createLogger("silent"),
     })(job);
   const create = async (name: string, body: Record<string, unknown>) => {
-    const { record } = await api.tickler.producer.upsert("w", name, { prompt: name, ...body });
+    const { record } = await fx.t.tickler.producer.upsert("w", name, { prompt: name, ...body });
     return { tid: `w/${name}`, sv: record.scheduleVersion };
   };
   /** A job as BullMQ holds it; scheduler iterations carry their slot in their id, as BullMQ names them. */
   const addJob = async (id: string, data: FireJobData): Promise<Job<FireJobData>> => {
-    await api.tickler.producer.fires.queue.add(data.origin, data, { jobId: id, delay: 3_600_000 });
-    return (await api.tickler.producer.fires.queue.getJob(id))!;
+    await fx.t.tickler.producer.fires.queue.add(data.origin, data, { jobId: id, delay: 3_600_000 });
+    return (await fx.t.tickler.producer.fires.queue.getJob(id))!;
   };
   const runAt = (tid: string, slot: number, status: RunRecord["status"]): RunRecord => ({
     ...baseRun(tid, slot, { origin: "scheduled" }, slot + 5),
@@ -69,12 +56,12 @@ describe("after a worker died at an unlucky moment", () => {
   });
   const every10s = (ago: number) => Math.floor((Date.now() - ago) / 10_000) * 10_000;
   const requestsFor = (tid: string) =>
-    sink.received.filter((r) => (r.body.trigger as { id: string }).id === tid);
+    fx.sink.received.filter((r) => (r.body.trigger as { id: string }).id === tid);
 
   describe("the run holding a trigger's overlap marker", () => {
     it("is alive while its worker's connection is, and free the moment that connection is gone", async () => {
       const { tid } = await create("held", { every: "1h" });
-      const keys = api.tickler.producer.keys;
+      const keys = fx.t.tickler.producer.keys;
       let release = (): void => undefined;
       const holding = new Promise<void>((resolve) => (release = resolve));
       const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -83,15 +70,15 @@ describe("after a worker died at an unlucky moment", () => {
         async () => {
           await holding;
         },
-        { connection, prefix, name: "doomed" },
+        { connection, prefix: fx.prefix, name: "doomed" },
       );
-      await api.tickler.producer.fires.queue.add(
+      await fx.t.tickler.producer.fires.queue.add(
         "x",
         { tid, sv: 0, origin: "manual" },
         { jobId: "held-job" },
       );
       await waitFor(
-        async () => (await redis.exists(`${prefix}:fires:held-job:lock`)) === 1,
+        async () => (await redis.exists(`${fx.prefix}:fires:held-job:lock`)) === 1,
         "the job to run",
       );
       await redis.set(keys.running(tid), "held-job");
@@ -102,7 +89,7 @@ describe("after a worker died at an unlucky moment", () => {
       });
       // Once BullMQ's stall check has moved it back (its earlier worker died), it is a crash's re-delivery,
       // which a new slot waits out instead of being skipped for.
-      await redis.hset(`${prefix}:fires:held-job`, "stc", "1");
+      await redis.hset(`${fx.prefix}:fires:held-job`, "stc", "1");
       expect(await markerHolder(deps(), "held-job")).toMatchObject({ retaken: true });
       const next = runAt(tid, Date.now(), "running");
       expect(await startRun(deps(), next, "next-job")).toMatchObject({ started: false, holder: "held-job" });
@@ -111,7 +98,7 @@ describe("after a worker died at an unlucky moment", () => {
       await worker.close(true);
       connection.disconnect();
       release();
-      expect(await redis.exists(`${prefix}:fires:held-job:lock`)).toBe(1);
+      expect(await redis.exists(`${fx.prefix}:fires:held-job:lock`)).toBe(1);
       await waitFor(
         async () => (await markerHolder(deps(), "held-job")) === null,
         "the holder to be seen dead",
@@ -125,12 +112,12 @@ describe("after a worker died at an unlucky moment", () => {
       const slot = Date.now();
       await addJob("retry-job", { tid, sv: 0, origin: "manual", slot, manualNonce: "n" });
       const run = { ...runAt(tid, slot, "retrying"), runId: runIdFor(tid, slot, "n") };
-      await api.tickler.runs.save([run]);
+      await fx.t.tickler.runs.save([run]);
       expect(await markerHolder(deps(), "retry-job")).toEqual({
         heldBy: "job retry-job waiting to retry",
         retaken: false,
       });
-      await api.tickler.runs.save([{ ...run, status: "running" }]);
+      await fx.t.tickler.runs.save([{ ...run, status: "running" }]);
       expect(await markerHolder(deps(), "retry-job")).toBeNull();
       expect(await markerHolder(deps(), "no-such-job")).toBeNull();
     });
@@ -139,7 +126,7 @@ describe("after a worker died at an unlucky moment", () => {
   it("does not deliver a slot again whose outcome was recorded, and a chain step still adds its next step", async () => {
     const { tid, sv } = await create("chained", { cron: "*/10 * * * * *", misfire_grace: "10m" });
     const [first, second] = [every10s(60_000), every10s(50_000)];
-    await api.tickler.runs.save([runAt(tid, first, "succeeded")]);
+    await fx.t.tickler.runs.save([runAt(tid, first, "succeeded")]);
     const job = await addJob(catchupJobId(tid, sv, first), {
       tid,
       sv,
@@ -149,7 +136,7 @@ describe("after a worker died at an unlucky moment", () => {
     });
     expect(await process(job)).toEqual({ outcome: "dropped", reason: "already finished" });
     expect(requestsFor(tid)).toHaveLength(0);
-    expect(await api.tickler.producer.fires.queue.getJob(catchupJobId(tid, sv, second))).toBeDefined();
+    expect(await fx.t.tickler.producer.fires.queue.getJob(catchupJobId(tid, sv, second))).toBeDefined();
   });
 
   it("delivers a taken-over slot even though a later slot completed its trigger meanwhile", async () => {
@@ -160,12 +147,12 @@ describe("after a worker died at an unlucky moment", () => {
       end_at: new Date(end).toISOString(),
     });
     const slot = every10s(30_000);
-    await api.tickler.runs.save([runAt(tid, slot, "running")]);
-    await redis.hset(api.tickler.producer.keys.trigger(tid), "completed_at", String(Date.now()));
+    await fx.t.tickler.runs.save([runAt(tid, slot, "running")]);
+    await redis.hset(fx.t.tickler.producer.keys.trigger(tid), "completed_at", String(Date.now()));
     const job = await addJob(`repeat:${tid}:${slot}`, { tid, sv, origin: "scheduled" });
     expect(await process(job)).toMatchObject({ outcome: "succeeded" });
     expect(requestsFor(tid)).toHaveLength(1);
-    expect((await api.tickler.runs.get(runIdFor(tid, slot)))?.status).toBe("succeeded");
+    expect((await fx.t.tickler.runs.get(runIdFor(tid, slot)))?.status).toBe("succeeded");
   });
 
   it("carries out the missed-slot plan an earlier pickup wrote, not a new one", async () => {
@@ -178,28 +165,28 @@ describe("after a worker died at an unlucky moment", () => {
       late: { atMs: Date.now() - 1000, missed: [missed], deliver: [deliver] },
     });
     expect(await process(job)).toEqual({ outcome: "catchup_planned", slots: 1 });
-    expect((await api.tickler.runs.get(runIdFor(tid, missed)))?.status).toBe("missed");
-    expect(await api.tickler.producer.fires.queue.getJob(catchupJobId(tid, sv, deliver))).toBeDefined();
+    expect((await fx.t.tickler.runs.get(runIdFor(tid, missed)))?.status).toBe("missed");
+    expect(await fx.t.tickler.producer.fires.queue.getJob(catchupJobId(tid, sv, deliver))).toBeDefined();
   });
 
   it("recovers only the slots BullMQ really skipped when it takes over a late iteration", async () => {
     const { tid, sv } = await create("takeover", { cron: "*/10 * * * * *", misfire_grace: "10m" });
     const slot = every10s(40_000);
     // The slot was started by a worker that died; the slot after it ran meanwhile (its run is recorded).
-    await api.tickler.runs.save([runAt(tid, slot, "running"), runAt(tid, slot + 10_000, "succeeded")]);
+    await fx.t.tickler.runs.save([runAt(tid, slot, "running"), runAt(tid, slot + 10_000, "succeeded")]);
     const job = await addJob(`repeat:${tid}:${slot}`, { tid, sv, origin: "scheduled" });
     expect(await process(job)).toMatchObject({ outcome: "succeeded" });
     for (const later of [slot + 10_000, slot + 20_000, slot + 30_000])
-      expect(await api.tickler.producer.fires.queue.getJob(catchupJobId(tid, sv, later))).toBeUndefined();
+      expect(await fx.t.tickler.producer.fires.queue.getJob(catchupJobId(tid, sv, later))).toBeUndefined();
 
     // Without a run or a job after it, the slots up to the scheduler's next were skipped: delivered.
     const { tid: gap, sv: gapSv } = await create("gap", { cron: "*/10 * * * * *", misfire_grace: "10m" });
-    await api.tickler.runs.save([runAt(gap, slot, "running")]);
+    await fx.t.tickler.runs.save([runAt(gap, slot, "running")]);
     const gapJob = await addJob(`repeat:${gap}:${slot}`, { tid: gap, sv: gapSv, origin: "scheduled" });
     expect(await process(gapJob)).toMatchObject({ outcome: "succeeded" });
-    const chained = await api.tickler.producer.fires.queue.getJob(catchupJobId(gap, gapSv, slot + 10_000));
+    const chained = await fx.t.tickler.producer.fires.queue.getJob(catchupJobId(gap, gapSv, slot + 10_000));
     expect(chained?.data.rest?.length).toBeGreaterThanOrEqual(2);
-    expect((await api.tickler.producer.fires.queue.getJob(`repeat:${gap}:${slot}`))?.data.skipped).toEqual([
+    expect((await fx.t.tickler.producer.fires.queue.getJob(`repeat:${gap}:${slot}`))?.data.skipped).toEqual([
       slot + 10_000,
       ...chained!.data.rest!,
     ]);

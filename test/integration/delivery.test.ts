@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signWebhook } from "../../src/worker/deliver.js";
 import { startSink, type Sink } from "../helpers/sink.js";
-import { inMs, removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { inMs, useTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** With Redis's default hz 10 a delayed job may start up to ~100 ms late; allow for that and a busy machine. */
@@ -9,28 +9,24 @@ const ON_TIME_MS = 400;
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 describe("delivery to a real HTTP endpoint", () => {
-  const prefix = testPrefix("delivery");
-  let sink: Sink;
   let signed: Sink;
   let a2a: Sink;
-  let t: TestTickler;
-
   beforeAll(async () => {
-    sink = await startSink();
     signed = await startSink();
     a2a = await startSink();
-    t = await startTestTickler(prefix, {
+  });
+  afterAll(async () => {
+    await Promise.all([signed?.close(), a2a?.close()]);
+  });
+  const fx = useTickler("delivery", {
+    sink: true,
+    file: () => ({
       agents: {
-        default: { url: sink.url, headers: { Authorization: "Bearer agent-secret-token" } },
+        default: { url: fx.sink.url, headers: { Authorization: "Bearer agent-secret-token" } },
         signed: { url: signed.url, signing_secret: SECRET },
         a2a: { url: a2a.url, format: "a2a" },
       },
-    });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await Promise.all([sink?.close(), signed?.close(), a2a?.close()]);
-    await removePrefix(prefix);
+    }),
   });
 
   const forTrigger = (name: string) => (r: { body: Record<string, unknown> }) =>
@@ -38,7 +34,7 @@ describe("delivery to a real HTTP endpoint", () => {
 
   it("delivers a one-shot at its time with the §5 body and headers", async () => {
     const at = inMs(2000);
-    const put = await t.api("PUT", "/v1/users/u1/triggers/stretch", {
+    const put = await fx.t.api("PUT", "/v1/users/u1/triggers/stretch", {
       prompt: "Time to stretch",
       at,
       thread_key: "th-1",
@@ -53,7 +49,7 @@ describe("delivery to a real HTTP endpoint", () => {
       result: "created",
     });
 
-    const [got] = await sink.waitForCount(1, 10_000, forTrigger("stretch"));
+    const [got] = await fx.sink.waitForCount(1, 10_000, forTrigger("stretch"));
     const late = got!.at - Date.parse(at);
     expect(late).toBeGreaterThanOrEqual(0);
     expect(late).toBeLessThan(ON_TIME_MS);
@@ -74,11 +70,11 @@ describe("delivery to a real HTTP endpoint", () => {
     expect(got!.headers["content-type"]).toBe("application/json");
 
     const trigger = await waitFor(async () => {
-      const res = await t.api("GET", "/v1/users/u1/triggers/stretch");
+      const res = await fx.t.api("GET", "/v1/users/u1/triggers/stretch");
       return res.body.state === "completed" ? res.body : null;
     }, "the one-shot to complete");
     expect(trigger).toMatchObject({ fire_count: 1, last_status: "succeeded", next_fire_at: null });
-    const runs = await t.api("GET", "/v1/users/u1/triggers/stretch/runs");
+    const runs = await fx.t.api("GET", "/v1/users/u1/triggers/stretch/runs");
     expect(runs.body.items).toHaveLength(1);
     expect(runs.body.items[0]).toMatchObject({
       status: "succeeded",
@@ -86,44 +82,44 @@ describe("delivery to a real HTTP endpoint", () => {
       http_status: 200,
       run_id: got!.body.run_id,
     });
-    const run = await t.api("GET", `/v1/runs/${String(got!.body.run_id)}`);
+    const run = await fx.t.api("GET", `/v1/runs/${String(got!.body.run_id)}`);
     expect(run.body).toMatchObject({ status: "succeeded", trigger_id: "u1/stretch" });
   });
 
   it("delivers a heartbeat on its grid, one slot after another", async () => {
-    const put = await t.api("PUT", "/v1/users/u1/triggers/pulse", {
+    const put = await fx.t.api("PUT", "/v1/users/u1/triggers/pulse", {
       prompt: "pulse",
       every: "1s",
       start_at: inMs(800),
     });
     const start = String(put.body.next_fire_at);
-    const got = await sink.waitForCount(3, 10_000, forTrigger("pulse"));
+    const got = await fx.sink.waitForCount(3, 10_000, forTrigger("pulse"));
     const slots = got.slice(0, 3).map((r) => Date.parse(String(r.body.scheduled_at)));
     expect(slots).toEqual([Date.parse(start), Date.parse(start) + 1000, Date.parse(start) + 2000]);
     for (const r of got.slice(0, 3))
       expect(r.at - Date.parse(String(r.body.scheduled_at))).toBeLessThan(ON_TIME_MS);
     expect(new Set(got.map((r) => r.headers["idempotency-key"])).size).toBe(got.length);
-    await t.api("DELETE", "/v1/users/u1/triggers/pulse");
+    await fx.t.api("DELETE", "/v1/users/u1/triggers/pulse");
   });
 
   it("delivers a cron trigger at its pattern's times in its time zone", async () => {
-    await t.api("PUT", "/v1/users/u1/triggers/tick", {
+    await fx.t.api("PUT", "/v1/users/u1/triggers/tick", {
       prompt: "tick",
       cron: "*/2 * * * * *",
       timezone: "America/New_York",
     });
-    const got = await sink.waitForCount(2, 10_000, forTrigger("tick"));
+    const got = await fx.sink.waitForCount(2, 10_000, forTrigger("tick"));
     for (const r of got.slice(0, 2)) {
       const slot = Date.parse(String(r.body.scheduled_at));
       expect(slot % 2000).toBe(0);
       expect(r.at - slot).toBeLessThan(ON_TIME_MS);
     }
     expect((got.at(1)!.body.trigger as { kind: string }).kind).toBe("cron");
-    await t.api("DELETE", "/v1/users/u1/triggers/tick");
+    await fx.t.api("DELETE", "/v1/users/u1/triggers/tick");
   });
 
   it("signs with Standard Webhooks when the agent has a signing secret", async () => {
-    await t.api("PUT", "/v1/users/u1/triggers/signed", {
+    await fx.t.api("PUT", "/v1/users/u1/triggers/signed", {
       prompt: "signed",
       delay: 0.2,
       target: { agent: "signed" },
@@ -150,7 +146,7 @@ describe("delivery to a real HTTP endpoint", () => {
             }),
           },
     );
-    await t.api("PUT", "/v1/users/u1/triggers/a2a", {
+    await fx.t.api("PUT", "/v1/users/u1/triggers/a2a", {
       prompt: "Check the inbox",
       delay: 0.2,
       thread_key: "ctx-42",
@@ -167,7 +163,7 @@ describe("delivery to a real HTTP endpoint", () => {
     const runId = (got[0]!.body.params as { message: { messageId: string } }).message.messageId;
     expect(got[1]!.headers["idempotency-key"]).toBe(got[0]!.headers["idempotency-key"]);
     const run = await waitFor(async () => {
-      const res = await t.api("GET", `/v1/runs/${runId}`);
+      const res = await fx.t.api("GET", `/v1/runs/${runId}`);
       return res.body.status === "succeeded" ? res.body : null;
     }, "the A2A run to succeed");
     expect(run.attempts).toBe(2);

@@ -1,44 +1,35 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { openSse, type SseClient } from "../helpers/sse.js";
-import { startSink, type Sink } from "../helpers/sink.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
+import { useTickler } from "../helpers/tickler.js";
 
 const ADMIN = "admin-token-events-0123456789";
 const ALICE = "alice-token-events-0123456789";
 
 describe("GET /v1/events: live run events over SSE", () => {
-  const prefix = testPrefix("events");
-  let sink: Sink;
-  let t: TestTickler;
+  const fx = useTickler("events", {
+    sink: (r) => ((r.body.prompt as string) === "flaky" && r.body.attempt === 1 ? { status: 503 } : {}),
+    file: () => ({
+      tokens: [
+        { token: ADMIN, role: "admin" },
+        { token: ALICE, user_id: "alice" },
+      ],
+      agents: { default: { url: fx.sink.url } },
+      events: { keepalive: "200ms" },
+    }),
+  });
   const clients: SseClient[] = [];
   const as = (token: string) => ({ authorization: `Bearer ${token}` });
   const open = async (path: string, headers: Record<string, string>) => {
-    const client = await openSse(`${t.base}${path}`, headers);
+    const client = await openSse(`${fx.t.base}${path}`, headers);
     clients.push(client);
     return client;
   };
   const runsOf = (client: SseClient) =>
     client.events.map((e) => JSON.parse(e.data) as { trigger_id: string; status: string; user_id: string });
 
-  beforeAll(async () => {
-    sink = await startSink((r) =>
-      (r.body.prompt as string) === "flaky" && r.body.attempt === 1 ? { status: 503 } : {},
-    );
-    t = await startTestTickler(prefix, {
-      tokens: [
-        { token: ADMIN, role: "admin" },
-        { token: ALICE, user_id: "alice" },
-      ],
-      agents: { default: { url: sink.url } },
-      events: { keepalive: "200ms" },
-    });
-  });
-  afterAll(async () => {
+  afterAll(() => {
     for (const client of clients) client.close();
-    await t?.close();
-    await sink?.close();
-    await removePrefix(prefix);
   });
 
   it("sends one run event per state change, only the caller's own runs to a user", async () => {
@@ -47,13 +38,13 @@ describe("GET /v1/events: live run events over SSE", () => {
     expect(alice.status).toBe(200);
     await waitFor(() => alice.comments.includes("keep-alive"), "a keep-alive comment");
 
-    await t.api(
+    await fx.t.api(
       "PUT",
       "/v1/users/alice/triggers/flaky",
       { prompt: "flaky", delay: 0.1, retry: { delay: 0.05 } },
       as(ADMIN),
     );
-    await t.api("PUT", "/v1/users/bob/triggers/other", { prompt: "other", delay: 0.1 }, as(ADMIN));
+    await fx.t.api("PUT", "/v1/users/bob/triggers/other", { prompt: "other", delay: 0.1 }, as(ADMIN));
 
     await waitFor(() => runsOf(alice).some((r) => r.status === "succeeded"), "alice's run to succeed");
     const statuses = runsOf(alice)
@@ -77,15 +68,15 @@ describe("GET /v1/events: live run events over SSE", () => {
 
   it("replays what a client missed when it reconnects with Last-Event-ID", async () => {
     const first = await open("/v1/events?user_id=carol", as(ADMIN));
-    await t.api("PUT", "/v1/users/carol/triggers/a", { prompt: "a", delay: 0.05 }, as(ADMIN));
+    await fx.t.api("PUT", "/v1/users/carol/triggers/a", { prompt: "a", delay: 0.05 }, as(ADMIN));
     await waitFor(() => runsOf(first).some((r) => r.status === "succeeded"), "carol's first run");
     const lastId = first.events.at(-1)!.id!;
     first.close();
 
-    await t.api("PUT", "/v1/users/carol/triggers/b", { prompt: "b", delay: 0.05 }, as(ADMIN));
+    await fx.t.api("PUT", "/v1/users/carol/triggers/b", { prompt: "b", delay: 0.05 }, as(ADMIN));
     await waitFor(
       async () =>
-        (await t.api("GET", "/v1/users/carol/triggers/b", undefined, as(ADMIN))).body.last_status ===
+        (await fx.t.api("GET", "/v1/users/carol/triggers/b", undefined, as(ADMIN))).body.last_status ===
         "succeeded",
       "carol's second run",
     );

@@ -1,24 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runScriptedModel } from "../../examples/scripted-model.js";
 import { startAgent } from "../../examples/self-rescheduling-agent.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { useTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 describe("the examples: a scripted model and a self-rescheduling agent", () => {
-  const prefix = testPrefix("examples");
-  let t: TestTickler;
   let agent: Awaited<ReturnType<typeof startAgent>>;
   const options = { ticklerUrl: "", user: "demo", rounds: 3, port: 0, log: (_line: string) => undefined };
 
   beforeAll(async () => {
     agent = await startAgent(options);
-    t = await startTestTickler(prefix, { agents: { default: { url: agent.url } } });
-    options.ticklerUrl = t.base;
   });
   afterAll(async () => {
-    await t?.close();
     await agent?.close();
-    await removePrefix(prefix);
+  });
+  const fx = useTickler("examples", { file: () => ({ agents: { default: { url: agent.url } } }) });
+  beforeAll(() => {
+    options.ticklerUrl = fx.t.base;
   });
 
   it("plays the whole loop: the model schedules, the agent is woken and schedules its own follow-up", async () => {

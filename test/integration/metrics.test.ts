@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/logger.js";
 import { startTickler } from "../../src/runtime.js";
-import { startSink, type Sink } from "../helpers/sink.js";
-import {
-  removePrefix,
-  startTestTickler,
-  testConfig,
-  testPrefix,
-  type TestTickler,
-} from "../helpers/tickler.js";
+import { removePrefix, testConfig, testPrefix, useTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 const ADMIN = "admin-token-metrics-0123456789";
@@ -25,24 +18,15 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describe("metrics and status", () => {
-  const prefix = testPrefix("metrics");
-  let sink: Sink;
-  let t: TestTickler;
+  const fx = useTickler("metrics", {
+    sink: (r) => (r.body.prompt === "flaky" && r.body.attempt === 1 ? { status: 503 } : {}),
+    file: () => ({ tokens, agents: { default: { url: fx.sink.url } } }),
+  });
   const as = (token: string) => ({ authorization: `Bearer ${token}` });
   const scrape = async (headers: Record<string, string> = as(ADMIN)) => {
-    const res = await fetch(`${t.base}/metrics`, { headers });
+    const res = await fetch(`${fx.t.base}/metrics`, { headers });
     return { status: res.status, text: await res.text(), type: res.headers.get("content-type") };
   };
-
-  beforeAll(async () => {
-    sink = await startSink((r) => (r.body.prompt === "flaky" && r.body.attempt === 1 ? { status: 503 } : {}));
-    t = await startTestTickler(prefix, { tokens, agents: { default: { url: sink.url } } });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await sink?.close();
-    await removePrefix(prefix);
-  });
 
   it("keeps /metrics for admins (401 anonymous, 403 for a user)", async () => {
     expect((await scrape({})).status).toBe(401);
@@ -53,14 +37,14 @@ describe("metrics and status", () => {
   });
 
   it("counts fires by kind and outcome, retries, delivery time and lateness, and reads queue and trigger gauges from Redis", async () => {
-    await t.api("PUT", "/v1/users/alice/triggers/ok", { prompt: "ok", delay: 0.05 }, as(ADMIN));
-    await t.api(
+    await fx.t.api("PUT", "/v1/users/alice/triggers/ok", { prompt: "ok", delay: 0.05 }, as(ADMIN));
+    await fx.t.api(
       "PUT",
       "/v1/users/alice/triggers/flaky",
       { prompt: "flaky", delay: 0.05, retry: { delay: 0.05 } },
       as(ADMIN),
     );
-    await t.api("PUT", "/v1/users/alice/triggers/later", { prompt: "later", every: "1h" }, as(ADMIN));
+    await fx.t.api("PUT", "/v1/users/alice/triggers/later", { prompt: "later", every: "1h" }, as(ADMIN));
     const text = await waitFor(async () => {
       const { text } = await scrape();
       return sample(text, 'tickler_fires_total{kind="once",outcome="succeeded"}') === 2 ? text : null;
@@ -78,20 +62,20 @@ describe("metrics and status", () => {
   });
 
   it("reports status: version, roles, backend, Redis, workers; trigger counts to admins only", async () => {
-    const admin = await t.api("GET", "/v1/status", undefined, as(ADMIN));
+    const admin = await fx.t.api("GET", "/v1/status", undefined, as(ADMIN));
     expect(admin.status).toBe(200);
     expect(admin.body).toMatchObject({
       version: "0.1.0",
       roles: ["all"],
       backend: "bullmq",
       redis: "up",
-      prefix,
+      prefix: fx.prefix,
     });
     expect(admin.body.workers).toBeGreaterThanOrEqual(1);
     expect(admin.body.triggers).toMatchObject({ "heartbeat:active": 1 });
-    const user = await t.api("GET", "/v1/status", undefined, as(ALICE));
+    const user = await fx.t.api("GET", "/v1/status", undefined, as(ALICE));
     expect(user.body.triggers).toBeUndefined();
-    expect((await t.api("GET", "/v1/status")).status).toBe(401);
+    expect((await fx.t.api("GET", "/v1/status")).status).toBe(401);
   });
 });
 

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSink, type Received, type Sink } from "../helpers/sink.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import {
+  removePrefix,
+  startTestTickler,
+  testPrefix,
+  type TestTickler,
+  useTickler,
+} from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 const nameOf = (r: Received): string => String((r.body.trigger as { name?: string } | undefined)?.name);
@@ -135,38 +141,28 @@ describe("when workers were down while slots came due", () => {
 });
 
 describe("when a slot comes while the previous run is still going", () => {
-  const prefix = testPrefix("overlap");
-  let sink: Sink;
-  let t: TestTickler;
   let inFlight = 0;
   let maxInFlight = 0;
-
-  beforeAll(async () => {
-    sink = await startSink();
-    sink.respond((r) => {
+  const fx = useTickler("overlap", {
+    sink: (r) => {
       if (nameOf(r) !== "slow") return {};
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       setTimeout(() => inFlight--, 2500).unref();
       return { holdMs: 2500 };
-    });
-    t = await startTestTickler(prefix, { agents: { default: { url: sink.url, timeout: "5s" } } });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await sink?.close();
-    await removePrefix(prefix);
+    },
+    file: () => ({ agents: { default: { url: fx.sink.url, timeout: "5s" } } }),
   });
 
   it("records the new slot as skipped_overlap and never runs two at once (overlap: skip)", async () => {
-    await t.api("PUT", "/v1/users/o/triggers/slow", {
+    await fx.t.api("PUT", "/v1/users/o/triggers/slow", {
       prompt: "slow",
       every: "1s",
       start_at: new Date(Date.now() + 200).toISOString(),
     });
     const runs = await waitFor(
       async () => {
-        const res = await t.api("GET", "/v1/users/o/triggers/slow/runs");
+        const res = await fx.t.api("GET", "/v1/users/o/triggers/slow/runs");
         const items = res.body.items as WireRun[];
         return items.some((r) => r.status === "skipped_overlap") &&
           items.some((r) => r.status === "succeeded")
@@ -176,48 +172,38 @@ describe("when a slot comes while the previous run is still going", () => {
       "a skipped slot and a finished one",
       10_000,
     );
-    await t.api("POST", "/v1/users/o/triggers/slow/pause");
+    await fx.t.api("POST", "/v1/users/o/triggers/slow/pause");
     expect(maxInFlight).toBe(1);
     const skipped = runs.filter((r) => r.status === "skipped_overlap");
     expect(skipped.length).toBeGreaterThanOrEqual(1);
     const delivered = new Set(
-      sink.received.filter((r) => nameOf(r) === "slow").map((r) => r.body.scheduled_at),
+      fx.sink.received.filter((r) => nameOf(r) === "slow").map((r) => r.body.scheduled_at),
     );
     for (const run of skipped) expect(delivered.has(run.scheduled_at)).toBe(false);
   });
 });
 
 describe("when an iteration is picked up more than one period late (BullMQ then skips slots)", () => {
-  const prefix = testPrefix("skipped");
-  let sink: Sink;
-  let t: TestTickler;
-
-  beforeAll(async () => {
-    // The first delivery holds the only worker slot for 2.5 s, so the next iteration starts 1.5 s late.
-    sink = await startSink((_r, i) => (i === 0 ? { holdMs: 2500 } : {}));
-    t = await startTestTickler(prefix, { agents: { default: { url: sink.url, timeout: "5s" } } }, "all", {
-      TICKLER_CONCURRENCY: "1",
-    });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await sink?.close();
-    await removePrefix(prefix);
+  // The first delivery holds the only worker slot for 2.5 s, so the next iteration starts 1.5 s late.
+  const fx = useTickler("skipped", {
+    sink: (_r, i) => (i === 0 ? { holdMs: 2500 } : {}),
+    file: () => ({ agents: { default: { url: fx.sink.url, timeout: "5s" } } }),
+    env: { TICKLER_CONCURRENCY: "1" },
   });
 
   it("delivers the skipped slots (late by less than misfire_grace), in order, and records every slot once", async () => {
-    const put = await t.api("PUT", "/v1/users/s/triggers/beat", {
+    const put = await fx.t.api("PUT", "/v1/users/s/triggers/beat", {
       prompt: "beat",
       every: "1s",
       start_at: new Date(Date.now() + 500).toISOString(),
     });
     const start = Date.parse(put.body.next_fire_at);
-    const got = await sink.waitForCount(5, 15_000);
-    await t.api("POST", "/v1/users/s/triggers/beat/pause");
+    const got = await fx.sink.waitForCount(5, 15_000);
+    await fx.t.api("POST", "/v1/users/s/triggers/beat/pause");
     const slots = got.map((r) => Date.parse(String(r.body.scheduled_at)));
     expect(slots.slice(0, 5)).toEqual([0, 1, 2, 3, 4].map((k) => start + k * 1000));
     expect(got.slice(0, 5).every((r) => r.body.catchup === false)).toBe(true);
-    const runs = (await t.api("GET", "/v1/users/s/triggers/beat/runs")).body.items as WireRun[];
+    const runs = (await fx.t.api("GET", "/v1/users/s/triggers/beat/runs")).body.items as WireRun[];
     const first5 = runs.filter((r) => Date.parse(r.scheduled_at) <= start + 4000);
     expect(first5.map((r) => Date.parse(r.scheduled_at)).sort()).toEqual(
       [0, 1, 2, 3, 4].map((k) => start + k * 1000),

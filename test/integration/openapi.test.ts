@@ -1,6 +1,6 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { API_OPERATIONS as OPERATIONS } from "../../src/api/operations.js";
 import { buildApp } from "../../src/api/app.js";
 import { expressPath } from "../../src/api/operation.js";
@@ -8,9 +8,8 @@ import { PAGE_PATHS } from "../../src/api/routes/pages.js";
 import { createLogger } from "../../src/logger.js";
 import { Metrics } from "../../src/metrics.js";
 import { RunEventHub } from "../../src/runs/run-events.js";
-import { startSink, type Sink } from "../helpers/sink.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
+import { useTickler } from "../helpers/tickler.js";
 
 const ADMIN = "admin-token-openapi-0123456789";
 const ALICE = "alice-token-openapi-0123456789";
@@ -24,9 +23,16 @@ type Doc = {
 };
 
 describe("/openapi.json", () => {
-  const prefix = testPrefix("openapi");
-  let sink: Sink;
-  let t: TestTickler;
+  const fx = useTickler("openapi", {
+    sink: true,
+    file: () => ({
+      tokens: [
+        { token: ADMIN, role: "admin" },
+        { token: ALICE, user_id: "alice" },
+      ],
+      agents: { default: { url: fx.sink.url } },
+    }),
+  });
   let doc: Doc;
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   (addFormats as unknown as (a: Ajv2020) => void)(ajv);
@@ -41,7 +47,7 @@ describe("/openapi.json", () => {
     init: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
   ) {
     const token = init.token === undefined ? ADMIN : init.token;
-    const res = await fetch(`${t.base}${path}`, {
+    const res = await fetch(`${fx.t.base}${path}`, {
       method: method.toUpperCase(),
       headers: {
         ...(token === null ? {} : { authorization: `Bearer ${token}` }),
@@ -71,20 +77,7 @@ describe("/openapi.json", () => {
   }
 
   beforeAll(async () => {
-    sink = await startSink();
-    t = await startTestTickler(prefix, {
-      tokens: [
-        { token: ADMIN, role: "admin" },
-        { token: ALICE, user_id: "alice" },
-      ],
-      agents: { default: { url: sink.url } },
-    });
-    doc = (await (await fetch(`${t.base}/openapi.json`)).json()) as Doc;
-  });
-  afterAll(async () => {
-    await t?.close();
-    await sink?.close();
-    await removePrefix(prefix);
+    doc = (await (await fetch(`${fx.t.base}/openapi.json`)).json()) as Doc;
   });
 
   it("is an OpenAPI 3.1 document listing every route, with schemas that compile", () => {
@@ -151,12 +144,15 @@ describe("/openapi.json", () => {
     expect(await hit("post", `${ONE}/run`, "/v1/users/alice/triggers/doc/run")).toBe(202);
     await waitFor(
       async () =>
-        (await t.api("GET", "/v1/users/alice/triggers/once", undefined, { authorization: `Bearer ${ADMIN}` }))
-          .body.state === "completed",
+        (
+          await fx.t.api("GET", "/v1/users/alice/triggers/once", undefined, {
+            authorization: `Bearer ${ADMIN}`,
+          })
+        ).body.state === "completed",
       "the one-shot to fire",
     );
     expect(await hit("get", `${ONE}/runs`, "/v1/users/alice/triggers/once/runs")).toBe(200);
-    const runs = await t.api("GET", "/v1/users/alice/triggers/once/runs", undefined, {
+    const runs = await fx.t.api("GET", "/v1/users/alice/triggers/once/runs", undefined, {
       authorization: `Bearer ${ADMIN}`,
     });
     expect(await hit("get", "/v1/runs/{run_id}", `/v1/runs/${runs.body.items[0].run_id}`)).toBe(200);
@@ -197,7 +193,7 @@ describe("/openapi.json", () => {
     expect(await hit("get", "/healthz", "/healthz", { token: null })).toBe(200);
     expect(await hit("get", "/readyz", "/readyz", { token: null })).toBe(200);
     const events = new AbortController();
-    const stream = await fetch(`${t.base}/v1/events`, {
+    const stream = await fetch(`${fx.t.base}/v1/events`, {
       headers: { authorization: `Bearer ${ADMIN}` },
       signal: events.signal,
     });
@@ -215,17 +211,17 @@ describe("/openapi.json", () => {
 
   it("has a route for every operation it documents, and none it does not (but the browser pages)", () => {
     const app = buildApp({
-      config: t.config,
-      producer: t.tickler.producer,
-      runs: t.tickler.runs,
+      config: fx.t.config,
+      producer: fx.t.tickler.producer,
+      runs: fx.t.tickler.runs,
       events: new RunEventHub(
-        t.tickler.producer.redis,
-        () => t.tickler.producer.redis,
+        fx.t.tickler.producer.redis,
+        () => fx.t.tickler.producer.redis,
         "unused",
         createLogger("silent"),
       ),
       metrics: new Metrics(),
-      redis: t.tickler.producer.redis,
+      redis: fx.t.tickler.producer.redis,
       logger: createLogger("silent"),
     });
     const routes = expressRoutes((app as unknown as { router: { stack: Layer[] } }).router.stack);
@@ -241,11 +237,11 @@ describe("/openapi.json", () => {
   });
 
   it("serves the interactive docs page", async () => {
-    const page = await fetch(`${t.base}/docs`);
+    const page = await fetch(`${fx.t.base}/docs`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("swagger-ui-bundle.js");
     for (const asset of ["/docs/assets/swagger-ui-bundle.js", "/docs/init.js"]) {
-      const res = await fetch(`${t.base}${asset}`);
+      const res = await fetch(`${fx.t.base}${asset}`);
       expect(res.status).toBe(200);
       await res.arrayBuffer(); // read to the end, so the connection is free to close
     }

@@ -1,27 +1,19 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reconcilePass } from "../../src/producer/reconciler.js";
-import { startSink, type Sink } from "../helpers/sink.js";
-import {
-  REDIS_URL,
-  removePrefix,
-  startTestTickler,
-  testPrefix,
-  type TestTickler,
-} from "../helpers/tickler.js";
+import { REDIS_URL, removePrefix, startTestTickler, testPrefix, useTickler } from "../helpers/tickler.js";
 import { runTickler, writeConfig } from "../helpers/processes.js";
 import { waitFor } from "../helpers/wait.js";
 
 describe("when BullMQ and the stored definitions disagree", () => {
-  const prefix = testPrefix("reconcile");
-  let sink: Sink;
-  let t: TestTickler;
-  const producer = () => t.tickler.producer;
+  const fx = useTickler("reconcile", {
+    sink: true,
+    file: () => ({ agents: { default: { url: fx.sink.url } } }),
+  });
+  const producer = () => fx.t.tickler.producer;
   const queue = () => producer().fires.queue;
 
   beforeAll(async () => {
-    sink = await startSink();
-    t = await startTestTickler(prefix, { agents: { default: { url: sink.url } } });
     // The worker's first reconcile pass runs at startup: let it end (it saves its sweep cursor), or it may
     // mend what these tests break on purpose before they look.
     await waitFor(
@@ -29,14 +21,9 @@ describe("when BullMQ and the stored definitions disagree", () => {
       "the startup reconcile pass",
     );
   });
-  afterAll(async () => {
-    await t?.close();
-    await sink?.close();
-    await removePrefix(prefix);
-  });
 
   it("re-plans a heartbeat whose scheduler is gone (a writer died between steps, or BullMQ #3499)", async () => {
-    await t.api("PUT", "/v1/users/r/triggers/lost", { prompt: "x", every: "1h" });
+    await fx.t.api("PUT", "/v1/users/r/triggers/lost", { prompt: "x", every: "1h" });
     await producer().fires.removeScheduler("r/lost");
     expect(await queue().getJobScheduler("r/lost")).toBeUndefined();
     expect(await producer().repair("r/lost")).toBe("replanned");
@@ -46,11 +33,11 @@ describe("when BullMQ and the stored definitions disagree", () => {
   });
 
   it("re-plans a one-shot whose job is gone, and it fires", async () => {
-    const put = await t.api("PUT", "/v1/users/r/triggers/lost-once", { prompt: "x", delay: 0.8 });
+    const put = await fx.t.api("PUT", "/v1/users/r/triggers/lost-once", { prompt: "x", delay: 0.8 });
     const record = await producer().get("r", "lost-once");
     await producer().fires.removeOnce("r/lost-once", record.scheduleVersion);
     expect(await producer().repair("r/lost-once")).toBe("replanned");
-    const [got] = await sink.waitForCount(
+    const [got] = await fx.sink.waitForCount(
       1,
       5000,
       (r) => (r.body.trigger as { name: string }).name === "lost-once",
@@ -59,7 +46,7 @@ describe("when BullMQ and the stored definitions disagree", () => {
   });
 
   it("mends a write whose writer died first, whatever is left of the sweep", async () => {
-    await t.api("PUT", "/v1/users/r/triggers/crashed", { prompt: "x", every: "1h" });
+    await fx.t.api("PUT", "/v1/users/r/triggers/crashed", { prompt: "x", every: "1h" });
     await producer().fires.removeScheduler("r/crashed");
     // What a writer that died between removing the old scheduler and committing leaves behind.
     await producer().redis.zadd(producer().keys.intents, Date.now() - 20_000, "r/crashed");
@@ -77,7 +64,7 @@ describe("when BullMQ and the stored definitions disagree", () => {
   });
 
   it("re-plans a scheduler whose next iteration is overdue without its job, whatever is left of the sweep", async () => {
-    await t.api("PUT", "/v1/users/r/triggers/overdue", { prompt: "x", every: "1h" });
+    await fx.t.api("PUT", "/v1/users/r/triggers/overdue", { prompt: "x", every: "1h" });
     // BullMQ #3499: the scheduler's `next` lies in the past and no job stands behind it.
     await producer().redis.zadd(queue().toKey("repeat"), Date.now() - 120_000, "r/overdue");
     const report = await reconcilePass(producer(), 1);
@@ -87,7 +74,7 @@ describe("when BullMQ and the stored definitions disagree", () => {
 
   it("sweeps everything a slice per pass, resuming where the last pass stopped", async () => {
     for (const name of ["s1", "s2", "s3", "s4", "s5"])
-      await t.api("PUT", `/v1/users/r/triggers/${name}`, { prompt: "x", every: "1h" });
+      await fx.t.api("PUT", `/v1/users/r/triggers/${name}`, { prompt: "x", every: "1h" });
     await producer().redis.del(producer().keys.sweepCursor);
     const passes = [await reconcilePass(producer(), 2)];
     expect(passes[0]).toMatchObject({ sweptAll: false, checked: 2 });
@@ -113,7 +100,7 @@ describe("when BullMQ and the stored definitions disagree", () => {
   });
 
   it("records a paused trigger's stray job as missed and delivers nothing", async () => {
-    await t.api("PUT", "/v1/users/r/triggers/sleepy", { prompt: "x", delay: "1h" });
+    await fx.t.api("PUT", "/v1/users/r/triggers/sleepy", { prompt: "x", delay: "1h" });
     const paused = await producer().pause("r", "sleepy");
     await producer().fires.addNow("stray-1", {
       tid: "r/sleepy",
@@ -122,19 +109,19 @@ describe("when BullMQ and the stored definitions disagree", () => {
       slot: Date.now(),
     });
     const run = await waitFor(async () => {
-      const res = await t.api("GET", "/v1/users/r/triggers/sleepy/runs");
+      const res = await fx.t.api("GET", "/v1/users/r/triggers/sleepy/runs");
       return res.body.items?.[0];
     }, "the stray job's run record");
     expect(run).toMatchObject({ status: "missed", error: "trigger is paused; not delivered" });
-    expect(sink.received.filter((r) => (r.body.trigger as { name: string }).name === "sleepy")).toHaveLength(
-      0,
-    );
+    expect(
+      fx.sink.received.filter((r) => (r.body.trigger as { name: string }).name === "sleepy"),
+    ).toHaveLength(0);
   });
 
   it("drops a job planned under a replaced schedule", async () => {
-    await t.api("PUT", "/v1/users/r/triggers/moved", { prompt: "x", delay: "1h" });
+    await fx.t.api("PUT", "/v1/users/r/triggers/moved", { prompt: "x", delay: "1h" });
     const old = await producer().get("r", "moved");
-    await t.api("PUT", "/v1/users/r/triggers/moved", { prompt: "x", delay: "2h" });
+    await fx.t.api("PUT", "/v1/users/r/triggers/moved", { prompt: "x", delay: "2h" });
     await producer().fires.addNow("stale-1", {
       tid: "r/moved",
       sv: old.scheduleVersion,
@@ -147,9 +134,9 @@ describe("when BullMQ and the stored definitions disagree", () => {
       return found && (await found.isCompleted()) ? queue().getJob("stale-1") : null;
     }, "the stale job to be processed");
     expect(job.returnvalue).toEqual({ outcome: "dropped", reason: "superseded" });
-    expect(sink.received.filter((r) => (r.body.trigger as { name: string }).name === "moved")).toHaveLength(
-      0,
-    );
+    expect(
+      fx.sink.received.filter((r) => (r.body.trigger as { name: string }).name === "moved"),
+    ).toHaveLength(0);
   });
 });
 
@@ -213,18 +200,13 @@ describe("a schedule in the config file with an error", () => {
 });
 
 describe("a job left by a writer that died before committing", () => {
-  const prefix = testPrefix("stray");
-  let t: TestTickler;
-  beforeAll(async () => {
-    t = await startTestTickler(prefix, { agents: { default: { url: "http://127.0.0.1:9/" } } }, "api");
-  });
-  afterAll(async () => {
-    await t?.close();
-    await removePrefix(prefix);
+  const fx = useTickler("stray", {
+    role: "api",
+    file: { agents: { default: { url: "http://127.0.0.1:9/" } } },
   });
 
   it("is swept by the repair pass; jobs of current definitions and of writes in flight stay", async () => {
-    const producer = t.tickler.producer;
+    const producer = fx.t.tickler.producer;
     await producer.upsert("s", "kept", { prompt: "x", delay: "1h" });
     const kept = await producer.get("s", "kept");
     await producer.fires.queue.add(
@@ -256,21 +238,13 @@ describe("a job left by a writer that died before committing", () => {
 });
 
 describe("a job that comes due before the write that planned it has committed", () => {
-  const prefix = testPrefix("commit");
-  let sink: Sink;
-  let t: TestTickler;
-  beforeAll(async () => {
-    sink = await startSink();
-    t = await startTestTickler(prefix, { agents: { default: { url: sink.url } } });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await sink?.close();
-    await removePrefix(prefix);
+  const fx = useTickler("commit", {
+    sink: true,
+    file: () => ({ agents: { default: { url: fx.sink.url } } }),
   });
 
   it("waits for the definition instead of dropping the fire", async () => {
-    const producer = t.tickler.producer;
+    const producer = fx.t.tickler.producer;
     await producer.upsert("w", "racing", { prompt: "racing", delay: "1h" });
     const stored = await producer.get("w", "racing");
     const newer = stored.scheduleVersion + 1000;
@@ -289,13 +263,13 @@ describe("a job that comes due before the write that planned it has committed", 
       "the worker to pick the job up and put it back",
       5000,
     );
-    expect(sink.received).toHaveLength(0);
+    expect(fx.sink.received).toHaveLength(0);
     // The write commits: the job now matches the stored schedule version and is delivered.
     const redis = new Redis(REDIS_URL);
-    await redis.hset(`${prefix}:t:w/racing`, "sv", String(newer));
+    await redis.hset(`${fx.prefix}:t:w/racing`, "sv", String(newer));
     await redis.del(lock);
     redis.disconnect();
-    const [got] = await sink.waitForCount(1, 5000);
+    const [got] = await fx.sink.waitForCount(1, 5000);
     expect(got!.body.prompt).toBe("racing");
   });
 });

@@ -1,7 +1,7 @@
 import { DateTime } from "luxon";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createTools, type Tools } from "../../src/tools/index.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { useTickler } from "../helpers/tickler.js";
 
 /**
  * Tool calls in the forms models really produce. Each is either accepted with the right next fire
@@ -309,16 +309,13 @@ const CORPUS: [string, Record<string, unknown>, Expect][] = [
 ];
 
 describe("a corpus of tool calls as models write them", () => {
-  const prefix = testPrefix("corpus");
-  let t: TestTickler;
+  const fx = useTickler("corpus", {
+    file: { min_interval: "10s", max_triggers_per_user: 1000 },
+    role: "api",
+  });
   let tools: Tools;
   beforeAll(async () => {
-    t = await startTestTickler(prefix, { min_interval: "10s", max_triggers_per_user: 1000 }, "api");
-    tools = await createTools({ producer: t.tickler.producer });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await removePrefix(prefix);
+    tools = await createTools({ producer: fx.t.tickler.producer });
   });
 
   it("has at least 60 calls", () => {

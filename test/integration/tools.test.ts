@@ -2,9 +2,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTools, type ToolReply, type Tools } from "../../src/tools/index.js";
-import { startSink, type Sink } from "../helpers/sink.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
+import { useTickler } from "../helpers/tickler.js";
 
 const ADMIN = "admin-token-tools-0123456789";
 const AGENT_TOKENS: Record<string, string> = {
@@ -15,32 +14,27 @@ const AGENT_TOKENS: Record<string, string> = {
 
 type Call = (name: string, args: Record<string, unknown>) => Promise<ToolReply>;
 
-const prefix = testPrefix("tools");
-let sink: Sink;
-let t: TestTickler;
-let tools: Tools;
-const clients: Client[] = [];
-
-beforeAll(async () => {
-  sink = await startSink();
-  t = await startTestTickler(prefix, {
+const fx = useTickler("tools", {
+  sink: true,
+  file: () => ({
     tokens: [
       { token: ADMIN, role: "admin" },
       { token: AGENT_TOKENS.http, user_id: "agent-http" },
       { token: AGENT_TOKENS.mcp, user_id: "agent-mcp" },
     ],
-    agents: { default: { url: sink.url } },
+    agents: { default: { url: fx.sink.url } },
     max_triggers_per_user: 20,
     min_interval: "10s",
-  });
-  tools = await createTools({ producer: t.tickler.producer });
+  }),
+});
+let tools: Tools;
+const clients: Client[] = [];
+beforeAll(async () => {
+  tools = await createTools({ producer: fx.t.tickler.producer });
 });
 afterAll(async () => {
   for (const client of clients) await client.close();
   await tools?.close();
-  await t?.close();
-  await sink?.close();
-  await removePrefix(prefix);
 });
 
 /** The same tool calls through the three transports: the library, HTTP, and MCP over HTTP with the SDK's client. */
@@ -52,7 +46,7 @@ const TRANSPORTS: Record<string, { user: string; open: () => Promise<Call> }> = 
   http: {
     user: "agent-http",
     open: async () => async (name, args) => {
-      const res = await t.api("POST", `/v1/tools/${name}`, args, {
+      const res = await fx.t.api("POST", `/v1/tools/${name}`, args, {
         authorization: `Bearer ${AGENT_TOKENS.http}`,
       });
       return res.body as ToolReply;
@@ -63,7 +57,7 @@ const TRANSPORTS: Record<string, { user: string; open: () => Promise<Call> }> = 
     open: async () => {
       const client = new Client({ name: "test-agent", version: "1.0.0" });
       await client.connect(
-        new StreamableHTTPClientTransport(new URL(`${t.base}/mcp`), {
+        new StreamableHTTPClientTransport(new URL(`${fx.t.base}/mcp`), {
           requestInit: { headers: { authorization: `Bearer ${AGENT_TOKENS.mcp}` } },
         }),
       );
@@ -102,7 +96,11 @@ describe.each(Object.entries(TRANSPORTS))("the agent tools over %s", (transport,
       id: expect.stringMatching(new RegExp(`^${user}/once-follow-up-via-`)),
     });
     expect(created.summary).toMatch(/^once at .* UTC; next /);
-    const [fire] = await sink.waitForCount(1, 10_000, (r) => r.body.prompt === `follow up via ${transport}`);
+    const [fire] = await fx.sink.waitForCount(
+      1,
+      10_000,
+      (r) => r.body.prompt === `follow up via ${transport}`,
+    );
     expect(fire!.body).toMatchObject({
       trigger: { user_id: user, kind: "once" },
       thread_key: "th-9",
@@ -203,8 +201,8 @@ describe.each(Object.entries(TRANSPORTS))("the agent tools over %s", (transport,
       name: "payload-string",
       payload: '{"ticket": 7}',
     });
-    expect((await t.tickler.producer.get(user, "payload-object")).spec.payload).toEqual({ ticket: 42 });
-    expect((await t.tickler.producer.get(user, "payload-string")).spec.payload).toEqual({ ticket: 7 });
+    expect((await fx.t.tickler.producer.get(user, "payload-object")).spec.payload).toEqual({ ticket: 42 });
+    expect((await fx.t.tickler.producer.get(user, "payload-string")).spec.payload).toEqual({ ticket: 7 });
   });
 
   it("says what was given and what is expected, and how to call a tool whose required argument is missing", async () => {
@@ -254,29 +252,29 @@ describe.each(Object.entries(TRANSPORTS))("the agent tools over %s", (transport,
     ).toMatchObject({ error: { code: "invalid_timezone" } });
     expect(await call("get_trigger", { name: "nope" })).toMatchObject({ error: { code: "not_found" } });
 
-    await t.tickler.producer.upsert("victim", "secret", { prompt: "x", delay: "1h" });
+    await fx.t.tickler.producer.upsert("victim", "secret", { prompt: "x", delay: "1h" });
     expect(await call("cancel_trigger", { id: "victim/secret" })).toMatchObject({
       error: { code: "not_found" },
     });
-    expect((await t.tickler.producer.get("victim", "secret")).spec.prompt).toBe("x");
+    expect((await fx.t.tickler.producer.get("victim", "secret")).spec.prompt).toBe("x");
   });
 });
 
 describe("tool transports", () => {
   it("lists definitions for OpenAI, Anthropic and MCP", async () => {
-    const openai = await t.api("GET", "/v1/tools?format=openai", undefined, {
+    const openai = await fx.t.api("GET", "/v1/tools?format=openai", undefined, {
       authorization: `Bearer ${AGENT_TOKENS.http}`,
     });
     expect(openai.body.tools.map((x: { function: { name: string } }) => x.function.name)).toContain(
       "schedule_cron",
     );
-    const anthropic = await t.api("GET", "/v1/tools?format=anthropic", undefined, {
+    const anthropic = await fx.t.api("GET", "/v1/tools?format=anthropic", undefined, {
       authorization: `Bearer ${AGENT_TOKENS.http}`,
     });
     expect(anthropic.body.tools[0]).toHaveProperty("input_schema");
     expect(
       (
-        await t.api("GET", "/v1/tools?format=gemini", undefined, {
+        await fx.t.api("GET", "/v1/tools?format=gemini", undefined, {
           authorization: `Bearer ${AGENT_TOKENS.http}`,
         })
       ).status,
@@ -284,15 +282,15 @@ describe("tool transports", () => {
   });
 
   it("needs a token, answers unknown tools with 404, and makes admins say which user", async () => {
-    expect((await t.api("POST", "/v1/tools/list_triggers", {})).status).toBe(401);
+    expect((await fx.t.api("POST", "/v1/tools/list_triggers", {})).status).toBe(401);
     expect(
-      (await t.api("POST", "/v1/tools/nope", {}, { authorization: `Bearer ${AGENT_TOKENS.http}` })).status,
+      (await fx.t.api("POST", "/v1/tools/nope", {}, { authorization: `Bearer ${AGENT_TOKENS.http}` })).status,
     ).toBe(404);
-    const admin = await t.api("POST", "/v1/tools/list_triggers", {}, { authorization: `Bearer ${ADMIN}` });
+    const admin = await fx.t.api("POST", "/v1/tools/list_triggers", {}, { authorization: `Bearer ${ADMIN}` });
     expect(admin).toMatchObject({ status: 400, body: { error: { field: "query.user_id" } } });
     expect(
       (
-        await t.api(
+        await fx.t.api(
           "POST",
           "/v1/tools/list_triggers?user_id=agent-lib",
           {},
@@ -302,7 +300,7 @@ describe("tool transports", () => {
     ).toBe(200);
     expect(
       (
-        await t.api(
+        await fx.t.api(
           "POST",
           "/v1/tools/list_triggers?user_id=agent-lib",
           {},
@@ -315,7 +313,7 @@ describe("tool transports", () => {
   it("lists the tools over MCP with their schemas", async () => {
     const client = new Client({ name: "lister", version: "1.0.0" });
     await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${t.base}/mcp`), {
+      new StreamableHTTPClientTransport(new URL(`${fx.t.base}/mcp`), {
         requestInit: { headers: { authorization: `Bearer ${AGENT_TOKENS.mcp}` } },
       }),
     );
@@ -323,7 +321,7 @@ describe("tool transports", () => {
     const { tools: listed } = await client.listTools();
     expect(listed.map((x) => x.name)).toEqual(tools.definitions.mcp.map((x) => x.name));
     expect(listed.find((x) => x.name === "schedule_cron")?.inputSchema.required).toContain("cron");
-    const anonymous = await fetch(`${t.base}/mcp`, {
+    const anonymous = await fetch(`${fx.t.base}/mcp`, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
       body: "{}",
@@ -333,7 +331,7 @@ describe("tool transports", () => {
 
   it("waits for the fire of a trigger scheduled through MCP", async () => {
     await waitFor(
-      () => sink.received.some((r) => r.body.prompt === "follow up via mcp"),
+      () => fx.sink.received.some((r) => r.body.prompt === "follow up via mcp"),
       "the MCP-scheduled fire",
     );
   });

@@ -1,37 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSink, type Sink } from "../helpers/sink.js";
-import { inMs, removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { describe, expect, it } from "vitest";
+import { inMs, useTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 describe("upserting triggers keyed by (user_id, name)", () => {
-  const prefix = testPrefix("upsert");
-  let sink: Sink;
-  let t: TestTickler;
+  const fx = useTickler("upsert", {
+    sink: true,
+    file: () => ({ agents: { default: { url: fx.sink.url } } }),
+  });
   const forTrigger = (name: string) => (r: { body: Record<string, unknown> }) =>
     (r.body.trigger as { name?: string } | undefined)?.name === name;
   /** The fire jobs BullMQ holds for a trigger, pending (delayed or waiting). */
   const pendingFor = async (tid: string) => {
-    const jobs = await t.tickler.producer.fires.queue.getJobs(["delayed", "waiting", "prioritized"]);
+    const jobs = await fx.t.tickler.producer.fires.queue.getJobs(["delayed", "waiting", "prioritized"]);
     return jobs.filter((job) => job?.data.tid === tid);
   };
 
-  beforeAll(async () => {
-    sink = await startSink();
-    t = await startTestTickler(prefix, { agents: { default: { url: sink.url } } });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await sink?.close();
-    await removePrefix(prefix);
-  });
-
   it("creates (201), then updates (200), skips or raises (409) on the same key", async () => {
     const body = { prompt: "water the plants", delay: "1h" };
-    const created = await t.api("PUT", "/v1/users/u1/triggers/plants", body);
+    const created = await fx.t.api("PUT", "/v1/users/u1/triggers/plants", body);
     expect(created.status).toBe(201);
     expect(created.body.result).toBe("created");
 
-    const updated = await t.api("PUT", "/v1/users/u1/triggers/plants", {
+    const updated = await fx.t.api("PUT", "/v1/users/u1/triggers/plants", {
       ...body,
       prompt: "water the plants now",
     });
@@ -39,31 +29,31 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     expect(updated.body).toMatchObject({ result: "updated", prompt: "water the plants now" });
     expect(updated.body.version).toBeGreaterThan(created.body.version);
 
-    const skipped = await t.api("PUT", "/v1/users/u1/triggers/plants?if_exists=skip", {
+    const skipped = await fx.t.api("PUT", "/v1/users/u1/triggers/plants?if_exists=skip", {
       ...body,
       prompt: "other",
     });
     expect(skipped.status).toBe(200);
     expect(skipped.body).toMatchObject({ result: "skipped", prompt: "water the plants now" });
 
-    const raised = await t.api("PUT", "/v1/users/u1/triggers/plants?if_exists=raise", body);
+    const raised = await fx.t.api("PUT", "/v1/users/u1/triggers/plants?if_exists=raise", body);
     expect(raised.status).toBe(409);
     expect(raised.body.error.code).toBe("already_exists");
-    expect((await t.api("GET", "/v1/users/u1/triggers/plants")).body.prompt).toBe("water the plants now");
+    expect((await fx.t.api("GET", "/v1/users/u1/triggers/plants")).body.prompt).toBe("water the plants now");
   });
 
   it("stores unset fields as absent and reads them back as null, keeping nulls inside the payload", async () => {
-    const plain = await t.api("PUT", "/v1/users/u1/triggers/plain", { prompt: "hi", every: "1h" });
+    const plain = await fx.t.api("PUT", "/v1/users/u1/triggers/plain", { prompt: "hi", every: "1h" });
     expect(plain.status).toBe(201);
     const stored = JSON.parse(
-      (await t.tickler.producer.redis.get(t.tickler.producer.keys.definition("u1/plain")))!,
+      (await fx.t.tickler.producer.redis.get(fx.t.tickler.producer.keys.definition("u1/plain")))!,
     );
     for (const field of ["payload", "threadKey", "channel", "target", "maxFires", "metadata"])
       expect(stored.spec).not.toHaveProperty(field);
     expect(stored.spec.schedule).not.toHaveProperty("startAtMs");
     expect(stored.spec.schedule).not.toHaveProperty("endAtMs");
     expect(stored.spec.retry).toBeDefined(); // defaults are written out: a changed default changes no trigger
-    expect((await t.api("GET", "/v1/users/u1/triggers/plain")).body).toMatchObject({
+    expect((await fx.t.api("GET", "/v1/users/u1/triggers/plain")).body).toMatchObject({
       payload: null,
       thread_key: null,
       channel: null,
@@ -75,7 +65,7 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     });
     // Re-sent as it was, it is unchanged; the record read back equals the one written.
     expect(
-      (await t.api("PUT", "/v1/users/u1/triggers/plain", { prompt: "hi", every: "1h" })).body.result,
+      (await fx.t.api("PUT", "/v1/users/u1/triggers/plain", { prompt: "hi", every: "1h" })).body.result,
     ).toBe("unchanged");
 
     const full = {
@@ -85,20 +75,20 @@ describe("upserting triggers keyed by (user_id, name)", () => {
       metadata: { team: "a" },
       max_fires: 3,
     };
-    expect((await t.api("PUT", "/v1/users/u1/triggers/full", full)).status).toBe(201);
-    expect((await t.api("GET", "/v1/users/u1/triggers/full")).body).toMatchObject({
+    expect((await fx.t.api("PUT", "/v1/users/u1/triggers/full", full)).status).toBe(201);
+    expect((await fx.t.api("GET", "/v1/users/u1/triggers/full")).body).toMatchObject({
       payload: { keep: null },
       metadata: { team: "a" },
       max_fires: 3,
     });
-    expect((await t.api("PUT", "/v1/users/u1/triggers/full", full)).body.result).toBe("unchanged");
+    expect((await fx.t.api("PUT", "/v1/users/u1/triggers/full", full)).body.result).toBe("unchanged");
   });
 
   it("treats an identical write as a no-op: same version, same phase, same pending job", async () => {
     const body = { prompt: "check in", every: "1h", metadata: { source: "seed" } };
-    const first = await t.api("PUT", "/v1/users/u1/triggers/checkin", body);
+    const first = await fx.t.api("PUT", "/v1/users/u1/triggers/checkin", body);
     const [jobBefore] = await pendingFor("u1/checkin");
-    const again = await t.api("PUT", "/v1/users/u1/triggers/checkin", {
+    const again = await fx.t.api("PUT", "/v1/users/u1/triggers/checkin", {
       ...body,
       timezone: "UTC",
       missed_policy: "run_once",
@@ -113,20 +103,20 @@ describe("upserting triggers keyed by (user_id, name)", () => {
 
   it("makes a one-shot due at its time exactly, however long the write took", async () => {
     const at = new Date(Date.now() + 3600_000).toISOString();
-    await t.api("PUT", "/v1/users/u1/triggers/exact", { prompt: "on the dot", at });
-    const fires = t.tickler.producer.fires;
-    const record = (await t.tickler.producer.store.get("u1/exact"))!;
+    await fx.t.api("PUT", "/v1/users/u1/triggers/exact", { prompt: "on the dot", at });
+    const fires = fx.t.tickler.producer.fires;
+    const record = (await fx.t.tickler.producer.store.get("u1/exact"))!;
     // Planned by a write that started 2 s ago (a slow lock, a busy Redis): still due at `at`, not 2 s later.
     await fires.unplan(record);
     await fires.plan(record, Date.now() - 2000);
     const [job] = await pendingFor("u1/exact");
     expect(job!.timestamp + (job!.opts.delay ?? 0)).toBe(Date.parse(at));
-    const score = Number(await t.tickler.producer.redis.zscore(fires.queue.toKey("delayed"), job!.id!));
+    const score = Number(await fx.t.tickler.producer.redis.zscore(fires.queue.toKey("delayed"), job!.id!));
     expect(Math.floor(score / 0x1000)).toBe(Date.parse(at));
   });
 
   it("answers a read that fails under the write lock with the error, and frees the lock at once", async () => {
-    const producer = t.tickler.producer;
+    const producer = fx.t.tickler.producer;
     await producer.redis.set(producer.keys.trigger("u1/broken"), "not a hash");
     await expect(producer.upsert("u1", "broken", { prompt: "x", delay: "1h" })).rejects.toThrow(/WRONGTYPE/);
     expect(await producer.redis.exists(producer.keys.writeLock("u1/broken"))).toBe(0);
@@ -137,7 +127,7 @@ describe("upserting triggers keyed by (user_id, name)", () => {
   it("spreads jittered heartbeats created at once over the jitter, each keeping its phase on re-seed", async () => {
     const body = { prompt: "beat", every: "10m", jitter: "10m" };
     const created = await Promise.all(
-      Array.from({ length: 20 }, (_, n) => t.api("PUT", `/v1/users/jit/triggers/h${n}`, body)),
+      Array.from({ length: 20 }, (_, n) => fx.t.api("PUT", `/v1/users/jit/triggers/h${n}`, body)),
     );
     expect(created.every((r) => r.status === 201 && r.body.jitter === "10m")).toBe(true);
     const next = created.map((r) => Date.parse(r.body.next_fire_at as string));
@@ -145,22 +135,22 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     expect(Math.max(...next) - Math.min(...next)).toBeGreaterThan(60_000);
     const [job] = await pendingFor("jit/h3");
     expect(job?.id).toBe(`repeat:jit/h3:${next[3]}`);
-    const again = await t.api("PUT", "/v1/users/jit/triggers/h3", body);
+    const again = await fx.t.api("PUT", "/v1/users/jit/triggers/h3", body);
     expect(again.body).toMatchObject({ result: "unchanged", next_fire_at: created[3]!.body.next_fire_at });
 
-    const refused = await t.api("PUT", "/v1/users/jit/triggers/h3", { ...body, jitter: "11m" });
+    const refused = await fx.t.api("PUT", "/v1/users/jit/triggers/h3", { ...body, jitter: "11m" });
     expect(refused.status).toBe(400);
     expect(refused.body.error).toMatchObject({ code: "invalid_field", field: "jitter" });
-    expect((await t.api("GET", "/v1/users/jit/triggers/h3")).body.version).toBe(created[3]!.body.version);
+    expect((await fx.t.api("GET", "/v1/users/jit/triggers/h3")).body.version).toBe(created[3]!.body.version);
   });
 
   it("keeps the phase when only the prompt changes, and replaces the pending fire when the schedule changes", async () => {
-    const first = await t.api("PUT", "/v1/users/u1/triggers/phase", { prompt: "a", every: "1h" });
-    const reprompt = await t.api("PUT", "/v1/users/u1/triggers/phase", { prompt: "b", every: "1h" });
+    const first = await fx.t.api("PUT", "/v1/users/u1/triggers/phase", { prompt: "a", every: "1h" });
+    const reprompt = await fx.t.api("PUT", "/v1/users/u1/triggers/phase", { prompt: "b", every: "1h" });
     expect(reprompt.body.result).toBe("updated");
     expect(reprompt.body.next_fire_at).toBe(first.body.next_fire_at);
 
-    const rescheduled = await t.api("PUT", "/v1/users/u1/triggers/phase", { prompt: "b", every: "2h" });
+    const rescheduled = await fx.t.api("PUT", "/v1/users/u1/triggers/phase", { prompt: "b", every: "2h" });
     expect(rescheduled.body.next_fire_at).not.toBe(first.body.next_fire_at);
     const pending = await pendingFor("u1/phase");
     expect(pending).toHaveLength(1);
@@ -170,27 +160,27 @@ describe("upserting triggers keyed by (user_id, name)", () => {
   it("fires only the new time when a one-shot is rescheduled; the old fire never happens", async () => {
     const oldAt = inMs(1000);
     const newAt = inMs(2000);
-    expect((await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "old", at: oldAt })).status).toBe(
+    expect((await fx.t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "old", at: oldAt })).status).toBe(
       201,
     );
-    expect((await t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "new", at: newAt })).status).toBe(
+    expect((await fx.t.api("PUT", "/v1/users/u1/triggers/moved", { prompt: "new", at: newAt })).status).toBe(
       200,
     );
-    const [got] = await sink.waitForCount(1, 5000, forTrigger("moved"));
+    const [got] = await fx.sink.waitForCount(1, 5000, forTrigger("moved"));
     expect(got!.body).toMatchObject({ prompt: "new", scheduled_at: newAt });
     await waitFor(
-      async () => (await t.api("GET", "/v1/users/u1/triggers/moved")).body.state === "completed",
+      async () => (await fx.t.api("GET", "/v1/users/u1/triggers/moved")).body.state === "completed",
       "completion",
     );
-    expect(sink.received.filter(forTrigger("moved"))).toHaveLength(1);
+    expect(fx.sink.received.filter(forTrigger("moved"))).toHaveLength(1);
   });
 
   describe("when a one-shot that already fired is written again", () => {
     const fire = async (name: string, body: Record<string, unknown>) => {
-      expect((await t.api("PUT", `/v1/users/u1/triggers/${name}`, body)).status).toBe(201);
-      await sink.waitForCount(1, 10_000, forTrigger(name));
+      expect((await fx.t.api("PUT", `/v1/users/u1/triggers/${name}`, body)).status).toBe(201);
+      await fx.sink.waitForCount(1, 10_000, forTrigger(name));
       return waitFor(async () => {
-        const got = await t.api("GET", `/v1/users/u1/triggers/${name}`);
+        const got = await fx.t.api("GET", `/v1/users/u1/triggers/${name}`);
         return got.body.state === "completed" ? got.body : null;
       }, `${name} to complete`);
     };
@@ -198,7 +188,7 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     it("re-arms it when the definition changed: a relative delay counts from the write, and it fires", async () => {
       await fire("rearm", { prompt: "round 1", delay: "in 300ms" });
       const before = Date.now();
-      const again = await t.api("PUT", "/v1/users/u1/triggers/rearm", {
+      const again = await fx.t.api("PUT", "/v1/users/u1/triggers/rearm", {
         prompt: "round 2",
         delay: "in 300ms",
       });
@@ -206,14 +196,14 @@ describe("upserting triggers keyed by (user_id, name)", () => {
       expect(again.body).toMatchObject({ result: "updated", state: "active", prompt: "round 2" });
       expect(again.body.note).toMatch(/had fired .*re-armed/);
       expect(Date.parse(again.body.next_fire_at)).toBeGreaterThanOrEqual(before + 300);
-      const [second] = await sink.waitForCount(1, 10_000, (r) => r.body.prompt === "round 2");
+      const [second] = await fx.sink.waitForCount(1, 10_000, (r) => r.body.prompt === "round 2");
       expect(second!.body.trigger).toMatchObject({ name: "rearm" });
     });
 
     it("leaves it completed on an identical re-seed, and says that nothing will fire", async () => {
       const body = { prompt: "only once", delay: "in 300ms" };
       const fired = await fire("once-only", body);
-      const again = await t.api("PUT", "/v1/users/u1/triggers/once-only", body);
+      const again = await fx.t.api("PUT", "/v1/users/u1/triggers/once-only", body);
       expect(again.body).toMatchObject({ result: "unchanged", state: "completed", next_fire_at: null });
       expect(again.body.version).toBe(fired.version);
       expect(again.body.note).toMatch(/already fired.*nothing will fire/);
@@ -222,26 +212,26 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     it("needs allow_past to re-arm at a time that has passed", async () => {
       const at = inMs(300);
       await fire("at-past", { prompt: "at 1", at });
-      const refused = await t.api("PUT", "/v1/users/u1/triggers/at-past", { prompt: "at 2", at });
+      const refused = await fx.t.api("PUT", "/v1/users/u1/triggers/at-past", { prompt: "at 2", at });
       expect(refused.status).toBe(400);
       expect(refused.body.error).toMatchObject({ code: "invalid_time", field: "at" });
-      expect((await t.api("GET", "/v1/users/u1/triggers/at-past")).body).toMatchObject({
+      expect((await fx.t.api("GET", "/v1/users/u1/triggers/at-past")).body).toMatchObject({
         prompt: "at 1",
         state: "completed",
       });
-      const now = await t.api("PUT", "/v1/users/u1/triggers/at-past", {
+      const now = await fx.t.api("PUT", "/v1/users/u1/triggers/at-past", {
         prompt: "at 2",
         at,
         allow_past: true,
       });
       expect(now.body).toMatchObject({ result: "updated", state: "active" });
-      await sink.waitForCount(1, 10_000, (r) => r.body.prompt === "at 2");
+      await fx.sink.waitForCount(1, 10_000, (r) => r.body.prompt === "at 2");
     });
 
     it("is not re-armed by a pause or a resume", async () => {
       await fire("stays-done", { prompt: "done", delay: "in 300ms" });
-      expect((await t.api("POST", "/v1/users/u1/triggers/stays-done/pause")).body.state).toBe("completed");
-      const resumed = await t.api("POST", "/v1/users/u1/triggers/stays-done/resume");
+      expect((await fx.t.api("POST", "/v1/users/u1/triggers/stays-done/pause")).body.state).toBe("completed");
+      const resumed = await fx.t.api("POST", "/v1/users/u1/triggers/stays-done/resume");
       expect(resumed.body).toMatchObject({ state: "completed", next_fire_at: null });
     });
   });
@@ -251,17 +241,17 @@ describe("upserting triggers keyed by (user_id, name)", () => {
       const delays = Array.from({ length: 50 }, (_, i) => 1 + i * 0.01);
       const results = await Promise.all(
         delays.map((delay) =>
-          t.api("PUT", "/v1/users/u2/triggers/race", { prompt: `delay ${delay}`, delay }),
+          fx.t.api("PUT", "/v1/users/u2/triggers/race", { prompt: `delay ${delay}`, delay }),
         ),
       );
       expect(results.every((r) => r.status === 200 || r.status === 201)).toBe(true);
       expect(results.filter((r) => r.status === 201)).toHaveLength(1);
-      const list = await t.api("GET", "/v1/users/u2/triggers");
+      const list = await fx.t.api("GET", "/v1/users/u2/triggers");
       expect(list.body.items.map((item: { name: string }) => item.name)).toEqual(["race"]);
       expect(await pendingFor("u2/race")).toHaveLength(1);
 
-      const stored = (await t.api("GET", "/v1/users/u2/triggers/race")).body;
-      const [got] = await sink.waitForCount(1, 5000, forTrigger("race"));
+      const stored = (await fx.t.api("GET", "/v1/users/u2/triggers/race")).body;
+      const [got] = await fx.sink.waitForCount(1, 5000, forTrigger("race"));
       expect(got!.body.prompt).toBe(stored.prompt);
       expect(got!.body.scheduled_at).toBe(stored.next_fire_at);
       // Every planned time has passed: had any stale job survived, it would have fired by now.
@@ -271,86 +261,91 @@ describe("upserting triggers keyed by (user_id, name)", () => {
         5000,
       );
       await waitFor(
-        async () => (await t.tickler.producer.fires.queue.getActiveCount()) === 0,
+        async () => (await fx.t.tickler.producer.fires.queue.getActiveCount()) === 0,
         "no active fires",
       );
-      expect(sink.received.filter(forTrigger("race"))).toHaveLength(1);
+      expect(fx.sink.received.filter(forTrigger("race"))).toHaveLength(1);
     });
   });
 
   it("cancels: the trigger, its pending job and its scheduler are gone and nothing fires", async () => {
     expect(
-      (await t.api("PUT", "/v1/users/u1/triggers/gone", { prompt: "x", every: "1s", start_at: inMs(1000) }))
-        .status,
+      (
+        await fx.t.api("PUT", "/v1/users/u1/triggers/gone", {
+          prompt: "x",
+          every: "1s",
+          start_at: inMs(1000),
+        })
+      ).status,
     ).toBe(201);
-    expect((await t.api("PUT", "/v1/users/u1/triggers/gone-once", { prompt: "x", delay: 1 })).status).toBe(
+    expect((await fx.t.api("PUT", "/v1/users/u1/triggers/gone-once", { prompt: "x", delay: 1 })).status).toBe(
       201,
     );
-    const canceled = await t.api("DELETE", "/v1/users/u1/triggers/gone");
+    const canceled = await fx.t.api("DELETE", "/v1/users/u1/triggers/gone");
     expect(canceled).toMatchObject({ status: 200, body: { canceled: true } });
-    expect((await t.api("DELETE", "/v1/users/u1/triggers/gone-once")).status).toBe(200);
-    expect((await t.api("DELETE", "/v1/users/u1/triggers/gone")).status).toBe(404);
-    expect((await t.api("GET", "/v1/users/u1/triggers/gone")).status).toBe(404);
-    expect(await t.tickler.producer.fires.queue.getJobScheduler("u1/gone")).toBeUndefined();
+    expect((await fx.t.api("DELETE", "/v1/users/u1/triggers/gone-once")).status).toBe(200);
+    expect((await fx.t.api("DELETE", "/v1/users/u1/triggers/gone")).status).toBe(404);
+    expect((await fx.t.api("GET", "/v1/users/u1/triggers/gone")).status).toBe(404);
+    expect(await fx.t.tickler.producer.fires.queue.getJobScheduler("u1/gone")).toBeUndefined();
     expect(await pendingFor("u1/gone")).toHaveLength(0);
     expect(await pendingFor("u1/gone-once")).toHaveLength(0);
     const pastBoth = Date.now() + 1800;
     await waitFor(() => Date.now() > pastBoth, "past both planned times", 5000);
     expect(
-      sink.received.filter((r) => String((r.body.trigger as { name?: string })?.name).startsWith("gone")),
+      fx.sink.received.filter((r) => String((r.body.trigger as { name?: string })?.name).startsWith("gone")),
     ).toHaveLength(0);
   });
 
   it("pauses (nothing fires) and resumes (fires again)", async () => {
-    await t.api("PUT", "/v1/users/u1/triggers/nap", { prompt: "nap", every: "1s", start_at: inMs(500) });
-    const paused = await t.api("POST", "/v1/users/u1/triggers/nap/pause");
+    await fx.t.api("PUT", "/v1/users/u1/triggers/nap", { prompt: "nap", every: "1s", start_at: inMs(500) });
+    const paused = await fx.t.api("POST", "/v1/users/u1/triggers/nap/pause");
     expect(paused.body).toMatchObject({ state: "paused", next_fire_at: null });
     expect(await pendingFor("u1/nap")).toHaveLength(0);
-    expect(await t.tickler.producer.fires.queue.getJobScheduler("u1/nap")).toBeUndefined();
-    expect((await t.api("POST", "/v1/users/u1/triggers/nap/pause")).body.result).toBe("unchanged");
+    expect(await fx.t.tickler.producer.fires.queue.getJobScheduler("u1/nap")).toBeUndefined();
+    expect((await fx.t.api("POST", "/v1/users/u1/triggers/nap/pause")).body.result).toBe("unchanged");
 
-    const resumed = await t.api("POST", "/v1/users/u1/triggers/nap/resume");
+    const resumed = await fx.t.api("POST", "/v1/users/u1/triggers/nap/resume");
     expect(resumed.body.state).toBe("active");
     const since = Date.now();
-    const [got] = await sink.waitForCount(1, 5000, (r) => forTrigger("nap")(r) && r.at >= since);
+    const [got] = await fx.sink.waitForCount(1, 5000, (r) => forTrigger("nap")(r) && r.at >= since);
     expect(got!.body.prompt).toBe("nap");
-    expect(sink.received.filter((r) => forTrigger("nap")(r) && r.at < since)).toHaveLength(0);
-    await t.api("DELETE", "/v1/users/u1/triggers/nap");
+    expect(fx.sink.received.filter((r) => forTrigger("nap")(r) && r.at < since)).toHaveLength(0);
+    await fx.t.api("DELETE", "/v1/users/u1/triggers/nap");
   });
 
   it("runs a trigger now, marked manual, without touching its schedule", async () => {
-    const put = await t.api("PUT", "/v1/users/u1/triggers/later", { prompt: "later", delay: "1d" });
-    const run = await t.api("POST", "/v1/users/u1/triggers/later/run");
+    const put = await fx.t.api("PUT", "/v1/users/u1/triggers/later", { prompt: "later", delay: "1d" });
+    const run = await fx.t.api("POST", "/v1/users/u1/triggers/later/run");
     expect(run.status).toBe(202);
-    const [got] = await sink.waitForCount(1, 5000, forTrigger("later"));
+    const [got] = await fx.sink.waitForCount(1, 5000, forTrigger("later"));
     expect(got!.body).toMatchObject({ manual: true, run_id: run.body.run_id });
     expect(got!.headers["idempotency-key"]).toBe(run.body.idempotency_key);
     const after = await waitFor(async () => {
-      const res = await t.api("GET", "/v1/users/u1/triggers/later");
+      const res = await fx.t.api("GET", "/v1/users/u1/triggers/later");
       return res.body.last_status === "succeeded" ? res.body : null;
     }, "the manual run to be recorded");
     expect(after).toMatchObject({ state: "active", next_fire_at: put.body.next_fire_at, fire_count: 0 });
   });
 
   it("completes a heartbeat after max_fires", async () => {
-    await t.api("PUT", "/v1/users/u1/triggers/thrice", {
+    await fx.t.api("PUT", "/v1/users/u1/triggers/thrice", {
       prompt: "x",
       every: "1s",
       start_at: inMs(300),
       max_fires: 2,
     });
-    await sink.waitForCount(2, 6000, forTrigger("thrice"));
+    await fx.sink.waitForCount(2, 6000, forTrigger("thrice"));
     const done = await waitFor(async () => {
-      const res = await t.api("GET", "/v1/users/u1/triggers/thrice");
+      const res = await fx.t.api("GET", "/v1/users/u1/triggers/thrice");
       return res.body.state === "completed" ? res.body : null;
     }, "completion after max_fires");
     expect(done.fire_count).toBe(2);
-    expect(await t.tickler.producer.fires.queue.getJobScheduler("u1/thrice")).toBeUndefined();
+    expect(await fx.t.tickler.producer.fires.queue.getJobScheduler("u1/thrice")).toBeUndefined();
   });
 
   it("completes a heartbeat at end_at", async () => {
     const start = Date.now() + 300;
-    await t.api("PUT", "/v1/users/u1/triggers/window", {
+    await fx.t.api("PUT", "/v1/users/u1/triggers/window", {
       prompt: "x",
       every: "1s",
       start_at: new Date(start).toISOString(),
@@ -358,24 +353,24 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     });
     const done = await waitFor(
       async () => {
-        const res = await t.api("GET", "/v1/users/u1/triggers/window");
+        const res = await fx.t.api("GET", "/v1/users/u1/triggers/window");
         return res.body.state === "completed" ? res.body : null;
       },
       "completion at end_at",
       6000,
     );
     expect(done.fire_count).toBe(2);
-    expect(sink.received.filter(forTrigger("window"))).toHaveLength(2);
+    expect(fx.sink.received.filter(forTrigger("window"))).toHaveLength(2);
   });
 
   it("patches some fields, keeping the rest", async () => {
-    await t.api("PUT", "/v1/users/u1/triggers/patchme", {
+    await fx.t.api("PUT", "/v1/users/u1/triggers/patchme", {
       prompt: "a",
       cron: "0 9 * * 1-5",
       timezone: "America/New_York",
       thread_key: "t",
     });
-    const patched = await t.api("PATCH", "/v1/users/u1/triggers/patchme", { prompt: "b" });
+    const patched = await fx.t.api("PATCH", "/v1/users/u1/triggers/patchme", { prompt: "b" });
     expect(patched.body).toMatchObject({
       prompt: "b",
       cron: "0 9 * * 1-5",
@@ -383,29 +378,29 @@ describe("upserting triggers keyed by (user_id, name)", () => {
       thread_key: "t",
       result: "updated",
     });
-    const reform = await t.api("PATCH", "/v1/users/u1/triggers/patchme", { every: "1h" });
+    const reform = await fx.t.api("PATCH", "/v1/users/u1/triggers/patchme", { every: "1h" });
     expect(reform.body).toMatchObject({ kind: "heartbeat", every: "1h", prompt: "b" });
     expect(reform.body.cron).toBeUndefined();
-    expect((await t.api("PATCH", "/v1/users/u1/triggers/nope", { prompt: "x" })).status).toBe(404);
+    expect((await fx.t.api("PATCH", "/v1/users/u1/triggers/nope", { prompt: "x" })).status).toBe(404);
   });
 
   it("lists a user's triggers in name order with a cursor and filters", async () => {
     for (const name of ["l-a", "l-b", "l-c"])
-      await t.api("PUT", `/v1/users/u3/triggers/${name}`, { prompt: "x", every: "1h" });
-    await t.api("PUT", "/v1/users/u3/triggers/l-d", { prompt: "x", delay: "1h" });
-    const first = await t.api("GET", "/v1/users/u3/triggers?limit=2");
+      await fx.t.api("PUT", `/v1/users/u3/triggers/${name}`, { prompt: "x", every: "1h" });
+    await fx.t.api("PUT", "/v1/users/u3/triggers/l-d", { prompt: "x", delay: "1h" });
+    const first = await fx.t.api("GET", "/v1/users/u3/triggers?limit=2");
     expect(first.body.items.map((i: { name: string }) => i.name)).toEqual(["l-a", "l-b"]);
-    const second = await t.api("GET", `/v1/users/u3/triggers?limit=2&cursor=${first.body.next_cursor}`);
+    const second = await fx.t.api("GET", `/v1/users/u3/triggers?limit=2&cursor=${first.body.next_cursor}`);
     expect(second.body.items.map((i: { name: string }) => i.name)).toEqual(["l-c", "l-d"]);
     expect(second.body.next_cursor).toBeNull();
-    const once = await t.api("GET", "/v1/users/u3/triggers?kind=once");
+    const once = await fx.t.api("GET", "/v1/users/u3/triggers?kind=once");
     expect(once.body.items.map((i: { name: string }) => i.name)).toEqual(["l-d"]);
-    const all = await t.api("GET", "/v1/triggers?user_id=u3");
+    const all = await fx.t.api("GET", "/v1/triggers?user_id=u3");
     expect(all.body.items).toHaveLength(4);
   });
 
   it("previews a schedule without storing anything", async () => {
-    const res = await t.api("POST", "/v1/preview", {
+    const res = await fx.t.api("POST", "/v1/preview", {
       cron: "0 9 * * MON-FRI",
       timezone: "America/New_York",
       count: 3,
@@ -414,13 +409,13 @@ describe("upserting triggers keyed by (user_id, name)", () => {
     expect(res.body.kind).toBe("cron");
     expect(res.body.next).toHaveLength(3);
     for (const time of res.body.next) expect(new Date(time).getUTCHours() % 24).toBeOneOf([13, 14]);
-    const bad = await t.api("POST", "/v1/preview", { cron: "0 9 * *" });
+    const bad = await fx.t.api("POST", "/v1/preview", { cron: "0 9 * *" });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: "invalid_cron", field: "cron" });
   });
 
   it("upserts a batch: each item on its own, a bad one refused in its place, the rest written", async () => {
-    const producer = t.tickler.producer;
+    const producer = fx.t.tickler.producer;
     const items = Array.from({ length: 300 }, (_, n) => ({
       userId: `b${n % 3}`,
       name: `beat-${n}`,

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { API_OPERATIONS as OPERATIONS } from "../../src/api/operations.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { useTickler } from "../helpers/tickler.js";
 
 const ADMIN = "admin-token-auth-0123456789";
 const ALICE = "alice-token-auth-0123456789";
@@ -15,37 +15,30 @@ const concrete = (template: string, user: string) =>
     .replace("{tool}", "list_triggers");
 
 describe("auth on every documented route, Bull Board and the console", () => {
-  const prefix = testPrefix("auth");
-  let t: TestTickler;
+  const fx = useTickler("auth", {
+    role: "api",
+    file: {
+      tokens: [
+        { token: ADMIN, role: "admin" },
+        { token: ALICE, user_id: "alice" },
+      ],
+      agents: { default: { url: "http://127.0.0.1:9/" } },
+    },
+  });
   const send = (method: string, path: string, headers: Record<string, string> = {}) =>
-    fetch(`${t.base}${path}`, {
+    fetch(`${fx.t.base}${path}`, {
       method: method.toUpperCase(),
       headers: { "content-type": "application/json", ...headers },
       body: method === "get" ? undefined : "{}",
     });
 
   beforeAll(async () => {
-    t = await startTestTickler(
-      prefix,
-      {
-        tokens: [
-          { token: ADMIN, role: "admin" },
-          { token: ALICE, user_id: "alice" },
-        ],
-        agents: { default: { url: "http://127.0.0.1:9/" } },
-      },
-      "api",
-    );
-    await t.api(
+    await fx.t.api(
       "PUT",
       "/v1/users/bob/triggers/t",
       { prompt: "bob's", delay: "1h" },
       { authorization: `Bearer ${ADMIN}` },
     );
-  });
-  afterAll(async () => {
-    await t?.close();
-    await removePrefix(prefix);
   });
 
   const authenticated = OPERATIONS.filter((op) => op.auth !== false);
@@ -72,7 +65,7 @@ describe("auth on every documented route, Bull Board and the console", () => {
     async (_m, _p, op) => {
       const res = await send(op.method, concrete(op.path, "bob"), { authorization: `Bearer ${ALICE}` });
       expect(res.status).toBe(403);
-      expect((await t.tickler.producer.get("bob", "t")).spec.prompt).toBe("bob's");
+      expect((await fx.t.tickler.producer.get("bob", "t")).spec.prompt).toBe("bob's");
     },
   );
 
@@ -84,7 +77,7 @@ describe("auth on every documented route, Bull Board and the console", () => {
     const alice = { authorization: `Bearer ${ALICE}` };
     expect((await send("get", "/v1/events?user_id=bob", alice)).status).toBe(403);
     expect((await send("post", "/v1/tools/list_triggers?user_id=bob", alice)).status).toBe(403);
-    const mcp = await fetch(`${t.base}/mcp?user_id=bob`, {
+    const mcp = await fetch(`${fx.t.base}/mcp?user_id=bob`, {
       method: "POST",
       headers: {
         ...alice,
@@ -94,9 +87,9 @@ describe("auth on every documented route, Bull Board and the console", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     });
     expect(mcp.status).toBe(403);
-    const cancel = await t.api("POST", "/v1/tools/cancel_trigger", { id: "bob/t" }, alice);
+    const cancel = await fx.t.api("POST", "/v1/tools/cancel_trigger", { id: "bob/t" }, alice);
     expect(cancel.body.error.code).toBe("not_found");
-    expect((await t.tickler.producer.get("bob", "t")).spec.prompt).toBe("bob's");
+    expect((await fx.t.tickler.producer.get("bob", "t")).spec.prompt).toBe("bob's");
   });
 
   it("puts Bull Board and the console behind admin auth", async () => {
@@ -106,13 +99,13 @@ describe("auth on every documented route, Bull Board and the console", () => {
       "/console",
       "/console/assets/console.js",
     ]) {
-      expect((await fetch(`${t.base}${path}`)).status, path).toBe(401);
+      expect((await fetch(`${fx.t.base}${path}`)).status, path).toBe(401);
       expect(
-        (await fetch(`${t.base}${path}`, { headers: { authorization: `Bearer ${ALICE}` } })).status,
+        (await fetch(`${fx.t.base}${path}`, { headers: { authorization: `Bearer ${ALICE}` } })).status,
         path,
       ).toBe(403);
       expect(
-        (await fetch(`${t.base}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } })).status,
+        (await fetch(`${fx.t.base}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } })).status,
         path,
       ).toBe(200);
     }

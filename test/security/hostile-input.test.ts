@@ -1,13 +1,7 @@
 import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  REDIS_URL,
-  removePrefix,
-  startTestTickler,
-  testPrefix,
-  type TestTickler,
-} from "../helpers/tickler.js";
+import { REDIS_URL, useTickler } from "../helpers/tickler.js";
 
 const ADMIN = "admin-token-fuzz-0123456789";
 const USER = "fuzz-user-token-0123456789";
@@ -77,13 +71,23 @@ const pathSegment = fc.oneof(
 );
 
 describe("hostile input: every answer is 2xx or a 4xx with the error shape, and only a 2xx changes state", () => {
-  const prefix = testPrefix("fuzz");
-  let t: TestTickler;
+  const fx = useTickler("fuzz", {
+    role: "api",
+    file: {
+      tokens: [
+        { token: ADMIN, role: "admin" },
+        { token: USER, user_id: "fuzz" },
+      ],
+      agents: { default: { url: "http://127.0.0.1:9/" } },
+      rate_limit: { writes: 100_000 },
+      max_body_bytes: 65536,
+    },
+  });
   let redis: Redis;
   const state = async () => {
-    const queue = t.tickler.producer.fires.queue;
+    const queue = fx.t.tickler.producer.fires.queue;
     const [defs, jobs, schedulers] = await Promise.all([
-      redis.zcard(`${prefix}:triggers`),
+      redis.zcard(`${fx.prefix}:triggers`),
       queue.getJobCountByTypes("delayed", "waiting", "active"),
       queue.getJobSchedulersCount(),
     ]);
@@ -101,26 +105,11 @@ describe("hostile input: every answer is 2xx or a 4xx with the error shape, and 
     }
   };
 
-  beforeAll(async () => {
-    t = await startTestTickler(
-      prefix,
-      {
-        tokens: [
-          { token: ADMIN, role: "admin" },
-          { token: USER, user_id: "fuzz" },
-        ],
-        agents: { default: { url: "http://127.0.0.1:9/" } },
-        rate_limit: { writes: 100_000 },
-        max_body_bytes: 65536,
-      },
-      "api",
-    );
+  beforeAll(() => {
     redis = new Redis(REDIS_URL);
   });
-  afterAll(async () => {
+  afterAll(() => {
     redis?.disconnect();
-    await t?.close();
-    await removePrefix(prefix);
   });
 
   it("PUT a trigger with random bodies and names", async () => {
@@ -128,7 +117,7 @@ describe("hostile input: every answer is 2xx or a 4xx with the error shape, and 
       fc.asyncProperty(pathSegment, pathSegment, triggerBody, async (user, name, body) => {
         const before = await state();
         const res = await fetch(
-          `${t.base}/v1/users/${encodeURIComponent(user)}/triggers/${encodeURIComponent(name)}`,
+          `${fx.t.base}/v1/users/${encodeURIComponent(user)}/triggers/${encodeURIComponent(name)}`,
           {
             method: "PUT",
             headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
@@ -142,7 +131,7 @@ describe("hostile input: every answer is 2xx or a 4xx with the error shape, and 
   });
 
   it("PATCH, preview and tool calls with random arguments", async () => {
-    await t.api(
+    await fx.t.api(
       "PUT",
       "/v1/users/fuzz/triggers/base",
       { prompt: "x", every: "1h" },
@@ -172,7 +161,7 @@ describe("hostile input: every answer is 2xx or a 4xx with the error shape, and 
               : kind === "preview"
                 ? ["POST", "/v1/preview"]
                 : ["POST", `/v1/tools/${name}`];
-          const res = await fetch(`${t.base}${path}`, {
+          const res = await fetch(`${fx.t.base}${path}`, {
             method,
             headers: { authorization: `Bearer ${USER}`, "content-type": "application/json" },
             body: JSON.stringify(body),
@@ -206,7 +195,7 @@ describe("hostile input: every answer is 2xx or a 4xx with the error shape, and 
     ];
     for (const [type, body] of cases) {
       const before = await state();
-      const res = await fetch(`${t.base}/v1/users/fuzz/triggers/raw`, {
+      const res = await fetch(`${fx.t.base}/v1/users/fuzz/triggers/raw`, {
         method: "PUT",
         headers: { authorization: `Bearer ${ADMIN}`, "content-type": type },
         body,
@@ -214,11 +203,11 @@ describe("hostile input: every answer is 2xx or a 4xx with the error shape, and 
       expect(res.status, `${type} ${body.slice(0, 40)}`).toBeGreaterThanOrEqual(400);
       await check(res, before);
     }
-    expect((await fetch(`${t.base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${fx.t.base}/healthz`)).status).toBe(200);
   });
 
   it("stores __proto__ keys as plain data and pollutes nothing", async () => {
-    const res = await fetch(`${t.base}/v1/users/fuzz/triggers/proto`, {
+    const res = await fetch(`${fx.t.base}/v1/users/fuzz/triggers/proto`, {
       method: "PUT",
       headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
       body: '{"prompt":"x","delay":"1h","payload":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}},"metadata":{"__proto__":"x"}}',

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { blockedHostReason, isBlockedAddress } from "../../src/net/address-guard.js";
-import { startSink, type Sink } from "../helpers/sink.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
+import { useTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 const ADMIN = "admin-token-ssrf-0123456789";
@@ -9,31 +8,22 @@ const ALICE = "alice-token-ssrf-0123456789";
 const admin = { authorization: `Bearer ${ADMIN}` };
 
 describe("target URLs cannot reach what they should not (SSRF)", () => {
-  const prefix = testPrefix("ssrf");
-  let sink: Sink;
-  let t: TestTickler;
-  beforeAll(async () => {
-    sink = await startSink((r) =>
+  const fx = useTickler("ssrf", {
+    sink: (r) =>
       r.path.startsWith("/redirect")
         ? { status: 302, headers: { location: "http://169.254.169.254/latest/meta-data/" } }
         : r.path.startsWith("/huge")
           ? { body: JSON.stringify({ jsonrpc: "2.0", id: 1, result: { pad: "x".repeat(2_000_000) } }) }
           : {},
-    );
-    t = await startTestTickler(prefix, {
+    file: () => ({
       tokens: [
         { token: ADMIN, role: "admin" },
         { token: ALICE, user_id: "alice" },
       ],
-      agents: { default: { url: sink.url } },
+      agents: { default: { url: fx.sink.url } },
       allow_target_urls: true,
       rate_limit: { writes: 20, per: "10s" },
-    });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await sink?.close();
-    await removePrefix(prefix);
+    }),
   });
 
   it.each([
@@ -46,7 +36,7 @@ describe("target URLs cannot reach what they should not (SSRF)", () => {
     ["gopher://127.0.0.1:6379/_FLUSHALL", "only http and https"],
     ["http://user:secret@127.0.0.1/", "credentials in the URL"],
   ])("refuses the target %s", async (url, words) => {
-    const res = await t.api(
+    const res = await fx.t.api(
       "PUT",
       "/v1/users/ops/triggers/ssrf",
       { prompt: "x", delay: "1h", target: { url } },
@@ -73,30 +63,35 @@ describe("target URLs cannot reach what they should not (SSRF)", () => {
   });
 
   it("does not follow a redirect to another host: the fire fails at once, saying why", async () => {
-    const url = sink.url.replace("/turns", "/redirect");
-    await t.api("PUT", "/v1/users/ops/triggers/redir", { prompt: "x", delay: 0.05, target: { url } }, admin);
+    const url = fx.sink.url.replace("/turns", "/redirect");
+    await fx.t.api(
+      "PUT",
+      "/v1/users/ops/triggers/redir",
+      { prompt: "x", delay: 0.05, target: { url } },
+      admin,
+    );
     const run = await waitFor(
       async () =>
-        (await t.api("GET", "/v1/users/ops/triggers/redir/runs", undefined, admin)).body.items?.[0]
+        (await fx.t.api("GET", "/v1/users/ops/triggers/redir/runs", undefined, admin)).body.items?.[0]
           ?.status === "failed" &&
-        (await t.api("GET", "/v1/users/ops/triggers/redir/runs", undefined, admin)).body.items[0],
+        (await fx.t.api("GET", "/v1/users/ops/triggers/redir/runs", undefined, admin)).body.items[0],
       "the redirected fire to fail",
     );
     expect(run).toMatchObject({ http_status: 302, attempts: 1 });
     expect(run.error).toContain("redirects are not followed");
-    expect(sink.received.filter((r) => r.path.startsWith("/latest"))).toHaveLength(0);
+    expect(fx.sink.received.filter((r) => r.path.startsWith("/latest"))).toHaveLength(0);
   });
 
   it("reads an agent's answer only up to a size cap", async () => {
-    const url = sink.url.replace("/turns", "/huge");
-    await t.api(
+    const url = fx.sink.url.replace("/turns", "/huge");
+    await fx.t.api(
       "PUT",
       "/v1/users/ops/triggers/huge",
       { prompt: "x", delay: 0.05, target: { url, format: "a2a" }, retry: { attempts: 1 } },
       admin,
     );
     const run = await waitFor(async () => {
-      const items = (await t.api("GET", "/v1/users/ops/triggers/huge/runs", undefined, admin)).body.items;
+      const items = (await fx.t.api("GET", "/v1/users/ops/triggers/huge/runs", undefined, admin)).body.items;
       return items?.[0]?.status === "failed" ? items[0] : null;
     }, "the oversized answer to be refused");
     expect(run.error).toContain("not JSON-RPC");
@@ -107,11 +102,11 @@ describe("target URLs cannot reach what they should not (SSRF)", () => {
     const statuses: number[] = [];
     for (let i = 0; i < 25; i++)
       statuses.push(
-        (await t.api("PUT", `/v1/users/alice/triggers/r${i}`, { prompt: "x", delay: "1h" }, alice)).status,
+        (await fx.t.api("PUT", `/v1/users/alice/triggers/r${i}`, { prompt: "x", delay: "1h" }, alice)).status,
       );
     expect(statuses.filter((s) => s === 201).length).toBeLessThanOrEqual(20);
     expect(statuses).toContain(429);
-    const limited = await fetch(`${t.base}/v1/users/alice/triggers/again`, {
+    const limited = await fetch(`${fx.t.base}/v1/users/alice/triggers/again`, {
       method: "PUT",
       headers: { ...alice, "content-type": "application/json" },
       body: JSON.stringify({ prompt: "x", delay: "1h" }),
@@ -119,9 +114,9 @@ describe("target URLs cannot reach what they should not (SSRF)", () => {
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(((await limited.json()) as { error: { code: string } }).error.code).toBe("rate_limited");
-    expect((await t.api("GET", "/v1/users/alice/triggers", undefined, alice)).status).toBe(200);
+    expect((await fx.t.api("GET", "/v1/users/alice/triggers", undefined, alice)).status).toBe(200);
     expect(
-      (await t.api("PUT", "/v1/users/bob/triggers/ok", { prompt: "x", delay: "1h" }, admin)).status,
+      (await fx.t.api("PUT", "/v1/users/bob/triggers/ok", { prompt: "x", delay: "1h" }, admin)).status,
     ).toBe(201);
   });
 });
