@@ -72,6 +72,11 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  return runRole(role);
+}
+
+/** `tickler all|api|worker`: starts the role, then runs until SIGTERM or SIGINT, which drain it. */
+async function runRole(role: Role): Promise<number> {
   let config;
   try {
     config = loadConfig();
@@ -83,22 +88,8 @@ async function main(argv: string[]): Promise<number> {
     throw thrown;
   }
   const logger = createLogger(config.logLevel, { role });
-
-  let privateRedis: PrivateRedis | null = null;
-  if (role === "all" && !config.redisUrlFromEnv && !(await redisAnswers(config.redisUrl))) {
-    if (!hasRedisServer()) {
-      console.error(
-        `tickler: nothing answers at ${displayRedisUrl(config.redisUrl)} and redis-server is not on PATH; install Redis (apt install redis-server, brew install redis) or set REDIS_URL`,
-      );
-      return 1;
-    }
-    privateRedis = await startPrivateRedis(Number(new URL(config.redisUrl).port || 6379), "data");
-    logger.info(
-      { url: privateRedis.url, dir: "./data", appendonly: true, hz: 100 },
-      "no Redis was running: started a private redis-server (stopped on exit)",
-    );
-  }
-
+  const privateRedis = role === "all" ? await privateRedisIfNeeded(config, logger) : null;
+  if (privateRedis === "impossible") return 1;
   let tickler;
   try {
     tickler = await startTickler(config, role, logger);
@@ -107,10 +98,43 @@ async function main(argv: string[]): Promise<number> {
     await privateRedis?.stop();
     return 1;
   }
+  return drainOnSignal(async () => {
+    await tickler.close();
+    await privateRedis?.stop();
+  }, logger);
+}
 
+/**
+ * `tickler all` with REDIS_URL unset and nothing answering there: a private redis-server (AOF under
+ * ./data), or "impossible" (said on stderr) when redis-server is not on PATH either.
+ */
+async function privateRedisIfNeeded(
+  config: ReturnType<typeof loadConfig>,
+  logger: ReturnType<typeof createLogger>,
+): Promise<PrivateRedis | null | "impossible"> {
+  if (config.redisUrlFromEnv || (await redisAnswers(config.redisUrl))) return null;
+  if (!hasRedisServer()) {
+    console.error(
+      `tickler: nothing answers at ${displayRedisUrl(config.redisUrl)} and redis-server is not on PATH; install Redis (apt install redis-server, brew install redis) or set REDIS_URL`,
+    );
+    return "impossible";
+  }
+  const privateRedis = await startPrivateRedis(Number(new URL(config.redisUrl).port || 6379), "data");
+  logger.info(
+    { url: privateRedis.url, dir: "./data", appendonly: true, hz: 100 },
+    "no Redis was running: started a private redis-server (stopped on exit)",
+  );
+  return privateRedis;
+}
+
+/**
+ * Resolves with the exit code once SIGTERM or SIGINT has drained the process with `stop` (0, or 1 when
+ * stopping failed). A second signal given on purpose (after REPEAT_WINDOW_MS) exits at once with 1.
+ */
+function drainOnSignal(stop: () => Promise<void>, logger: ReturnType<typeof createLogger>): Promise<number> {
   return new Promise<number>((resolve) => {
     let stoppingSince: number | null = null;
-    const stop = (signal: string): void => {
+    const onSignal = (signal: string): void => {
       if (stoppingSince !== null) {
         // A wrapper (npm, a terminal's process group, a runner) often passes one signal on twice within
         // moments: only a second signal given later, on purpose, cuts the drain short.
@@ -121,20 +145,19 @@ async function main(argv: string[]): Promise<number> {
       }
       stoppingSince = Date.now();
       logger.info({ signal }, "draining: no new requests or jobs; in-flight deliveries finish");
-      void tickler
-        .close()
-        .then(() => privateRedis?.stop())
-        .then(() => {
+      stop().then(
+        () => {
           logger.info("stopped");
           resolve(0);
-        })
-        .catch((thrown) => {
+        },
+        (thrown: unknown) => {
           logger.error({ err: coerceError(thrown).message }, "error while stopping");
           resolve(1);
-        });
+        },
+      );
     };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    process.on("SIGINT", () => onSignal("SIGINT"));
   });
 }
 

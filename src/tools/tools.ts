@@ -1,40 +1,22 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { Producer, WriteOutcome } from "../producer/producer.js";
 import {
   DURATION_EXPECTED,
   TRIGGER_KINDS,
   TRIGGER_STATES,
   TicklerError,
   describeSchedule,
-  describeValue,
-  fromZodError,
   invalid,
   iso,
-  kindOf,
   localTime,
   parseSchedule,
-  stateOf,
   triggerId,
-  upcomingFires,
-  type TriggerRecord,
 } from "../triggers/index.js";
+import { tool, type Tool } from "./tool.js";
+import { caller, pick, summarize, upsert, writeResult } from "./tool-writes.js";
 
-/** Who a tool acts for: always one user, the caller. */
-export interface ToolContext {
-  userId: string;
-  producer: Producer;
-}
-
-/** One agent tool: a name, a description written for a model, one zod schema, a handler. */
-export interface Tool<S extends z.ZodObject = z.ZodObject> {
-  name: string;
-  description: string;
-  input: S;
-  /** A working call, shown to a model that left out a required argument. */
-  example: Record<string, unknown>;
-  handler(args: z.infer<S>, ctx: ToolContext): Promise<Record<string, unknown>>;
-}
+export type { Tool, ToolContext } from "./tool.js";
+export { derivedName, summarize } from "./tool-writes.js";
+export { parseArgs } from "./tool.js";
 
 const WHEN_FORMS =
   'a delay ("30m", "in 2 hours", "1h30m", "PT45M", or a number of seconds such as 90) or a time ("2026-12-01T09:00:00Z", or "2026-12-01 09:00" read in timezone)';
@@ -272,144 +254,3 @@ export const TOOLS = [
 
 /** The name of a tool. */
 export type ToolName = (typeof TOOLS)[number]["name"];
-
-function tool<S extends z.ZodObject>(definition: Tool<S>): Tool<S> {
-  return definition;
-}
-
-function caller(ctx: ToolContext) {
-  return { role: "user" as const, userId: ctx.userId };
-}
-
-function pick<T extends Record<string, unknown>, K extends keyof T>(
-  args: T,
-  keys: readonly K[],
-): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {};
-  for (const key of keys) if (args[key] !== undefined && args[key] !== null) out[key] = args[key];
-  return out;
-}
-
-type CommonArgs = {
-  prompt: string;
-  name?: string | null;
-  thread_key?: string | null;
-  channel?: string | null;
-  payload?: string | Record<string, unknown> | null;
-};
-
-async function upsert(
-  ctx: ToolContext,
-  kind: string,
-  args: CommonArgs,
-  schedule: Record<string, unknown>,
-): Promise<WriteOutcome> {
-  const name = args.name ?? derivedName(kind, args, schedule);
-  const body: Record<string, unknown> = {
-    prompt: args.prompt,
-    ...pick(schedule, Object.keys(schedule)),
-    thread_key: args.thread_key ?? null,
-    channel: args.channel ?? null,
-    payload: parsePayload(args.payload),
-  };
-  return ctx.producer.upsert(ctx.userId, name, body, { caller: caller(ctx) });
-}
-
-/** A stable name for a call without one: the same prompt and schedule always give the same name. */
-export function derivedName(kind: string, args: CommonArgs, schedule: Record<string, unknown>): string {
-  const slug = args.prompt
-    .toLowerCase()
-    .normalize("NFKD")
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 40)
-    .replace(/-+$/, "");
-  // null and absent mean the same (OpenAI strict mode sends null for every argument not given).
-  const material = JSON.stringify([
-    kind,
-    args.prompt,
-    pick(schedule, Object.keys(schedule)),
-    args.thread_key ?? null,
-    args.channel ?? null,
-  ]);
-  const hash = createHash("sha256").update(material).digest("hex").slice(0, 8);
-  return `${kind}-${slug || "turn"}-${hash}`;
-}
-
-function parsePayload(
-  payload: string | Record<string, unknown> | null | undefined,
-): Record<string, unknown> | null {
-  if (payload !== null && typeof payload === "object") return payload;
-  if (payload === null || payload === undefined || payload.trim() === "") return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(payload);
-  } catch {
-    throw invalid(
-      "invalid_field",
-      "payload",
-      'is not valid JSON; pass a JSON object, e.g. {"ticket": 42} (or the same as a string)',
-    );
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw invalid(
-      "invalid_field",
-      "payload",
-      `expected a JSON object, e.g. {"ticket": 42}, got ${describeValue(value)}`,
-    );
-  }
-  return value as Record<string, unknown>;
-}
-
-/** A trigger as a model reads it back: id, kind, schedule in words with the next fire, UTC and local. */
-export function summarize(record: TriggerRecord, count = 1): Record<string, unknown> {
-  const { spec } = record;
-  const zone = spec.schedule.timezone;
-  const next = upcomingFires(record, Date.now(), count);
-  const words = describeSchedule(record.schedule, zone);
-  const first = next[0];
-  return {
-    id: triggerId(spec.userId, spec.name),
-    name: spec.name,
-    kind: kindOf(spec),
-    state: stateOf(record),
-    summary: first === undefined ? words : `${words}; next ${localTime(first, zone)}`,
-    timezone: zone,
-    next_fire_at: first === undefined ? null : iso(first),
-    next_fire_local: first === undefined ? null : localTime(first, zone),
-    ...(count > 1 ? { next_fires: next.map(iso) } : {}),
-  };
-}
-
-function writeResult(outcome: WriteOutcome): Record<string, unknown> {
-  return {
-    status: outcome.status,
-    ...summarize(outcome.record),
-    ...(outcome.note === undefined ? {} : { note: outcome.note }),
-  };
-}
-
-/**
- * Validates a tool's arguments against its schema. A required argument left out gets a message a model can
- * act on: what the argument is for, and a working call.
- */
-export function parseArgs<S extends z.ZodObject>(target: Tool<S>, args: unknown): z.infer<S> {
-  const given = args ?? {};
-  const parsed = target.input.safeParse(given);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const key = issue?.path[0];
-  const absent =
-    issue?.path.length === 1 &&
-    typeof key === "string" &&
-    (given === null || typeof given !== "object" || !Object.hasOwn(given, key));
-  if (absent) {
-    const purpose = (target.input.shape as Record<string, z.ZodType>)[key]?.description;
-    throw invalid(
-      "invalid_field",
-      key,
-      `is required${purpose ? `: ${purpose.replace(/\.$/, "")}` : ""}. A working call: ${target.name} ${JSON.stringify(target.example)}`,
-    );
-  }
-  throw fromZodError(parsed.error, "", given);
-}

@@ -113,22 +113,15 @@ export const toolOperations: AnyOperation<ApiContext>[] = [
       await transport.handleRequest(req, res, req.body);
     },
   }),
-  operation({
-    method: "get",
-    path: "/mcp",
-    summary: "Not used: this MCP endpoint is stateless (405)",
-    tag: "tools",
-    ok: { 405: mcpErrorSchema },
-    errors: [],
-    handler: noSessions,
-  }),
-  operation({
-    method: "delete",
-    path: "/mcp",
-    summary: "Not used: this MCP endpoint is stateless (405)",
-    tag: "tools",
-    ok: { 405: mcpErrorSchema },
-    errors: [],
-    handler: noSessions,
-  }),
+  ...(["get", "delete"] as const).map((method) =>
+    operation({
+      method,
+      path: "/mcp",
+      summary: "Not used: this MCP endpoint is stateless (405)",
+      tag: "tools",
+      ok: { 405: mcpErrorSchema },
+      errors: [],
+      handler: noSessions,
+    }),
+  ),
 ];
