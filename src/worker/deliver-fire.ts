@@ -6,7 +6,7 @@ import { OUTCOMES } from "./decide-fire.js";
 import { deliver } from "./deliver.js";
 import { baseRun } from "./fire-run.js";
 import { buildRequest } from "./fire-request.js";
-import { RetryableDeliveryError, afterAttempt, type AttemptOutcome } from "./outcome.js";
+import { RetryableDeliveryError, afterAttempt, type AfterAttempt, type AttemptOutcome } from "./outcome.js";
 import { startRun, type StartResult } from "./overlap.js";
 import type { RunRecorder } from "./record-run.js";
 import type { FireResult, Pickup, WorkerContext } from "./worker-context.js";
@@ -76,34 +76,40 @@ export class FireDelivery {
       httpStatus: outcome.httpStatus,
     };
     this.measure(record, run, outcome, attempt, timing.durationMs, startedAt - slot);
-    return this.afterwards(pickup, record, { ...run, ...timing }, outcome, attempt, counted);
+    const done = { ...run, ...timing };
+    const next = afterAttempt(outcome, attempt, record.spec.retry);
+    if (next.next !== "succeeded") return this.failed(pickup, record, done, next, outcome, attempt, counted);
+    // As settle(), written out: the path every fire takes, so one async step fewer.
+    const handTo = this.catchUp.handOverFor(job);
+    await this.recorder.finish(record, done, {
+      status: "succeeded",
+      error: null,
+      counted,
+      indexed: true,
+      job,
+      handTo,
+    });
+    if (handTo) await this.catchUp.continueChain(job);
+    if (ctx.log.isLevelEnabled("debug"))
+      ctx.log.debug(
+        { tid: data.tid, run: run.runId, slot: iso(slot), lateMs: startedAt - slot },
+        "delivered",
+      );
+    return { outcome: "succeeded", run_id: run.runId, http_status: outcome.httpStatus ?? 0 };
   }
 
-  /** The retry-or-give-up choice after an attempt, carried out. */
-  private async afterwards(
+  /** A failed attempt: recorded retrying (BullMQ retries it after the delay) or failed for good. */
+  private async failed(
     pickup: Pickup,
     record: TriggerRecord,
     run: RunRecord,
+    next: Exclude<AfterAttempt, { next: "succeeded" }>,
     outcome: AttemptOutcome,
     attempt: number,
     counted: boolean,
-  ): Promise<FireResult> {
+  ): Promise<never> {
     const { ctx } = this;
     const { tid } = pickup.job.data;
-    const next = afterAttempt(outcome, attempt, record.spec.retry);
-    if (next.next === "succeeded") {
-      await this.settle(pickup, record, run, { status: "succeeded", error: null, counted, indexed: true });
-      ctx.log.debug(
-        {
-          tid,
-          run: run.runId,
-          slot: iso(run.scheduledAtMs),
-          lateMs: (run.startedAtMs ?? 0) - run.scheduledAtMs,
-        },
-        "delivered",
-      );
-      return { outcome: "succeeded", run_id: run.runId, http_status: outcome.httpStatus ?? 0 };
-    }
     const error = "error" in outcome ? outcome.error : "";
     if (next.next === "retry") {
       await ctx.runs.save([
@@ -162,8 +168,10 @@ export class FireDelivery {
     outcome: { status: "succeeded" | "failed"; error: string | null; counted: boolean; indexed: boolean },
   ): Promise<void> {
     const { job } = pickup;
-    await this.recorder.finish(record, run, { ...outcome, job, handTo: this.catchUp.handOverFor(job) });
-    await this.catchUp.continueChain(job);
+    const handTo = this.catchUp.handOverFor(job);
+    await this.recorder.finish(record, run, { ...outcome, job, handTo });
+    // Only a chain's step has a next step to add (most fires are not: no extra await for them).
+    if (handTo) await this.catchUp.continueChain(job);
   }
 
   private measure(

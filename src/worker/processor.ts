@@ -48,12 +48,13 @@ export function createProcessor(deps: ProcessorDeps) {
     if (!resumed && !data.late) {
       // A first attempt reads its trigger and, where decideFire would say "deliver", starts its run in the
       // same round trip (begin-fire.lua).
-      const begun = await begin(ctx, pickup);
-      record = begun.record;
+      const { run, fire } = beginning(ctx, pickup);
+      const begun = await ctx.runs.begin(run, fire);
+      record = decodeTrigger(begun.hash, begun.definition);
       existing = begun.existing;
       if (begun.started && record) {
         if (data.origin === "scheduled") await catchUp.recoverSkipped(job, record, pickup.slot);
-        return delivery.deliver(pickup, record, { started: begun.started, existing });
+        return delivery.deliver(pickup, record, { started: run, existing });
       }
     } else record = await ctx.store.get(data.tid);
 
@@ -105,26 +106,23 @@ export function createProcessor(deps: ProcessorDeps) {
 }
 
 /**
- * A first attempt's read of its trigger, starting its run where nothing stands in the way (begin-fire.lua).
- * `existing` is the slot's run as an earlier pickup left it.
+ * What a first attempt asks begin-fire.lua: to start the slot's run (as `running`, attempt 1) where nothing
+ * stands in the way, reading the trigger and the run as an earlier pickup left it.
  */
-async function begin(
+function beginning(
   ctx: WorkerContext,
   { job, slot }: Pickup,
-): Promise<{ record: TriggerRecord | null; existing: RunRecord | null; started?: RunRecord }> {
+): { run: RunRecord; fire: Parameters<WorkerContext["runs"]["begin"]>[1] } {
   const { data } = job;
   const startedAt = ctx.now();
-  const run: RunRecord = { ...baseRun(data.tid, slot, data, startedAt), status: "running", attempts: 1 };
-  const begun = await ctx.runs.begin(run, {
-    scheduleVersion: data.origin === "manual" ? null : data.sv,
-    jobId: job.id ?? "",
-    checkLate: data.origin === "scheduled" || data.origin === "once",
-    nowMs: startedAt,
-  });
   return {
-    record: decodeTrigger(begun.hash, begun.definition),
-    existing: begun.existing,
-    ...(begun.started ? { started: run } : {}),
+    run: { ...baseRun(data.tid, slot, data, startedAt), status: "running", attempts: 1 },
+    fire: {
+      scheduleVersion: data.origin === "manual" ? null : data.sv,
+      jobId: job.id ?? "",
+      checkLate: data.origin === "scheduled" || data.origin === "once",
+      nowMs: startedAt,
+    },
   };
 }
 
