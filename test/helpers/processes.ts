@@ -3,7 +3,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { REDIS_URL } from "./tickler.js";
+import { afterAll, beforeAll } from "vitest";
+import { startSink, type Sink } from "./sink.js";
+import { REDIS_URL, removePrefix, startTestTickler, testPrefix, type TestTickler } from "./tickler.js";
 import { waitFor } from "./wait.js";
 
 const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
@@ -114,6 +116,69 @@ export function killEvery(
       await killer;
       await Promise.all(spawning);
       return { kills: killedAt.size, killedAt };
+    },
+  };
+}
+
+/** A fleet for a crash suite: see {@link useFleet}. */
+export interface Fleet {
+  readonly prefix: string;
+  /** The recording agent, holding each request up to `holdMs`. */
+  readonly sink: Sink;
+  /** The API, in this process. */
+  readonly api: TestTickler;
+  /** The environment each worker child runs with (for replacements). */
+  readonly env: Record<string, string>;
+  /** The worker children alive now (a killer takes from and adds to this list). */
+  readonly workers: Child[];
+}
+
+/**
+ * An API in this process and `workers` worker processes on one prefix, with fast takeover settings
+ * (lock_duration 3 s, stall checks every 1 s), delivering to a sink that holds each request a random while
+ * up to `holdMs`: started in beforeAll, every child SIGKILLed and everything closed in afterAll.
+ */
+export function useFleet(
+  label: string,
+  { workers: count, holdMs }: { workers: number; holdMs: number },
+): Fleet {
+  const prefix = testPrefix(label);
+  const workers: Child[] = [];
+  let sink: Sink | undefined;
+  let api: TestTickler | undefined;
+  let env: Record<string, string> = {};
+  beforeAll(async () => {
+    sink = await startSink(() => ({ holdMs: Math.floor(Math.random() * holdMs) }));
+    const file = {
+      min_interval: "1s",
+      agents: { default: { url: sink.url, timeout: "5s" } },
+      worker: { lock_duration: "3s", stalled_interval: "1s", max_stalled_count: 5 },
+    };
+    api = await startTestTickler(prefix, file, "api");
+    env = { TICKLER_PREFIX: prefix, TICKLER_CONFIG: writeConfig(file), TICKLER_CONCURRENCY: "50" };
+    workers.push(...(await Promise.all(Array.from({ length: count }, () => spawnTickler("worker", env)))));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(workers.map((worker) => worker.kill("SIGKILL")));
+    await api?.close();
+    await sink?.close();
+    await removePrefix(prefix);
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("useFleet: not started yet (it starts in beforeAll)");
+    return value;
+  };
+  return {
+    prefix,
+    workers,
+    get sink() {
+      return started(sink);
+    },
+    get api() {
+      return started(api);
+    },
+    get env() {
+      return env;
     },
   };
 }

@@ -1,9 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runIdFor, type RunRecord } from "../../../src/runs/run-store.js";
-import type { Child } from "../../helpers/processes.js";
-import { killEvery, spawnTickler, writeConfig } from "../../helpers/processes.js";
-import { startSink, type Sink } from "../../helpers/sink.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../../helpers/tickler.js";
+import { killEvery, useFleet } from "../../helpers/processes.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const WORKERS = 3;
@@ -23,32 +20,11 @@ const DEATH_VISIBLE_MS = 250;
  * due for a minute. Every slot is accounted for afterwards from the run records and the agent's log.
  */
 describe("when a worker of three is SIGKILLed every 3 s for a minute of heartbeats, crons and one-shots", () => {
-  const prefix = testPrefix("acct");
-  let sink: Sink;
-  let api: TestTickler;
-  let env: Record<string, string>;
-  const workers: Child[] = [];
-
-  beforeAll(async () => {
-    sink = await startSink(() => ({ holdMs: Math.floor(Math.random() * 150) }));
-    const file = {
-      min_interval: "1s",
-      agents: { default: { url: sink.url, timeout: "5s" } },
-      worker: { lock_duration: "3s", stalled_interval: "1s", max_stalled_count: 5 },
-    };
-    api = await startTestTickler(prefix, file, "api");
-    env = { TICKLER_PREFIX: prefix, TICKLER_CONFIG: writeConfig(file), TICKLER_CONCURRENCY: "50" };
-    workers.push(...(await Promise.all(Array.from({ length: WORKERS }, () => spawnTickler("worker", env)))));
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(workers.map((worker) => worker.kill("SIGKILL")));
-    await api?.close();
-    await sink?.close();
-    await removePrefix(prefix);
-  });
+  const fleet = useFleet("acct", { workers: WORKERS, holdMs: 150 });
+  const { workers } = fleet;
 
   it("leaves a run record for every slot, skips none for a dead run, and counts re-deliveries after a 200", async () => {
-    const producer = api.tickler.producer;
+    const producer = fleet.api.tickler.producer;
     // Off the second (500 ms), so no heartbeat slot, cron slot or end falls on a boundary of another.
     const start = Math.ceil((Date.now() + 6_000) / 1000) * 1000 + 500;
     const end = start + DURATION_MS - 1;
@@ -88,13 +64,13 @@ describe("when a worker of three is SIGKILLed every 3 s for a minute of heartbea
     const due = [...slots.values()].reduce((sum, list) => sum + list.length, 0);
 
     // Every 3 s a random worker dies and a replacement starts.
-    const killer = killEvery(workers, env, KILL_EVERY_MS);
+    const killer = killEvery(workers, fleet.env, KILL_EVERY_MS);
     await waitFor(() => Date.now() > end, "the last slot to come due", DURATION_MS + 20_000, 250);
     const { killedAt } = await killer.stop();
 
     // Settle: every slot reaches an outcome (the last takeovers need a lock expiry and a stall check).
     const runOf = async (id: string, slot: number): Promise<RunRecord | null> =>
-      api.tickler.runs.get(runIdFor(id, slot));
+      fleet.api.tickler.runs.get(runIdFor(id, slot));
     const finalRuns = async (): Promise<Map<string, RunRecord | null>> => {
       const out = new Map<string, RunRecord | null>();
       for (const [id, list] of slots)
@@ -145,7 +121,7 @@ describe("when a worker of three is SIGKILLed every 3 s for a minute of heartbea
     // 200 is a re-delivery (a worker killed after the answer, before recording it): allowed, counted.
     const answered = new Map<string, number>();
     let redelivered = 0;
-    for (const request of [...sink.received].sort((a, b) => a.at - b.at)) {
+    for (const request of [...fleet.sink.received].sort((a, b) => a.at - b.at)) {
       const key = String(request.headers["idempotency-key"]);
       const first200 = answered.get(key);
       if (first200 !== undefined && first200 <= request.at) redelivered++;

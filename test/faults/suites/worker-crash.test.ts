@@ -1,8 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Child } from "../../helpers/processes.js";
-import { killEvery, spawnTickler, writeConfig } from "../../helpers/processes.js";
-import { startSink, type Sink } from "../../helpers/sink.js";
-import { removePrefix, startTestTickler, testPrefix, type TestTickler } from "../../helpers/tickler.js";
+import { describe, expect, it } from "vitest";
+import { killEvery, useFleet } from "../../helpers/processes.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const TRIGGERS = 500;
@@ -10,32 +7,11 @@ const SPREAD_MS = 20_000;
 const KILL_EVERY_MS = 2_000;
 
 describe("when workers are SIGKILLed every 2 s while 500 fires come due over 20 s", () => {
-  const prefix = testPrefix("crash");
-  let sink: Sink;
-  let api: TestTickler;
-  let env: Record<string, string>;
-  const workers: Child[] = [];
-
-  beforeAll(async () => {
-    sink = await startSink(() => ({ holdMs: Math.floor(Math.random() * 500) }));
-    const file = {
-      min_interval: "1s",
-      agents: { default: { url: sink.url, timeout: "5s" } },
-      worker: { lock_duration: "3s", stalled_interval: "1s", max_stalled_count: 5 },
-    };
-    api = await startTestTickler(prefix, file, "api");
-    env = { TICKLER_PREFIX: prefix, TICKLER_CONFIG: writeConfig(file), TICKLER_CONCURRENCY: "50" };
-    workers.push(...(await Promise.all([1, 2, 3, 4].map(() => spawnTickler("worker", env)))));
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(workers.map((worker) => worker.kill("SIGKILL")));
-    await api?.close();
-    await sink?.close();
-    await removePrefix(prefix);
-  });
+  const fleet = useFleet("crash", { workers: 4, holdMs: 500 });
+  const { workers } = fleet;
 
   it("leaves exactly one run record per slot, delivers every slot, and duplicates only carry the original's key", async () => {
-    const producer = api.tickler.producer;
+    const producer = fleet.api.tickler.producer;
     const start = Date.now() + 2000;
     const due = new Map<string, number>();
     for (let i = 0; i < TRIGGERS; i += 50) {
@@ -50,7 +26,7 @@ describe("when workers are SIGKILLed every 2 s while 500 fires come due over 20 
     }
 
     // Every 2 s a random worker dies and a replacement starts.
-    const killer = killEvery(workers, env, KILL_EVERY_MS);
+    const killer = killEvery(workers, fleet.env, KILL_EVERY_MS);
     const lastDue = Math.max(...due.values());
     await waitFor(() => Date.now() > lastDue, "every slot to come due", SPREAD_MS + 10_000, 200);
     const { kills } = await killer.stop();
@@ -69,7 +45,7 @@ describe("when workers are SIGKILLed every 2 s while 500 fires come due over 20 
 
     // Exactly one run record per slot, each succeeded.
     for (const id of due.keys()) {
-      const runs = await api.tickler.runs.list(id, null, 10);
+      const runs = await fleet.api.tickler.runs.list(id, null, 10);
       expect(runs.items, id).toHaveLength(1);
       expect(runs.items[0]!.status).toBe("succeeded");
     }
@@ -77,15 +53,15 @@ describe("when workers are SIGKILLed every 2 s while 500 fires come due over 20 
     // At least one delivery per slot; a repeated delivery (a killed worker's in-flight request, taken over)
     // carries the same Idempotency-Key, and keys never cross slots.
     const byKey = new Map<string, number>();
-    for (const request of sink.received) {
+    for (const request of fleet.sink.received) {
       const key = String(request.headers["idempotency-key"]);
       byKey.set(key, (byKey.get(key) ?? 0) + 1);
     }
     for (const [id, at] of due) expect(byKey.get(`${id}@${at}`), id).toBeGreaterThanOrEqual(1);
     expect(byKey.size).toBe(TRIGGERS);
-    const duplicates = sink.received.length - TRIGGERS;
+    const duplicates = fleet.sink.received.length - TRIGGERS;
     const firstArrival = new Map<string, number>();
-    for (const request of sink.received) {
+    for (const request of fleet.sink.received) {
       const key = String(request.headers["idempotency-key"]);
       if (!firstArrival.has(key)) firstArrival.set(key, request.at);
     }
