@@ -98,10 +98,17 @@ describe("when a worker of three is SIGKILLed every 3 s for a minute of heartbea
     // A slot may be skipped only while the run holding the marker is really alive: the skip names the
     // worker holding it, and that worker must not have been killed (a moment before, at most) by then.
     const skipped = [...runs].filter(([, run]) => run?.status === "skipped_overlap");
-    const skippedForDeadRun = skipped.filter(([, run]) => {
+    // A skip names what held the marker: a run on a worker (alive unless the test had killed that worker by
+    // then), or a catch-up chain's next step still queued (alive if that step's run indeed started later).
+    const skippedForDeadRun = skipped.filter(([key, run]) => {
+      const at = run!.startedAtMs ?? run!.finishedAtMs ?? 0;
+      const queued = /next step, job catchup\|[^|]+\|\d+\|(\d+), is queued/.exec(run!.error ?? "")?.[1];
+      if (queued !== undefined) {
+        const step = runs.get(`${key.slice(0, key.lastIndexOf("@"))}@${queued}`);
+        return !step || (step.startedAtMs ?? 0) + DEATH_VISIBLE_MS < at;
+      }
       const pid = Number(/on worker [^\s:]+:(\d+):/.exec(run!.error ?? "")?.[1]);
       const killed = killedAt.get(pid);
-      const at = run!.startedAtMs ?? run!.finishedAtMs ?? 0;
       return !Number.isFinite(pid) || pid === 0 || (killed !== undefined && killed + DEATH_VISIBLE_MS < at);
     });
     const skipReasons = new Map<string, number>();
