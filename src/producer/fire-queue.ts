@@ -108,10 +108,12 @@ export class FireQueue {
 
   /**
    * The names of the workers connected to Redis now (BullMQ names each worker's blocking connection after
-   * it), or null where Redis does not list its clients.
+   * it), or null where Redis does not list its clients (or refuses to).
    */
   async connectedWorkers(): Promise<Set<string> | null> {
-    const clients = (await this.queue.getWorkers()) as { rawname?: string }[];
+    // CLIENT LIST may be refused (ACLs, managed services): then nobody's liveness is known this way.
+    const clients = (await this.queue.getWorkers().catch(() => null)) as { rawname?: string }[] | null;
+    if (clients === null) return null;
     if (clients.length > 0 && clients.every((client) => client.rawname === undefined)) return null;
     const names = new Set<string>();
     for (const { rawname } of clients)
