@@ -11,12 +11,24 @@ const digest = (token: string): Buffer => createHash("sha256").update(token).dig
  * digests with timingSafeEqual against every configured token, so the time taken says nothing about how
  * close a guess was. With no tokens configured every caller is admin: the server then binds loopback only.
  */
-export function principalFor(tokens: ReadonlyMap<string, Principal>) {
+export function principalFor(tokens: ReadonlyMap<string, Principal>): Lookup {
+  // One lookup per token map (config's is frozen): a route that asks per request digests no token again.
+  let lookup = lookups.get(tokens);
+  if (!lookup) {
+    lookup = lookupOf(tokens);
+    lookups.set(tokens, lookup);
+  }
+  return lookup;
+}
+
+/** A principal lookup of {@link principalFor}. */
+type Lookup = (header: string | undefined, opts?: { basic?: boolean }) => Principal | { error: TicklerError };
+
+const lookups = new WeakMap<ReadonlyMap<string, Principal>, Lookup>();
+
+function lookupOf(tokens: ReadonlyMap<string, Principal>): Lookup {
   const known = [...tokens].map(([token, principal]) => ({ digest: digest(token), principal }));
-  return (
-    header: string | undefined,
-    opts: { basic?: boolean } = {},
-  ): Principal | { error: TicklerError } => {
+  return (header, opts = {}) => {
     if (known.length === 0) return { role: "admin" };
     const text = header ?? "";
     let token: string | undefined = /^Bearer\s+(\S+)\s*$/i.exec(text)?.[1];
