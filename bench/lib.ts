@@ -9,10 +9,8 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { stringify } from "yaml";
 import { loadConfig } from "../src/config/index.js";
-import { FireQueue } from "../src/producer/fire-queue.js";
-import { Producer } from "../src/producer/producer.js";
-import { connectRedis } from "../src/redis/connection.js";
-import { keysFor } from "../src/redis/keys.js";
+import type { Producer } from "../src/producer/producer.js";
+import { openStores } from "../src/producer/stores.js";
 import { redisAnswers } from "../src/redis/private-server.js";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
@@ -189,18 +187,11 @@ export async function rawWorkers(redis: Redis7, sink: BenchSink, count: number) 
   return Promise.all(Array.from({ length: count }, () => startProcess([...PROFILE, "--import", "tsx", "bench/raw-worker.ts"], env, /raw worker ready/)));
 }
 
-export function producerFor(redis: Redis7, prefix: string): { producer: Producer; close(): Promise<void> } {
+export async function producerFor(redis: Redis7, prefix: string, partitions = 1): Promise<{ producer: Producer; close(): Promise<void> }> {
   // The connection a tickler process would open (one write per tick's commands), as a library user gets it.
-  const connection = connectRedis(redis.url, "worker", "bench-producer");
-  const config = loadConfig({ env: { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, LOG_LEVEL: "silent" }, file: { min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: "http://127.0.0.1:9/" } } } });
-  const fires = new FireQueue(connection, prefix);
-  return {
-    producer: new Producer({ redis: connection, keys: keysFor(prefix), fires, config }),
-    async close() {
-      await fires.close();
-      connection.disconnect();
-    },
-  };
+  const config = loadConfig({ env: { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, TICKLER_PARTITIONS: String(partitions), LOG_LEVEL: "silent" }, file: { min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: "http://127.0.0.1:9/" } } } });
+  const stores = await openStores(config, { role: "worker", name: "bench-producer" });
+  return { producer: stores.producer, close: () => stores.close() };
 }
 
 /** Creates `count` one-shots through the producer (named t<first>, t<first+1>, …), 200 at a time, spread over 100 users. */

@@ -39,7 +39,7 @@ async function lateness(redis: Redis7, sink: BenchSink, rep: number) {
   // tickler
   {
     const prefix = `l${rep}`;
-    const { producer, close } = producerFor(redis, prefix);
+    const { producer, close } = await producerFor(redis, prefix);
     const workers = await ticklerWorkers(redis, sink, prefix, 1);
     sink.reset();
     const start = Date.now() + 2000;
@@ -114,7 +114,7 @@ async function heartbeats(redis: Redis7, sink: BenchSink, rep: number, spread: b
   };
   {
     const prefix = `h${rep}${spread ? "s" : "b"}`;
-    const { producer, close } = producerFor(redis, prefix);
+    const { producer, close } = await producerFor(redis, prefix);
     const workers = await ticklerWorkers(redis, sink, prefix, 2);
     sink.reset();
     const startAt = new Date(Date.now() + START_MS).toISOString();
@@ -172,7 +172,7 @@ async function burst(redis: Redis7, sink: BenchSink, rep: number) {
   const measure = (due: number) => ({ drainMs: sink.last - due, perSecond: Math.round(N / ((sink.last - sink.first) / 1000)), firstMs: sink.first - due });
   {
     const prefix = `b${rep}`;
-    const { producer, close } = producerFor(redis, prefix);
+    const { producer, close } = await producerFor(redis, prefix);
     const workers = await ticklerWorkers(redis, sink, prefix, 2);
     sink.reset();
     const due = Date.now() + 5000;
@@ -222,7 +222,7 @@ async function fleet(redis: Redis7, slowSink: BenchSink, rep: number) {
     return rates;
   };
   const prefix = `f${rep}`;
-  const { producer, close } = producerFor(redis, prefix);
+  const { producer, close } = await producerFor(redis, prefix);
   out.perSecond = await drain(
     (count) => ticklerWorkers(redis, slowSink, prefix, count),
     async (count, first) => {
@@ -278,7 +278,7 @@ async function throughput(redis: Redis7, sink: BenchSink, rep: number, processes
   const out: Record<string, number> = {};
   {
     const prefix = `t${rep}p${processes}`;
-    const { producer, close } = producerFor(redis, prefix);
+    const { producer, close } = await producerFor(redis, prefix);
     const farAway = Date.now() + 3600_000;
     out.createUsPerTrigger = await createOneShots(producer, N, () => farAway);
     await producer.fires.queue.promoteJobs();

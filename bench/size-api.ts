@@ -46,7 +46,7 @@ export async function size(sink: BenchSink, count: number, log: (line: string) =
       await close();
     }
     const prefix = "size";
-    const { producer, close } = producerFor(redis, prefix);
+    const { producer, close } = await producerFor(redis, prefix);
     const before = await usedMemory(redis);
     const started = Date.now();
     const CHUNK = 10_000;

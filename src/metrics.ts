@@ -1,12 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { FireQueue } from "./producer/fire-queue.js";
-import type { TriggerStore } from "./producer/trigger-store.js";
+import type { Producer } from "./producer/producer.js";
 
-/** Where queue- and trigger-level gauges read from (Redis), so every process reports the same numbers. */
-export interface MetricSources {
-  fires: FireQueue;
-  store: TriggerStore;
-}
+/**
+ * Where queue- and trigger-level gauges read from (Redis, every partition summed), so every process
+ * reports the same numbers.
+ */
+export type MetricSources = Pick<Producer, "jobCounts" | "counts" | "schedulerCount" | "workerCount">;
 
 const JOB_STATES = ["waiting", "active", "delayed", "prioritized", "completed", "failed"] as const;
 
@@ -61,7 +60,7 @@ export class Metrics {
       labelNames: ["state"],
       registers,
       async collect() {
-        const counts = await sources.fires.queue.getJobCounts(...JOB_STATES);
+        const counts = await sources.jobCounts(...JOB_STATES);
         for (const state of JOB_STATES) this.set({ state }, counts[state] ?? 0);
       },
     });
@@ -72,7 +71,7 @@ export class Metrics {
       registers,
       async collect() {
         this.reset();
-        for (const [bucket, count] of Object.entries(await sources.store.counts())) {
+        for (const [bucket, count] of Object.entries(await sources.counts())) {
           const [kind = "", state = ""] = bucket.split(":");
           this.set({ kind, state }, count);
         }
@@ -83,7 +82,7 @@ export class Metrics {
       help: "BullMQ job schedulers (heartbeat and cron triggers that are active)",
       registers,
       async collect() {
-        this.set(await sources.fires.queue.getJobSchedulersCount());
+        this.set(await sources.schedulerCount());
       },
     });
     new Gauge({
@@ -91,7 +90,7 @@ export class Metrics {
       help: "Worker connections seen in Redis",
       registers,
       async collect() {
-        this.set(await sources.fires.queue.getWorkersCount());
+        this.set(await sources.workerCount());
       },
     });
   }

@@ -6,9 +6,9 @@ import { Metrics } from "./metrics.js";
 import type { Producer } from "./producer/producer.js";
 import { startReconciler } from "./producer/reconciler.js";
 import { openStores, type Stores } from "./producer/stores.js";
-import { connectRedis } from "./redis/connection.js";
+import { openConnection, type RedisClient } from "./redis/connection.js";
 import { RunEventHub } from "./runs/run-events.js";
-import type { RunStore } from "./runs/run-store.js";
+import type { Runs } from "./runs/runs.js";
 import { createDispatcher } from "./worker/deliver.js";
 import { startWorker, type FireWorker } from "./worker/fleet.js";
 
@@ -20,7 +20,7 @@ export type Role = (typeof ROLES)[number];
 /** A running tickler process. */
 export interface Tickler {
   producer: Producer;
-  runs: RunStore;
+  runs: Runs;
   /** The HTTP server (api and all roles). */
   server: Server | null;
   /** The port the server listens on (useful with PORT=0). */
@@ -51,9 +51,9 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
     role: withApi ? "api" : "worker",
     name: "tickler-commands",
     onError,
-    check: { timeoutMs: 10_000 },
+    timeoutMs: 10_000,
   });
-  const metrics = new Metrics({ fires: main.fires, store: main.producer.store });
+  const metrics = new Metrics(main.producer);
   if (withApi && config.schedules.length > 0) {
     // Before anything else starts, so a bad entry stops start-up with nothing left running.
     const seeded = await main.producer.seed(config.schedules).catch(async (thrown: unknown) => {
@@ -62,7 +62,7 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
     });
     logger.info({ schedules: seeded }, "upserted schedules from config");
   }
-  const workerSide = withWorker ? await startWorkerSide(config, logger, metrics, onError) : null;
+  const workerSide = withWorker ? await startWorkerSide(config, logger, metrics, main, onError) : null;
   const http = withApi
     ? await startApi(config, role, logger, main, metrics)
     : config.metrics.port === null
@@ -71,7 +71,13 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
   if (withWorker && !config.agents.has("default")) warnNoDefaultAgent(config, logger);
   if (workerSide)
     logger.info(
-      { concurrency: config.concurrency, prefix: config.prefix, worker: workerSide.worker.name },
+      {
+        concurrency: config.concurrency,
+        prefix: config.prefix,
+        partitions: config.partitions,
+        redis: main.target.cluster === null ? "standalone" : "cluster",
+        worker: workerSide.worker.name,
+      },
       "tickler worker started",
     );
 
@@ -96,32 +102,32 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
   };
 }
 
-/** The worker side of a process: its own connection and stores, the BullMQ worker, the reconciler. */
+/** The worker side of a process: its own connection and stores, the BullMQ workers, the reconciler. */
 async function startWorkerSide(
   config: Config,
   logger: Logger,
   metrics: Metrics,
+  main: Stores,
   onError: (error: Error) => void,
 ) {
   const stores: Stores = await openStores(config, {
     role: "worker",
     name: "tickler-worker-commands",
     onError,
+    target: main.target,
   });
   const dispatcher = createDispatcher(Math.max(16, config.concurrency * 2));
   const worker = startWorker({
     redis: stores.redis,
-    keys: stores.keys,
-    store: stores.producer.store,
-    runs: stores.runs,
-    fires: stores.fires,
+    target: stores.target,
+    partitions: stores.partitions,
     config,
     dispatcher,
     logger,
     metrics,
   });
   const stopReconciler = startReconciler(
-    stores.producer,
+    stores.partitions,
     config.worker.reconcileIntervalMs,
     config.worker.reconcileBatch,
     logger,
@@ -139,14 +145,19 @@ async function startWorkerSide(
 
 /** The API of a process, with the run-event hub its SSE clients share (its reader on a connection of its own). */
 async function startApi(config: Config, role: Role, logger: Logger, main: Stores, metrics: Metrics) {
-  const readers: ReturnType<typeof connectRedis>[] = [];
+  const readers: RedisClient[] = [];
   const openReader = () => {
-    const reader = connectRedis(config.redisUrl, "worker", "tickler-events-reader");
+    const reader = openConnection(main.target, "worker", "tickler-events-reader");
     reader.on("error", (error) => logger.debug({ err: error.message }, "Redis connection error"));
     readers.push(reader);
     return reader;
   };
-  const events = new RunEventHub(main.redis, openReader, main.keys.events, logger);
+  const events = new RunEventHub(
+    main.redis,
+    openReader,
+    main.layout.keys.map((keys) => keys.events),
+    logger,
+  );
   const app = buildApp({ ...main, config, events, metrics, logger, roles: [role] });
   const server = await listen(app, config.port, config.host);
   const port = listeningPort(server);

@@ -30,7 +30,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use(operationsRouter(PUBLIC_OPERATIONS, ctx));
   app.use(pagesRouter(deps));
   app.use(authenticate(config.tokens));
-  app.use(writeRateLimit(redis, producer.keys, config.rateLimit));
+  app.use(writeRateLimit(redis, producer.layout, config.rateLimit));
   app.use(
     express.json({
       limit: config.maxBodyBytes,

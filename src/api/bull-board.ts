@@ -10,7 +10,7 @@ import { adminPages } from "./auth.js";
 export const BOARD_PATH = "/admin/queues";
 
 /**
- * Bull Board for the fire queue, admins only. A browser cannot send bearer headers, so HTTP Basic with any
+ * Bull Board for the fire queues (one per partition), admins only. A browser cannot send bearer headers, so HTTP Basic with any
  * user name and an admin token as the password works too (the browser prompts for it on the 401).
  *
  * Retrying or removing a failed fire from the board keeps the run records consistent: run ids derive from
@@ -19,18 +19,26 @@ export const BOARD_PATH = "/admin/queues";
  * reconciler, because the trigger still says it should fire.
  */
 export function bullBoard(
-  queue: Queue,
+  queues: readonly Queue[],
   tokens: ReadonlyMap<string, Principal>,
 ): { path: string; guard: (req: Request, res: Response, next: NextFunction) => void; router: Router } {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
   createBullBoard({
-    queues: [
-      new BullMQAdapter(queue, {
-        displayName: "tickler fires",
-        description: "One job per fire: delayed one-shots, scheduler iterations, catch-ups, manual runs",
-      }),
-    ],
+    // Every partition's queue is named "fires" (under its own prefix): Bull Board tells them apart by the
+    // adapter's prefix.
+    queues: queues.map((queue, p) =>
+      queues.length === 1
+        ? new BullMQAdapter(queue, {
+            displayName: "tickler fires",
+            description: "One job per fire: delayed one-shots, scheduler iterations, catch-ups, manual runs",
+          })
+        : new BullMQAdapter(queue, {
+            prefix: `p${p}-`,
+            displayName: `tickler fires · partition ${p}`,
+            description: `Partition ${p} of ${queues.length}: the fires of the users whose id hashes to it`,
+          }),
+    ),
     serverAdapter,
     options: { uiConfig: { boardTitle: "tickler" } },
   });

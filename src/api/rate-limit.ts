@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
-import type { Redis } from "ioredis";
-import type { Keys } from "../redis/keys.js";
+import type { RedisClient } from "../redis/connection.js";
+import type { Layout } from "../redis/keys.js";
 import { TicklerError } from "../triggers/index.js";
 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -11,7 +11,7 @@ const READS = new Set(["GET", "HEAD", "OPTIONS"]);
  * every API process shares the count. Over the limit: 429 `rate_limited` with Retry-After. A runaway agent
  * hits this before it can fill Redis.
  */
-export function writeRateLimit(redis: Redis, keys: Keys, limit: { max: number; windowMs: number }) {
+export function writeRateLimit(redis: RedisClient, layout: Layout, limit: { max: number; windowMs: number }) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (READS.has(req.method)) return next();
     const who = createHash("sha256")
@@ -19,7 +19,7 @@ export function writeRateLimit(redis: Redis, keys: Keys, limit: { max: number; w
       .digest("base64url")
       .slice(0, 16);
     const window = Math.floor(Date.now() / limit.windowMs);
-    const key = keys.rateLimit(who, window);
+    const key = layout.rateLimit(who, window);
     // Two commands sent back to back (one round trip); a MULTI would cost the client more than it saves.
     const [count] = await Promise.all([redis.incr(key), redis.pexpire(key, limit.windowMs)]);
     if (count <= limit.max) return next();

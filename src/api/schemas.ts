@@ -222,6 +222,7 @@ export const previewSchema = z
 export const queueSchema = z
   .object({
     queue: z.string(),
+    partitions: z.number().int().describe("Each partition has its own queue; counts sum them"),
     counts: z.record(z.string(), z.number().int()),
     schedulers: z.number().int(),
     workers: z.number().int(),
@@ -234,6 +235,7 @@ export const statusSchema = z
     backend: z.literal("bullmq"),
     redis: z.enum(["up", "down"]),
     prefix: z.string(),
+    partitions: z.number().int(),
     workers: z.number().int().nullable(),
     triggers: z.record(z.string(), z.number().int()).optional().describe('Counts per "kind:state" (admins)'),
     uptime_s: z.number().int(),

@@ -7,6 +7,8 @@ export const DEFAULTS = {
   port: 3000,
   prefix: "tickler",
   concurrency: 50,
+  /** One partition: today's single-Redis layout. More spread the triggers over a Redis Cluster's masters. */
+  partitions: 1,
   logLevel: "info",
   defaultTimeZone: "UTC",
   minIntervalMs: 10 * SECOND,
@@ -37,3 +39,6 @@ export const DEFAULTS = {
   rateLimitWrites: 600,
   rateLimitWindowMs: 1 * MINUTE,
 } as const;
+
+/** The most partitions a deployment may have. */
+export const MAX_PARTITIONS = 1024;

@@ -20,6 +20,7 @@ export const fileSchema = z
   .object({
     default_timezone: z.string(),
     min_interval: duration,
+    partitions: whole("partitions", 12, 1, 1024),
     max_triggers_per_user: whole("max_triggers_per_user", 1000, 1),
     max_prompt_bytes: whole("max_prompt_bytes", 16384, 1),
     max_payload_bytes: whole("max_payload_bytes", 65536, 2),

@@ -13,7 +13,7 @@ import {
   type TriggerDefaults,
   type TriggerInput,
 } from "../triggers/index.js";
-import { DEFAULTS } from "./defaults.js";
+import { DEFAULTS, MAX_PARTITIONS } from "./defaults.js";
 import { fileSchema, type ConfigFile } from "./file-schema.js";
 
 /** A principal a bearer token maps to. */
@@ -39,6 +39,10 @@ export interface Config {
   /** The Redis URL; `redisUrlFromEnv` says whether the user set it (else `npm start` may start its own). */
   redisUrl: string;
   redisUrlFromEnv: boolean;
+  /** REDIS_CLUSTER_NODES: the Redis Cluster nodes to start from, or null (REDIS_URL names the one server or node). */
+  redisClusterNodes: readonly { host: string; port: number }[] | null;
+  /** How many partitions the triggers are spread over (see `layoutFor`); every process of a deployment agrees. */
+  partitions: number;
   host: string;
   port: number;
   prefix: string;
@@ -78,7 +82,7 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-export { DEFAULTS } from "./defaults.js";
+export { DEFAULTS, MAX_PARTITIONS } from "./defaults.js";
 export type { ConfigFile } from "./file-schema.js";
 
 /** Where configuration comes from. */
@@ -176,7 +180,15 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
   const worker = file.worker ?? {};
   return {
     redisUrl: readRedisUrl(env.REDIS_URL),
-    redisUrlFromEnv: nonEmpty(env.REDIS_URL) !== undefined,
+    redisUrlFromEnv: nonEmpty(env.REDIS_URL) !== undefined || nonEmpty(env.REDIS_CLUSTER_NODES) !== undefined,
+    redisClusterNodes: readClusterNodes(env.REDIS_CLUSTER_NODES),
+    partitions: readInt(
+      env.TICKLER_PARTITIONS,
+      "TICKLER_PARTITIONS",
+      file.partitions ?? DEFAULTS.partitions,
+      1,
+      MAX_PARTITIONS,
+    ),
     host: nonEmpty(env.HOST) ?? DEFAULTS.host,
     port: readInt(env.PORT, "PORT", DEFAULTS.port, 0, 65535),
     prefix: readPrefix(env.TICKLER_PREFIX),
@@ -257,6 +269,19 @@ function readRedisUrl(value: string | undefined): string {
       `REDIS_URL: the path names the database and must be a number, got "/${db}" (e.g. redis://127.0.0.1:6379/0)`,
     );
   return url;
+}
+
+function readClusterNodes(value: string | undefined): { host: string; port: number }[] | null {
+  const text = nonEmpty(value);
+  if (text === undefined) return null;
+  return text.split(",").map((entry) => {
+    const match = /^\s*(?:redis:\/\/)?([A-Za-z0-9_.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\/?\s*$/.exec(entry);
+    if (!match || Number(match[2]) > 65535)
+      throw new ConfigError(
+        `REDIS_CLUSTER_NODES: "${entry.trim()}" is not a host:port (e.g. REDIS_CLUSTER_NODES=10.0.0.1:7000,10.0.0.2:7000; credentials and TLS come from REDIS_URL)`,
+      );
+    return { host: match[1]!.replace(/^\[|\]$/g, ""), port: Number(match[2]) };
+  });
 }
 
 function readInt(

@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions, type Job, type WorkerOptions } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import { QUEUE_NAME } from "../redis/keys.js";
 import { nextFires, stateOf, triggerId, type TriggerRecord } from "../triggers/index.js";
 
@@ -10,7 +10,7 @@ import { nextFires, stateOf, triggerId, type TriggerRecord } from "../triggers/i
  */
 export type FireOrigin = "scheduled" | "once" | "catchup" | "skipped" | "manual";
 
-/** The data every fire job carries. The definition itself is read from Redis when the job runs. */
+/** The data every fire job carries. The definition itself is read from RedisClient when the job runs. */
 export interface FireJobData {
   /** Trigger id `user_id/name`. */
   tid: string;
@@ -100,7 +100,7 @@ export class FireQueue {
    * @param onError - where the queue's connection errors go. They also surface on every call that fails
    *   (the API answers 503), so they are worth a debug line, not BullMQ's default console.error.
    */
-  constructor(connection: Redis, prefix: string, onError: (error: Error) => void = () => undefined) {
+  constructor(connection: RedisClient, prefix: string, onError: (error: Error) => void = () => undefined) {
     this.queue = new Queue<FireJobData>(QUEUE_NAME, { connection, prefix });
     this.queue.on("error", onError);
     this.workerClientPrefix = `${prefix}:${Buffer.from(QUEUE_NAME).toString("base64")}:w:`;

@@ -2,7 +2,13 @@ import type { Logger } from "pino";
 import { TicklerError, coerceError } from "../triggers/index.js";
 import { redisErrorHint } from "../redis/redis-errors.js";
 import { STUCK_AFTER_MS } from "./fire-queue.js";
-import type { Producer } from "./producer.js";
+import type { Partition } from "./partition.js";
+
+/**
+ * What a pass reconciles: one partition (or a single-partition deployment's producer, which offers the
+ * same).
+ */
+export type Reconcilable = Pick<Partition, "redis" | "keys" | "fires" | "store" | "repair">;
 
 /** What one reconcile pass found. */
 export interface ReconcileReport {
@@ -37,10 +43,10 @@ const SWEEP_START: SweepCursor = { stage: "triggers", after: null, offset: 0 };
 
 /**
  * Runs {@link reconcilePass} unless another process ran one within `leaseMs` (a Redis lease), so a fleet
- * of N workers makes one pass per interval, not N. Returns null when the lease is taken.
+ * of N workers makes one pass per interval per partition, not N. Returns null when the lease is taken.
  */
 export async function reconcile(
-  producer: Producer,
+  producer: Reconcilable,
   leaseMs: number,
   budget: number,
 ): Promise<ReconcileReport | null> {
@@ -59,7 +65,7 @@ export async function reconcile(
  * sweep over everything, a safety net for the unknown ones, goes on where the last pass stopped, for at
  * most `budget` items (Infinity: the whole sweep now, from the start).
  */
-export async function reconcilePass(producer: Producer, budget = Infinity): Promise<ReconcileReport> {
+export async function reconcilePass(producer: Reconcilable, budget = Infinity): Promise<ReconcileReport> {
   const report: ReconcileReport = { checked: 0, replanned: 0, removed: 0, busy: 0, sweptAll: false };
   const { redis, keys } = producer;
   // One trigger whose lock is held must not stop the pass: the next pass gets it.
@@ -117,7 +123,7 @@ export async function reconcilePass(producer: Producer, budget = Infinity): Prom
   return report;
 }
 
-async function loadCursor(redis: Producer["redis"], key: string): Promise<SweepCursor> {
+async function loadCursor(redis: Reconcilable["redis"], key: string): Promise<SweepCursor> {
   const saved = await redis.get(key);
   if (saved === null) return SWEEP_START;
   try {
@@ -134,7 +140,7 @@ async function loadCursor(redis: Producer["redis"], key: string): Promise<SweepC
  * honest (Bull Board, /v1/queue) and is what "no job without a definition" means.
  */
 async function sweepStrayJobs(
-  producer: Producer,
+  producer: Reconcilable,
   offset: number,
   size: number,
 ): Promise<{ seen: number; removed: number; busy: number }> {
@@ -162,26 +168,40 @@ async function sweepStrayJobs(
   return { seen: jobs.length, removed, busy };
 }
 
-/** Runs {@link reconcile} now and then every `intervalMs` until the returned stop function is called. */
+/**
+ * Runs {@link reconcile} on each partition now and then every `intervalMs` until the returned stop function
+ * is called. Each partition has its own lease, so the processes of a fleet share the partitions' passes
+ * out between them instead of waiting for one another.
+ */
 export function startReconciler(
-  producer: Producer,
+  partitions: readonly Reconcilable[],
   intervalMs: number,
   budget: number,
   logger: Logger,
 ): () => void {
   let stopped = false;
-  const run = async (): Promise<void> => {
+  const runOne = async (partition: Reconcilable): Promise<void> => {
+    const where = partition.keys.partition === null ? {} : { partition: partition.keys.partition };
     try {
-      const report = await reconcile(producer, Math.max(1000, intervalMs - 500), budget);
+      const report = await reconcile(partition, Math.max(1000, intervalMs - 500), budget);
       if (report && (report.replanned > 0 || report.removed > 0))
-        logger.warn(report, "reconciler repaired triggers");
-      else if (report) logger.debug(report, "reconciler found nothing to repair");
+        logger.warn({ ...where, ...report }, "reconciler repaired triggers");
+      else if (report) logger.debug({ ...where, ...report }, "reconciler found nothing to repair");
     } catch (thrown) {
       const message = coerceError(thrown).message;
       const hint = redisErrorHint(message);
       if (!stopped)
-        logger.warn({ err: message, ...(hint ? { hint } : {}) }, "reconcile pass failed; will try again");
+        logger.warn(
+          { ...where, err: message, ...(hint ? { hint } : {}) },
+          "reconcile pass failed; will try again",
+        );
     }
+  };
+  // Partitions in a different order in each process, so two processes starting together take different leases first.
+  const offset = Math.floor(Math.random() * partitions.length);
+  const run = async (): Promise<void> => {
+    for (let i = 0; i < partitions.length && !stopped; i++)
+      await runOne(partitions[(offset + i) % partitions.length]!);
   };
   void run();
   const timer = setInterval(() => void run(), intervalMs);

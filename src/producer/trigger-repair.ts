@@ -1,6 +1,5 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import type { Keys } from "../redis/keys.js";
-import { runIdFor } from "../runs/run-store.js";
 import { stateOf, type TriggerRecord } from "../triggers/index.js";
 import type { FireQueue } from "./fire-queue.js";
 import type { TriggerStore } from "./trigger-store.js";
@@ -16,7 +15,7 @@ export type RepairResult = "ok" | "replanned" | "removed";
 export class TriggerRepair {
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       keys: Keys;
       store: TriggerStore;
       fires: FireQueue;
@@ -47,7 +46,10 @@ export class TriggerRepair {
       return "ok";
     }
     if (await fires.hasPendingFire(record, now())) return "ok";
-    if (record.schedule.kind === "once" && (await redis.exists(keys.run(runIdFor(id, record.schedule.atMs)))))
+    if (
+      record.schedule.kind === "once" &&
+      (await redis.exists(keys.run(keys.runId(id, record.schedule.atMs))))
+    )
       return "ok"; // it fired; the worker records completion
     if (record.schedule.kind !== "once") await fires.removeScheduler(id);
     await fires.plan(record, now());

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
 import { withWriteLock, type HeldLock } from "./write-lock.js";
@@ -22,7 +22,7 @@ export type WriteResult = "written" | "conflict" | "over_quota";
  */
 export class TriggerStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

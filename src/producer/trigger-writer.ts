@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
-import type { Config, SeedSchedule } from "../config/index.js";
+import type { RedisClient } from "../redis/connection.js";
+import type { Config } from "../config/index.js";
 import type { Keys } from "../redis/keys.js";
-import { idempotencyKeyFor, runIdFor } from "../runs/run-store.js";
+import { idempotencyKeyFor } from "../runs/run-store.js";
 import {
   TicklerError,
   checkName,
@@ -21,21 +21,14 @@ import type { FireJobData, FireQueue } from "./fire-queue.js";
 import type { TriggerRepair } from "./trigger-repair.js";
 import { decodeTrigger, type TriggerStore } from "./trigger-store.js";
 import { withWriteLock, type HeldLock } from "./write-lock.js";
-import {
-  SYSTEM_CALLER,
-  type BatchItem,
-  type BatchResult,
-  type Caller,
-  type UpsertStatus,
-  type WriteOutcome,
-} from "./write-types.js";
+import { SYSTEM_CALLER, type Caller, type WriteOutcome } from "./write-types.js";
 
 /** Fields that choose the schedule form; a PATCH that names one replaces them all. */
 const SCHEDULE_FORMS = ["when", "at", "delay", "every", "cron", "allow_past"] as const;
 
 /** What the write path needs. */
 export interface WriterDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   fires: FireQueue;
   store: TriggerStore;
@@ -71,31 +64,6 @@ export class TriggerWriter {
     const identity = { userId: checkName(userId, "user_id"), name: checkName(name, "name") };
     const spec = parseTrigger(body, identity, this.deps.rules(caller));
     return this.commit(identity, opts.ifExists ?? "update", () => spec, { rearm: true });
-  }
-
-  /** See `Producer.upsertMany`. */
-  async upsertMany(
-    items: readonly BatchItem[],
-    opts: { caller?: Caller; concurrency?: number } = {},
-  ): Promise<BatchResult[]> {
-    const results: BatchResult[] = new Array<BatchResult>(items.length);
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      for (let i = next++; i < items.length; i = next++) {
-        const { userId, name, body, ifExists } = items[i]!;
-        const id = `${userId}/${name}`;
-        try {
-          const { status } = await this.upsert(userId, name, body, { ifExists, caller: opts.caller });
-          results[i] = { id, status };
-        } catch (thrown) {
-          if (!(thrown instanceof TicklerError)) throw thrown;
-          results[i] = { id, error: { code: thrown.code, message: thrown.message, field: thrown.field } };
-        }
-      }
-    };
-    const lanes = Math.max(1, Math.min(opts.concurrency ?? 64, items.length));
-    await Promise.all(Array.from({ length: lanes }, lane));
-    return results;
   }
 
   /** See `Producer.patch`. */
@@ -153,32 +121,10 @@ export class TriggerWriter {
     const data: FireJobData = { tid, sv: record.scheduleVersion, origin: "manual", slot, manualNonce: nonce };
     await this.deps.fires.addNow(`manual|${encodeURIComponent(tid)}|${nonce}`, data);
     return {
-      runId: runIdFor(tid, slot, nonce),
+      runId: this.deps.keys.runId(tid, slot, nonce),
       idempotencyKey: idempotencyKeyFor(tid, slot, nonce),
       scheduledAtMs: slot,
     };
-  }
-
-  /** See `Producer.seed`. */
-  async seed(schedules: readonly SeedSchedule[]): Promise<{ id: string; status: UpsertStatus }[]> {
-    const out: { id: string; status: UpsertStatus }[] = [];
-    for (const seed of schedules) {
-      const id = triggerId(seed.userId, seed.name);
-      try {
-        const { status } = await this.upsert(seed.userId, seed.name, seed.body, {
-          ifExists: seed.ifExists,
-          caller: SYSTEM_CALLER,
-        });
-        out.push({ id, status });
-      } catch (thrown) {
-        if (!(thrown instanceof TicklerError)) throw thrown;
-        throw new TicklerError(thrown.code, `${seed.source} (${id}): ${thrown.message}`, {
-          field: thrown.field,
-          cause: thrown,
-        });
-      }
-    }
-    return out;
   }
 
   /**

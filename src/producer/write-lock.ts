@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import { runScript } from "../redis/scripts.js";
 import { TicklerError } from "../triggers/index.js";
 
@@ -21,7 +21,7 @@ const LOCK_WAIT_MS = 5_000;
  *   connection (BullMQ defines dozens), which measured slower than the round trip it saves.
  */
 export async function withWriteLock<T>(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   work: (replies: unknown[], lock: HeldLock) => Promise<T>,
   reads: () => Promise<unknown>[] = () => [],
@@ -49,7 +49,7 @@ export interface HeldLock {
 
 /** Takes the lock (waiting up to LOCK_WAIT_MS) and returns the replies to `reads` sent alongside. */
 async function acquire(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   token: string,
   reads: () => Promise<unknown>[],

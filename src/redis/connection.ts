@@ -1,8 +1,86 @@
 import type { Socket } from "node:net";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 
 /** What a connection is for; each use wants different failure behaviour. */
 export type ConnectionRole = "worker" | "api";
+
+/** A connection to a standalone Redis or to a Redis Cluster: tickler issues the same commands on either. */
+export type RedisClient = Redis | Cluster;
+
+/** One node of a Redis Cluster. */
+export interface ClusterNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where tickler's Redis is: `url` (credentials, TLS, database; the one node to ask when `cluster` is null)
+ * and, on a Redis Cluster, the nodes to start from.
+ */
+export interface RedisTarget {
+  url: string;
+  cluster: readonly ClusterNode[] | null;
+}
+
+/** The options of a role's connections (on a cluster: of each node's connection). */
+function roleOptions(role: ConnectionRole, name: string): RedisOptions {
+  return role === "worker"
+    ? { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: name }
+    : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectionName: name, connectTimeout: 5000 };
+}
+
+const retryStrategy = (times: number): number => Math.min(100 * 2 ** Math.min(times, 6), 2000);
+
+/** Opens a connection to `target`: a Cluster client when it names cluster nodes, else as {@link connectRedis}. */
+export function openConnection(
+  target: RedisTarget,
+  role: ConnectionRole,
+  name = `tickler-${role}`,
+): RedisClient {
+  return target.cluster === null
+    ? connectRedis(target.url, role, name)
+    : connectCluster(target.url, target.cluster, role, name);
+}
+
+/**
+ * Opens an ioredis Cluster client. Credentials and TLS come from `url`. Commands follow MOVED and ASK
+ * redirections (slot migrations) and wait out a failover (CLUSTERDOWN, TRYAGAIN, a master gone) before the
+ * role's own failure behaviour applies.
+ */
+export function connectCluster(
+  url: string,
+  nodes: readonly ClusterNode[],
+  role: ConnectionRole,
+  name = `tickler-${role}`,
+): Cluster {
+  const parsed = new URL(url);
+  const { enableOfflineQueue, ...perNode } = roleOptions(role, name);
+  const options: ClusterOptions = {
+    redisOptions: {
+      ...perNode,
+      ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+      ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+      ...(parsed.protocol === "rediss:" ? { tls: {} } : {}),
+    },
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    enableReadyCheck: true,
+    clusterRetryStrategy: retryStrategy,
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 100,
+    maxRedirections: 32,
+    slotsRefreshTimeout: 2000,
+    scaleReads: "master",
+  };
+  const cluster = new Cluster(
+    nodes.map((node) => ({ ...node })),
+    options,
+  );
+  cluster.on("+node", (node: Redis) =>
+    node.on("connect", () => coalesceWrites((node as unknown as { stream?: Socket }).stream)),
+  );
+  return cluster;
+}
 
 /**
  * Opens an ioredis connection. Workers block (BZPOPMIN) and must wait out Redis restarts, so their requests
@@ -10,15 +88,7 @@ export type ConnectionRole = "worker" | "api";
  * Redis is down, so its requests fail fast instead of queueing.
  */
 export function connectRedis(url: string, role: ConnectionRole, name = `tickler-${role}`): Redis {
-  const options: RedisOptions =
-    role === "worker"
-      ? { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: name }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectionName: name, connectTimeout: 5000 };
-  const redis = new Redis(url, {
-    ...options,
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 2000),
-    lazyConnect: false,
-  });
+  const redis = new Redis(url, { ...roleOptions(role, name), retryStrategy, lazyConnect: false });
   redis.on("connect", () => coalesceWrites((redis as unknown as { stream?: Socket }).stream));
   return redis;
 }
@@ -69,7 +139,7 @@ const HOPELESS = /NOAUTH|WRONGPASS|invalid password|Protocol error|invalid usern
  * Resolves once the connection is ready. Rejects with the error that tells most after `timeoutMs`, or at
  * once on an error that waiting will not mend (a password is wanted or wrong, the peer is not Redis).
  */
-export async function waitReady(redis: Redis, timeoutMs = 5000): Promise<void> {
+export async function waitReady(redis: RedisClient, timeoutMs = 5000): Promise<void> {
   if (redis.status === "ready") return;
   await new Promise<void>((resolve, reject) => {
     const errors: Error[] = [];
@@ -124,44 +194,80 @@ export function explainRedisError(url: string, error: Error): string {
 }
 
 /**
- * Waits for the connection and checks that it is a Redis tickler can run on: the database REDIS_URL
- * selects exists (else Redis stays on database 0 with only an error event, and tickler would write there),
- * and it is a standalone primary (a replica refuses every write; a cluster node refuses keys of other slots).
+ * Finds out what REDIS_URL (or, when given, the cluster nodes) reaches, and checks that tickler can run on
+ * it: a standalone primary whose database REDIS_URL selects exists (else Redis stays on database 0 with
+ * only an error event, and tickler would write there), or a Redis Cluster whose slots are all served. A
+ * node of a cluster is answered with the cluster's target, so REDIS_URL may name any one node.
  *
  * @throws Error with one line naming the problem and how to fix it
  */
-export async function checkRedis(redis: Redis, url: string, timeoutMs = 10_000): Promise<void> {
+export async function locateRedis(
+  url: string,
+  clusterNodes: readonly ClusterNode[] | null,
+  timeoutMs = 10_000,
+): Promise<RedisTarget> {
+  const probe: RedisClient =
+    clusterNodes === null
+      ? connectRedis(url, "api", "tickler-probe")
+      : connectCluster(url, clusterNodes, "api", "tickler-probe");
+  probe.on("error", () => undefined); // waitReady collects them
   try {
-    await waitReady(redis, timeoutMs);
-  } catch (thrown) {
-    throw new Error(explainRedisError(url, thrown instanceof Error ? thrown : new Error(String(thrown))));
+    try {
+      await waitReady(probe, timeoutMs);
+    } catch (thrown) {
+      throw new Error(explainRedisError(url, thrown instanceof Error ? thrown : new Error(String(thrown))));
+    }
+    return await checkServer(probe, url, clusterNodes);
+  } finally {
+    probe.disconnect();
   }
+}
+
+async function checkServer(
+  redis: RedisClient,
+  url: string,
+  clusterNodes: readonly ClusterNode[] | null,
+): Promise<RedisTarget> {
   const shown = displayRedisUrl(url);
   const db = databaseOf(url);
-  if (db > 0) {
-    try {
-      await redis.select(db);
-    } catch (thrown) {
-      const count = await redis
-        .config("GET", "databases")
-        .then((reply) => Number((reply as string[])[1]))
-        .catch(() => NaN);
-      const has = Number.isInteger(count) ? ` (it has ${count}: use 0 to ${count - 1})` : "";
-      throw new Error(
-        `REDIS_URL selects database ${db}, which this Redis refuses${has}: ${thrown instanceof Error ? thrown.message : String(thrown)}`,
-      );
-    }
-  }
   const info = await redis.info().catch(() => "");
-  if (/^(redis_mode:cluster|cluster_enabled:1)\r?$/m.test(info))
-    throw new Error(
-      `Redis at ${shown} runs in cluster mode; tickler runs on one Redis server (standalone, or the primary of a replicated pair): point REDIS_URL at one`,
-    );
+  if (clusterNodes !== null || /^(redis_mode:cluster|cluster_enabled:1)\r?$/m.test(info)) {
+    const clusterInfo = String(await redis.cluster("INFO").catch(() => ""));
+    const state = /^cluster_state:(\w+)/m.exec(clusterInfo)?.[1] ?? "unknown";
+    if (state !== "ok")
+      throw new Error(
+        `Redis at ${shown} runs in cluster mode, but its cluster is not ready (cluster_state:${state}): create it (redis-cli --cluster create …) or wait until every slot is served, then start tickler`,
+      );
+    if (db > 0)
+      throw new Error(
+        `REDIS_URL selects database ${db}, but a Redis Cluster has only database 0: drop the /${db} from REDIS_URL`,
+      );
+    if (clusterNodes !== null) return { url, cluster: clusterNodes };
+    const parsed = new URL(url);
+    return { url, cluster: [{ host: parsed.hostname, port: Number(parsed.port || 6379) }] };
+  }
+  if (db > 0) await checkDatabase(redis as Redis, db);
   const master = /^master_host:(.*?)\r?$/m.exec(info)?.[1];
   if (/^role:slave\r?$/m.test(info))
     throw new Error(
       `Redis at ${shown} is a read-only replica${master ? ` of ${master}` : ""}: point REDIS_URL at its primary`,
     );
+  return { url, cluster: null };
+}
+
+async function checkDatabase(redis: Redis, db: number): Promise<void> {
+  try {
+    await redis.select(db);
+  } catch (thrown) {
+    const count = await redis
+      .config("GET", "databases")
+      .then((reply) => Number((reply as string[])[1]))
+      .catch(() => NaN);
+    const has = Number.isInteger(count) ? ` (it has ${count}: use 0 to ${count - 1})` : "";
+    throw new Error(
+      `REDIS_URL selects database ${db}, which this Redis refuses${has}: ${thrown instanceof Error ? thrown.message : String(thrown)}`,
+    );
+  }
 }
 
 /** The database number a Redis URL selects (its path), 0 when it names none. */

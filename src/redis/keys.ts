@@ -1,9 +1,20 @@
+import { createHash } from "node:crypto";
+import { MAX_PARTITIONS } from "../config/index.js";
+
 /**
- * Where tickler keeps its own data in Redis, beside BullMQ's `<prefix>:fires:*` keys. Every key starts with
- * the deployment prefix, so two deployments with different prefixes never see each other.
+ * Where one partition of tickler keeps its data in Redis, beside BullMQ's `<base>:fires:*` keys. Every key
+ * starts with the partition's base: the deployment prefix (`tickler:…`) in the single-partition layout, or
+ * the hash tag `{<prefix>:<p>}` when keys are partitioned, so that all of a partition's keys (its BullMQ
+ * queue's too) hash to one Redis Cluster slot and every script stays single-slot. Two deployments with
+ * different prefixes never see each other. Deployment-wide keys are in {@link Layout}.
  */
 export interface Keys {
+  /** The deployment prefix. */
   prefix: string;
+  /** The partition these keys belong to, or null in the single-partition layout (untagged keys). */
+  partition: number | null;
+  /** What every key of the partition starts with, and its BullMQ queue's prefix: `tickler` or `{tickler:3}`. */
+  base: string;
   /** Hash: one trigger's version, state and bookkeeping (small fields: Redis keeps it compact). */
   trigger(triggerId: string): string;
   /** String: one trigger's spec and resolved schedule, as JSON `{"spec":…,"schedule":…}`. */
@@ -32,31 +43,113 @@ export interface Keys {
   reconcileLease: string;
   /** Counter: the last version number given to a trigger write (versions only grow). */
   versionSequence: string;
-  /** Counter (expiring): the writes of one token (by its digest, `who`) in one rate-limit window. */
-  rateLimit(who: string, window: number): string;
+  /** The id of a slot's run in this partition (see {@link runIdFor}). */
+  runId(triggerId: string, slotMs: number, manualNonce?: string): string;
 }
 
 /** The BullMQ queue that holds every fire. */
 export const QUEUE_NAME = "fires";
 
-/** The key layout for a prefix. */
-export function keysFor(prefix: string): Keys {
+/**
+ * The keys of one partition: `partition` null gives the single-partition layout (`<prefix>:…`, as tickler
+ * has always stored), a number the hash-tagged one (`{<prefix>:<partition>}:…`).
+ */
+export function keysFor(prefix: string, partition: number | null = null): Keys {
+  const base = partition === null ? prefix : `{${prefix}:${partition}}`;
   return {
     prefix,
-    trigger: (id) => `${prefix}:t:${id}`,
-    definition: (id) => `${prefix}:d:${id}`,
-    userIndex: (userId) => `${prefix}:u:${userId}`,
-    allIndex: `${prefix}:triggers`,
-    writeLock: (id) => `${prefix}:lock:${id}`,
-    running: (id) => `${prefix}:running:${id}`,
-    run: (runId) => `${prefix}:run:${runId}`,
-    runs: (id) => `${prefix}:runs:${id}`,
-    events: `${prefix}:events`,
-    counts: `${prefix}:counts`,
-    intents: `${prefix}:intents`,
-    sweepCursor: `${prefix}:reconcile:cursor`,
-    reconcileLease: `${prefix}:reconcile`,
-    versionSequence: `${prefix}:seq`,
-    rateLimit: (who, window) => `${prefix}:rl:${who}:${window}`,
+    partition,
+    base,
+    trigger: (id) => `${base}:t:${id}`,
+    definition: (id) => `${base}:d:${id}`,
+    userIndex: (userId) => `${base}:u:${userId}`,
+    allIndex: `${base}:triggers`,
+    writeLock: (id) => `${base}:lock:${id}`,
+    running: (id) => `${base}:running:${id}`,
+    run: (runId) => `${base}:run:${runId}`,
+    runs: (id) => `${base}:runs:${id}`,
+    events: `${base}:events`,
+    counts: `${base}:counts`,
+    intents: `${base}:intents`,
+    sweepCursor: `${base}:reconcile:cursor`,
+    reconcileLease: `${base}:reconcile`,
+    versionSequence: `${base}:seq`,
+    runId: (triggerId, slotMs, manualNonce) => runIdFor(triggerId, slotMs, manualNonce, partition),
   };
+}
+
+/**
+ * How a deployment spreads over Redis: its partitions' keys, which partition a user's triggers live in, and
+ * the few keys that belong to the deployment as a whole.
+ */
+export interface Layout {
+  prefix: string;
+  /** How many partitions; each has its own keys and BullMQ queue. */
+  partitions: number;
+  /** Each partition's keys, by index. */
+  keys: readonly Keys[];
+  /** String: the partition count the data was written with, so a process configured otherwise refuses to start. */
+  partitionCount: string;
+  /** Counter (expiring): the writes of one token (by its digest, `who`) in one rate-limit window. */
+  rateLimit(who: string, window: number): string;
+  /** The partition of a user: every trigger, count and run of theirs is in it. */
+  partitionOf(userId: string): number;
+}
+
+/**
+ * The layout of a deployment. With one partition on a standalone Redis the keys are untagged, exactly as
+ * before partitions existed; with several, or on a Redis Cluster (where untagged keys of one script would
+ * land on different slots), partition p's keys carry the hash tag `{<prefix>:p}`.
+ */
+export function layoutFor(prefix: string, partitions: number, cluster = false): Layout {
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS)
+    throw new RangeError(`partitions must be a whole number from 1 to ${MAX_PARTITIONS}, got ${partitions}`);
+  const tagged = partitions > 1 || cluster;
+  return {
+    prefix,
+    partitions,
+    keys: Array.from({ length: partitions }, (_, p) => keysFor(prefix, tagged ? p : null)),
+    partitionCount: `${prefix}:partitions`,
+    rateLimit: (who, window) => `${prefix}:rl:${who}:${window}`,
+    partitionOf: (userId) => (partitions === 1 ? 0 : userHash(userId) % partitions),
+  };
+}
+
+/**
+ * A user id's stable hash: the first 32 bits of its SHA-1. Stable across versions and platforms, since it
+ * decides where a user's data is stored.
+ */
+function userHash(userId: string): number {
+  return createHash("sha1").update(userId).digest().readUInt32BE(0);
+}
+
+/**
+ * The run id of a slot: derived from the trigger and slot, so every process that handles the same slot
+ * (a retry, a worker taking over a dead one's job) writes the same record and a slot never has two.
+ * Manual runs add their own nonce. In a partitioned layout the id carries its partition (`run_<p>.<hash>`),
+ * so reading a run by id asks one partition.
+ */
+export function runIdFor(
+  triggerId: string,
+  slotMs: number,
+  manualNonce?: string,
+  partition: number | null = null,
+): string {
+  const material =
+    manualNonce === undefined ? `${triggerId}@${slotMs}` : `${triggerId}@${slotMs}#${manualNonce}`;
+  const hash = createHash("sha256").update(material).digest("base64url").slice(0, 22);
+  return partition === null ? `run_${hash}` : `run_${partition}.${hash}`;
+}
+
+/** The form of a run id: `run_<hash>`, or `run_<partition>.<hash>` in a partitioned layout. */
+const RUN_ID = /^run_(?:(\d{1,4})\.)?[A-Za-z0-9_-]{22}$/;
+
+/**
+ * Which partition a run id belongs to: null when it carries none (the single-partition layout), undefined
+ * when it is not a run id at all.
+ */
+export function partitionOfRun(runId: string): number | null | undefined {
+  const match = RUN_ID.exec(runId);
+  if (!match) return undefined;
+  return match[1] === undefined ? null : Number(match[1]);
 }

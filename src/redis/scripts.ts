@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.js";
 
 /**
  * Tickler's own Lua scripts, one `.lua` file each beside this module (headers there say KEYS/ARGV/returns).
@@ -42,12 +42,12 @@ const DEFINED = Symbol("tickler.scripts");
  * as the script's header lists them.
  */
 export async function runScript<T = unknown>(
-  redis: Redis,
+  redis: RedisClient,
   name: ScriptName,
   keys: readonly string[],
   args: readonly Arg[],
 ): Promise<T> {
-  const tagged = redis as Redis & { [DEFINED]?: boolean };
+  const tagged = redis as RedisClient & { [DEFINED]?: boolean };
   if (!tagged[DEFINED]) {
     for (const [scriptName, script] of Object.entries(SCRIPTS) as [
       ScriptName,

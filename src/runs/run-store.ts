@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
 import { iso, type Page } from "../triggers/index.js";
@@ -36,16 +35,7 @@ export interface RunRecord {
   nextAttemptAtMs: number | null;
 }
 
-/**
- * The run id of a slot: derived from the trigger and slot, so every process that handles the same slot
- * (a retry, a worker taking over a dead one's job) writes the same record and a slot never has two.
- * Manual runs add their own nonce.
- */
-export function runIdFor(triggerId: string, slotMs: number, manualNonce?: string): string {
-  const material =
-    manualNonce === undefined ? `${triggerId}@${slotMs}` : `${triggerId}@${slotMs}#${manualNonce}`;
-  return `run_${createHash("sha256").update(material).digest("base64url").slice(0, 22)}`;
-}
+export { partitionOfRun, runIdFor } from "../redis/keys.js";
 
 /** The `Idempotency-Key` of a slot: the same on every retry of it, different for every slot. */
 export function idempotencyKeyFor(triggerId: string, slotMs: number, manualNonce?: string): string {
@@ -116,7 +106,7 @@ function fireArgs(fire: FireBookkeeping): (string | number)[] {
  */
 export class RunStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly limits: { historyLimit: number; retentionMs: number; eventsMaxLen: number },
   ) {}

@@ -83,7 +83,7 @@ export async function createTools(
   const { producer, close } = await openStores(config, {
     role: "api",
     name: "tickler-tools",
-    check: { timeoutMs: 5000 },
+    timeoutMs: 5000,
   });
   return {
     definitions,

@@ -1,6 +1,6 @@
 import type { Job } from "bullmq";
 import { catchupJobId, type FireJobData, type LatePlan } from "../producer/fire-queue.js";
-import { runIdFor, type HandOver, type RunRecord } from "../runs/run-store.js";
+import type { HandOver, RunRecord } from "../runs/run-store.js";
 import {
   isLastSlot,
   kindOf,
@@ -90,7 +90,7 @@ export class CatchUp {
   async carryOutLate(job: Job<FireJobData>, record: TriggerRecord, plan: LatePlan): Promise<FireResult> {
     const { data } = job;
     const missedRuns: RunRecord[] = plan.missed.map((missedSlot) => ({
-      ...baseRun(data.tid, missedSlot, { ...data, origin: "scheduled" }, plan.atMs),
+      ...baseRun(data.tid, missedSlot, { ...data, origin: "scheduled" }, plan.atMs, this.ctx.keys),
       status: "missed",
       finishedAtMs: plan.atMs,
       error:
@@ -157,7 +157,7 @@ export class CatchUp {
         ctx.redis.exists(
           queue.toKey(`repeat:${tid}:${candidate}`),
           queue.toKey(catchupJobId(tid, record.scheduleVersion, candidate)),
-          ctx.keys.run(runIdFor(tid, candidate)),
+          ctx.keys.run(ctx.keys.runId(tid, candidate)),
         ),
       ),
     );

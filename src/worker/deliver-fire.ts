@@ -44,11 +44,12 @@ export class FireDelivery {
     const { data } = job;
     const attempt = job.attemptsMade + 1;
     const startedAt = started?.startedAtMs ?? ctx.now();
-    const previous = attempt > 1 ? await ctx.runs.get(baseRun(data.tid, slot, data, null).runId) : existing;
+    const previous =
+      attempt > 1 ? await ctx.runs.get(ctx.keys.runId(data.tid, slot, data.manualNonce)) : existing;
     // A slot that already reached an outcome (and is re-delivered from Bull Board) is not a new fire.
     const counted = !(previous && OUTCOMES.has(previous.status));
     const run: RunRecord = started ?? {
-      ...baseRun(data.tid, slot, data, previous?.startedAtMs ?? startedAt),
+      ...baseRun(data.tid, slot, data, previous?.startedAtMs ?? startedAt, ctx.keys),
       status: "running",
       attempts: attempt,
     };
@@ -151,7 +152,7 @@ export class FireDelivery {
       await job.moveToDelayed(ctx.now() + OVERLAP_REQUEUE_MS, pickup.token);
       throw new DelayedError();
     }
-    const skipped = baseRun(data.tid, slot, data, ctx.now());
+    const skipped = baseRun(data.tid, slot, data, ctx.now(), ctx.keys);
     await this.recorder.finish(record, skipped, {
       status: "skipped_overlap",
       error: `the previous run of this trigger was still in progress (${start.heldBy})`,

@@ -1,5 +1,6 @@
 import type { FireJobData } from "../producer/fire-queue.js";
-import { runIdFor, type RunRecord } from "../runs/run-store.js";
+import type { Keys } from "../redis/keys.js";
+import type { RunRecord } from "../runs/run-store.js";
 
 /**
  * The run of slot `slot` of trigger `tid`, not started (user id, then name: user ids hold no slash). Its id
@@ -11,10 +12,11 @@ export function baseRun(
   slot: number,
   data: Pick<FireJobData, "origin" | "manualNonce">,
   startedAtMs: number | null,
+  keys: Pick<Keys, "runId">,
 ): RunRecord {
   const [userId = "", ...name] = tid.split("/");
   return {
-    runId: runIdFor(tid, slot, data.manualNonce),
+    runId: keys.runId(tid, slot, data.manualNonce),
     triggerId: tid,
     userId,
     name: name.join("/"),

@@ -1,24 +1,35 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { Worker } from "bullmq";
+import { Worker, type Job } from "bullmq";
 import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
 import { KEEP_FINISHED, slotOf, type FireJobData } from "../producer/fire-queue.js";
-import { runIdFor } from "../runs/run-store.js";
-import { connectRedis } from "../redis/connection.js";
+import type { Partition } from "../producer/partition.js";
+import { openConnection, type RedisTarget } from "../redis/connection.js";
 import { QUEUE_NAME } from "../redis/keys.js";
 import { coerceError } from "../triggers/index.js";
+import { Budget } from "./budget.js";
 import { ErrorBackoff } from "./error-backoff.js";
 import { baseRun } from "./fire-run.js";
 import { createProcessor, type FireResult, type ProcessorDeps } from "./processor.js";
 
-/** A running worker: BullMQ Worker plus its own blocking connection. */
+/** A running worker process's consumers: one BullMQ Worker per partition, sharing one name and budget. */
 export interface FireWorker {
-  worker: Worker<FireJobData, FireResult>;
+  /** The BullMQ Workers, by partition. */
+  workers: readonly Worker<FireJobData, FireResult>[];
   /** The worker's name in the fleet (see {@link workerName}). */
   name: string;
   /** Stops taking jobs, lets in-flight deliveries finish for up to `timeoutMs`, then closes. */
   close(timeoutMs?: number): Promise<void>;
+}
+
+/** What a worker process needs: the processor's dependencies but the partition's, and each partition's. */
+export interface WorkerDeps extends Omit<ProcessorDeps, "keys" | "store" | "runs" | "fires"> {
+  config: Config;
+  logger: Logger;
+  /** Where the Redis is: the workers open their own connection to it. */
+  target: RedisTarget;
+  partitions: readonly Pick<Partition, "keys" | "store" | "runs" | "fires">[];
 }
 
 /**
@@ -31,74 +42,68 @@ export function workerName(): string {
 }
 
 /**
- * Starts a BullMQ Worker on the fire queue. Any number of these, in any number of processes on any number
- * of hosts, share one Redis: BullMQ hands each job to one worker, and a dead worker's job returns to the
+ * Starts the worker side of a process: a BullMQ Worker on each partition's fire queue, all under one name
+ * and one budget of `config.concurrency` deliveries in flight (each partition may use all of it: a hot
+ * partition is not held to a share). Any number of these, in any number of processes on any number of
+ * hosts, share one Redis: BullMQ hands each job to one worker, and a dead worker's job returns to the
  * queue after its lock expires (lockDuration + up to 2 × stalledInterval).
  */
-export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logger }): FireWorker {
+export function startWorker(deps: WorkerDeps): FireWorker {
   const { config, logger } = deps;
-  const connection = connectRedis(config.redisUrl, "worker", "tickler-worker");
+  // One connection for the workers' commands; BullMQ opens each worker's blocking connection beside it.
+  const connection = openConnection(deps.target, "worker", "tickler-worker");
   connection.on("error", (error) => logger.debug({ err: error.message }, "worker Redis connection error"));
   const name = workerName();
-  const worker = new Worker<FireJobData, FireResult>(QUEUE_NAME, createProcessor(deps), {
-    name,
-    connection,
-    prefix: config.prefix,
-    concurrency: config.concurrency,
-    lockDuration: config.worker.lockDurationMs,
-    stalledInterval: config.worker.stalledIntervalMs,
-    maxStalledCount: config.worker.maxStalledCount,
-    ...KEEP_FINISHED,
-    settings: {
-      // The processor computed the wait (Retry-After, jitter) and put it on the error.
-      backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) => {
-        const delayMs = (error as { delayMs?: unknown } | undefined)?.delayMs;
-        return typeof delayMs === "number" ? delayMs : 1000;
+  const budget = deps.partitions.length > 1 ? new Budget(config.concurrency) : null;
+  const workers = deps.partitions.map((partition) => {
+    const processorDeps: ProcessorDeps = { ...deps, ...partition };
+    const process = createProcessor(processorDeps);
+    const worker = new Worker<FireJobData, FireResult>(
+      QUEUE_NAME,
+      budget ? (job, token, signal) => budget.run(() => process(job, token, signal)) : process,
+      {
+        name,
+        connection,
+        prefix: partition.keys.base,
+        concurrency: config.concurrency,
+        lockDuration: config.worker.lockDurationMs,
+        stalledInterval: config.worker.stalledIntervalMs,
+        maxStalledCount: config.worker.maxStalledCount,
+        ...KEEP_FINISHED,
+        settings: {
+          // The processor computed the wait (Retry-After, jitter) and put it on the error.
+          backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) => {
+            const delayMs = (error as { delayMs?: unknown } | undefined)?.delayMs;
+            return typeof delayMs === "number" ? delayMs : 1000;
+          },
+        },
       },
-    },
+    );
+    worker.on("failed", (job, error) => {
+      if (job && /stalled/i.test(error.message)) recordStalledFailure(processorDeps, job, error);
+    });
+    worker.on("stalled", (jobId) =>
+      logger.warn({ job: jobId }, "a worker died holding this fire; it is being taken over"),
+    );
+    return worker;
   });
   const backoff = new ErrorBackoff({
     logger,
-    pause: () => worker.pause(true),
-    resume: () => worker.resume(),
+    pause: async () => {
+      await Promise.all(workers.map((worker) => worker.pause(true)));
+    },
+    resume: async () => {
+      for (const worker of workers) worker.resume();
+    },
   });
-  worker.on("error", (error) => backoff.record(coerceError(error)));
-  worker.on("failed", (job, error) => {
-    // A job failed by BullMQ itself (its workers died more than maxStalledCount times) never reached the
-    // processor's bookkeeping: close its run record here (or write one, if no pickup got as far as starting
-    // it) so that it neither stays "running" forever nor goes unrecorded.
-    if (!job || !/stalled/i.test(error.message)) return;
-    logger.error({ job: job.id, err: error.message }, "fire failed after repeated worker crashes");
-    const runId = runIdFor(job.data.tid, slotOf(job), job.data.manualNonce);
-    void deps.runs
-      .get(runId)
-      .then((run) =>
-        run && run.status !== "running" && run.status !== "retrying"
-          ? undefined
-          : deps.runs.save([
-              {
-                ...(run ?? baseRun(job.data.tid, slotOf(job), job.data, null)),
-                status: "failed",
-                error: `the worker delivering it died ${config.worker.maxStalledCount + 1} times`,
-                finishedAtMs: Date.now(),
-                nextAttemptAtMs: null,
-              },
-            ]),
-      )
-      .catch((thrown) =>
-        logger.warn({ err: coerceError(thrown).message, runId }, "could not record a stalled fire's failure"),
-      );
-  });
-  worker.on("stalled", (jobId) =>
-    logger.warn({ job: jobId }, "a worker died holding this fire; it is being taken over"),
-  );
+  for (const worker of workers) worker.on("error", (error) => backoff.record(coerceError(error)));
   return {
-    worker,
+    workers,
     name,
     async close(timeoutMs = config.worker.shutdownTimeoutMs) {
       backoff.stop();
       let timer: NodeJS.Timeout | undefined;
-      const graceful = worker.close(false);
+      const graceful = Promise.all(workers.map((worker) => worker.close(false)));
       const timedOut = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), timeoutMs);
       });
@@ -107,10 +112,39 @@ export function startWorker(deps: ProcessorDeps & { config: Config; logger: Logg
           { timeoutMs },
           "deliveries still in flight at shutdown; their jobs will be taken over by another worker",
         );
-        await worker.close(true);
+        await Promise.all(workers.map((worker) => worker.close(true)));
       }
       clearTimeout(timer);
       await connection.quit().catch(() => connection.disconnect());
     },
   };
+}
+
+/**
+ * A job failed by BullMQ itself (its workers died more than maxStalledCount times) never reached the
+ * processor's bookkeeping: close its run record here (or write one, if no pickup got as far as starting
+ * it) so that it neither stays "running" forever nor goes unrecorded.
+ */
+function recordStalledFailure(deps: ProcessorDeps, job: Job<FireJobData>, error: Error): void {
+  const { config, logger } = deps;
+  logger.error({ job: job.id, err: error.message }, "fire failed after repeated worker crashes");
+  const runId = deps.keys.runId(job.data.tid, slotOf(job), job.data.manualNonce);
+  void deps.runs
+    .get(runId)
+    .then((run) =>
+      run && run.status !== "running" && run.status !== "retrying"
+        ? undefined
+        : deps.runs.save([
+            {
+              ...(run ?? baseRun(job.data.tid, slotOf(job), job.data, null, deps.keys)),
+              status: "failed",
+              error: `the worker delivering it died ${config.worker.maxStalledCount + 1} times`,
+              finishedAtMs: Date.now(),
+              nextAttemptAtMs: null,
+            },
+          ]),
+    )
+    .catch((thrown) =>
+      logger.warn({ err: coerceError(thrown).message, runId }, "could not record a stalled fire's failure"),
+    );
 }

@@ -1,13 +1,13 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import type { FireJobData, FireQueue } from "../producer/fire-queue.js";
 import type { Keys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
-import { parseHandOver, runIdFor, type RunRecord, type RunStore } from "../runs/run-store.js";
+import { parseHandOver, type RunRecord, type RunStore } from "../runs/run-store.js";
 import { slotOf } from "../producer/fire-queue.js";
 
 /** What starting a run needs. */
 export interface OverlapDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   fires: FireQueue;
   runs: RunStore;
@@ -102,6 +102,8 @@ export async function markerHolder(deps: OverlapDeps, holder: string): Promise<L
   }
   if (data === null) return null;
   const fire = JSON.parse(data) as FireJobData;
-  const held = await deps.runs.get(runIdFor(fire.tid, slotOf({ id: holder, data: fire }), fire.manualNonce));
+  const held = await deps.runs.get(
+    deps.keys.runId(fire.tid, slotOf({ id: holder, data: fire }), fire.manualNonce),
+  );
   return held?.status === "retrying" ? live(`job ${holder} waiting to retry`) : null;
 }

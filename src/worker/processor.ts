@@ -85,10 +85,14 @@ export function createProcessor(deps: ProcessorDeps) {
         ctx.log.debug({ job: job.id, tid: data.tid }, "dropped a fire of a replaced schedule");
         return { outcome: "dropped", reason: "superseded" };
       case "miss_paused":
-        await recorder.finish(decision.record, existing ?? baseRun(data.tid, pickup.slot, data, ctx.now()), {
-          status: "missed",
-          error: "trigger is paused; not delivered",
-        });
+        await recorder.finish(
+          decision.record,
+          existing ?? baseRun(data.tid, pickup.slot, data, ctx.now(), ctx.keys),
+          {
+            status: "missed",
+            error: "trigger is paused; not delivered",
+          },
+        );
         return { outcome: "dropped", reason: "paused" };
       case "complete":
         if (decision.markCompleted) await recorder.markCompleted(decision.record);
@@ -116,7 +120,7 @@ function beginning(
   const { data } = job;
   const startedAt = ctx.now();
   return {
-    run: { ...baseRun(data.tid, slot, data, startedAt), status: "running", attempts: 1 },
+    run: { ...baseRun(data.tid, slot, data, startedAt, ctx.keys), status: "running", attempts: 1 },
     fire: {
       scheduleVersion: data.origin === "manual" ? null : data.sv,
       jobId: job.id ?? "",
@@ -134,7 +138,7 @@ function missed(
   error: string,
 ): RunRecord {
   return {
-    ...(existing ?? baseRun(job.data.tid, slot, job.data, null)),
+    ...(existing ?? baseRun(job.data.tid, slot, job.data, null, ctx.keys)),
     status: "missed",
     finishedAtMs: ctx.now(),
     error,

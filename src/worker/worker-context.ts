@@ -1,5 +1,5 @@
 import type { Job } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import type { Config } from "../config/index.js";
@@ -11,7 +11,7 @@ import type { RunStore } from "../runs/run-store.js";
 
 /** What the processor needs; everything is passed in, nothing is a singleton. */
 export interface ProcessorDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   store: TriggerStore;
   runs: RunStore;

@@ -14,16 +14,18 @@ export function testPrefix(label = "t"): string {
   return `tt-${label}-${randomBytes(4).toString("hex")}`;
 }
 
-/** Deletes every key under a prefix. */
+/** Deletes every key under a prefix: untagged (`<prefix>:…`) and partitioned (`{<prefix>:<p>}:…`). */
 export async function removePrefix(prefix: string, url = REDIS_URL): Promise<void> {
   const redis = new Redis(url);
   try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== "0");
+    for (const pattern of [`${prefix}:*`, `{${prefix}:*`]) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== "0");
+    }
   } finally {
     redis.disconnect();
   }

@@ -1,5 +1,6 @@
 import { Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
+import type { RedisClient } from "../../src/redis/connection.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/logger.js";
 import { catchupJobId, type FireJobData } from "../../src/producer/fire-queue.js";
@@ -23,14 +24,14 @@ describe("after a worker died at an unlucky moment", () => {
     role: "api",
     file: () => ({ agents: { default: { url: fx.sink.url } } }),
   });
-  let redis: Redis;
+  let redis: RedisClient;
   beforeAll(() => {
     redis = fx.t.tickler.producer.redis;
   });
 
   const deps = () => {
-    const { producer, runs } = fx.t.tickler;
-    return { redis, keys: producer.keys, fires: producer.fires, runs };
+    const { producer } = fx.t.tickler;
+    return { redis, keys: producer.keys, fires: producer.fires, runs: producer.partitions[0]!.runs };
   };
   const process = (job: Job<FireJobData>) =>
     createProcessor({
@@ -50,7 +51,7 @@ describe("after a worker died at an unlucky moment", () => {
     return (await fx.t.tickler.producer.fires.queue.getJob(id))!;
   };
   const runAt = (tid: string, slot: number, status: RunRecord["status"]): RunRecord => ({
-    ...baseRun(tid, slot, { origin: "scheduled" }, slot + 5),
+    ...baseRun(tid, slot, { origin: "scheduled" }, slot + 5, fx.t.tickler.producer.keys),
     status,
     attempts: 1,
   });

@@ -40,7 +40,10 @@ const DOCS_INIT_JS = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id
 /** The admin pages (Bull Board, the operator console: admin tokens, HTTP Basic for browsers) and the docs UI. */
 export function pagesRouter({ config, producer }: { config: Config; producer: Producer }): Router {
   const router = Router();
-  const board = bullBoard(producer.fires.queue, config.tokens);
+  const board = bullBoard(
+    producer.partitions.map((partition) => partition.fires.queue),
+    config.tokens,
+  );
   router.use(board.path, board.guard, board.router);
   const adminOnly = adminPages(config.tokens);
   router.get("/console", adminOnly, (_req, res) => {

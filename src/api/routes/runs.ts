@@ -1,5 +1,4 @@
 import { runToWire } from "../../runs/run-store.js";
-import { isStreamId } from "../../runs/run-events.js";
 import { TicklerError, checkName, triggerId } from "../../triggers/index.js";
 import { assertMayActOn } from "../auth.js";
 import type { ApiContext } from "../context.js";
@@ -39,7 +38,7 @@ export const runOperations: AnyOperation<ApiContext>[] = [
     errors: [404],
     async handler(call, { runs }: ApiContext) {
       const runId = call.params.run_id ?? "";
-      const run = /^run_[A-Za-z0-9_-]{22}$/.test(runId) ? await runs.get(runId) : null;
+      const run = await runs.get(runId); // null for anything that is not one of our run ids
       // A user asking for another user's run learns nothing about its existence: 404, not 403.
       if (!run || (call.principal?.role === "user" && call.principal.userId !== run.userId)) {
         throw new TicklerError("not_found", `no run ${JSON.stringify(runId.slice(0, 64))}`, {
@@ -64,7 +63,7 @@ export const runOperations: AnyOperation<ApiContext>[] = [
       // Users see only their own runs; admins see everyone's, or one user's with ?user_id=.
       const only = principal?.role === "user" ? principal.userId : asked;
       const lastEventId = req.get("last-event-id") ?? last_event_id;
-      if (lastEventId !== undefined && !isStreamId(lastEventId)) {
+      if (lastEventId !== undefined && !events.isEventId(lastEventId)) {
         throw new TicklerError("invalid_field", "Last-Event-ID: not an event id from this stream", {
           field: "last_event_id",
         });

@@ -1,6 +1,7 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../redis/connection.js";
 import type { Config } from "../../config/index.js";
 import type { Metrics } from "../../metrics.js";
+import { QUEUE_NAME } from "../../redis/keys.js";
 import { VERSION } from "../../version.js";
 import { assertAdmin, principalFor } from "../auth.js";
 import type { ApiContext } from "../context.js";
@@ -11,7 +12,7 @@ import { queueSchema, statusSchema } from "../schemas.js";
 export interface MetricsDeps {
   config: Config;
   metrics: Metrics;
-  redis: Redis;
+  redis: RedisClient;
 }
 
 /**
@@ -48,19 +49,19 @@ export const statusOperations: AnyOperation<ApiContext>[] = [
     errors: [403],
     async handler({ principal }, { producer }: ApiContext) {
       assertAdmin(principal);
-      const queue = producer.fires.queue;
       const [counts, schedulers, workers] = await Promise.all([
-        queue.getJobCounts("waiting", "active", "delayed", "prioritized", "completed", "failed"),
-        queue.getJobSchedulersCount(),
-        queue.getWorkersCount(),
+        producer.jobCounts("waiting", "active", "delayed", "prioritized", "completed", "failed"),
+        producer.schedulerCount(),
+        producer.workerCount(),
       ]);
-      return { body: { queue: queue.name, counts, schedulers, workers } };
+      const partitions = producer.layout.partitions;
+      return { body: { queue: QUEUE_NAME, partitions, counts, schedulers, workers } };
     },
   }),
   operation({
     method: "get",
     path: "/v1/status",
-    summary: "Version, roles, Redis, workers",
+    summary: "Version, roles, RedisClient, workers",
     tag: "operations",
     ok: { 200: statusSchema },
     errors: [],
@@ -77,9 +78,10 @@ export const statusOperations: AnyOperation<ApiContext>[] = [
           backend: "bullmq",
           redis: redisUp ? "up" : "down",
           prefix: config.prefix,
-          workers: redisUp ? await producer.fires.queue.getWorkersCount() : null,
+          partitions: producer.layout.partitions,
+          workers: redisUp ? await producer.workerCount() : null,
           // Trigger counts span every user: admins only.
-          ...(admin && redisUp ? { triggers: await producer.store.counts() } : {}),
+          ...(admin && redisUp ? { triggers: await producer.counts() } : {}),
           uptime_s: Math.round(process.uptime()),
         },
       };

@@ -1,0 +1,179 @@
+import type { Config } from "../config/index.js";
+import type { RedisClient } from "../redis/connection.js";
+import type { Keys } from "../redis/keys.js";
+import { RunStore } from "../runs/run-store.js";
+import { blockedHostReason } from "../net/address-guard.js";
+import type {
+  IfExists,
+  Page,
+  ScheduleInput,
+  TriggerKind,
+  TriggerRecord,
+  TriggerRules,
+} from "../triggers/index.js";
+import type { FireQueue } from "./fire-queue.js";
+import { TriggerQueries } from "./trigger-queries.js";
+import { TriggerRepair, type RepairResult } from "./trigger-repair.js";
+import { TriggerStore } from "./trigger-store.js";
+import { TriggerWriter } from "./trigger-writer.js";
+import { SYSTEM_CALLER, type Caller, type ListFilter, type WriteOutcome } from "./write-types.js";
+
+/** What a partition is made of. */
+export interface PartitionDeps {
+  redis: RedisClient;
+  keys: Keys;
+  fires: FireQueue;
+  config: Config;
+  /** The clock; tests may pin it. */
+  now?: () => number;
+}
+
+/**
+ * One partition of the triggers, a self-contained tickler over its own keys and BullMQ queue: the write
+ * path (`trigger-writer.ts`: lock, plan, compare-and-set), the reads (`trigger-queries.ts`), the repair of
+ * one trigger's pending fire (`trigger-repair.ts`) and the run history. Every user's triggers live in one
+ * partition; the {@link Producer} routes each call to it.
+ */
+export class Partition {
+  readonly store: TriggerStore;
+  readonly fires: FireQueue;
+  readonly runs: RunStore;
+  readonly redis: RedisClient;
+  readonly keys: Keys;
+  private readonly config: Config;
+  private readonly now: () => number;
+  /** The agent names a target may name: fixed for the process, so computed once, not per write. */
+  private readonly agentNames: ReadonlySet<string>;
+  private readonly writer: TriggerWriter;
+  private readonly queries: TriggerQueries;
+  private readonly repairs: TriggerRepair;
+
+  constructor(deps: PartitionDeps) {
+    this.redis = deps.redis;
+    this.keys = deps.keys;
+    this.fires = deps.fires;
+    this.config = deps.config;
+    this.now = deps.now ?? Date.now;
+    this.agentNames = new Set(deps.config.agents.keys());
+    this.store = new TriggerStore(deps.redis, deps.keys);
+    this.runs = new RunStore(deps.redis, deps.keys, {
+      historyLimit: deps.config.runHistoryLimit,
+      retentionMs: deps.config.runRetentionMs,
+      eventsMaxLen: deps.config.events.maxLen,
+    });
+    const shared = {
+      redis: this.redis,
+      keys: this.keys,
+      fires: this.fires,
+      store: this.store,
+      now: this.now,
+    };
+    const rules = (caller: Caller, nowMs?: number) => this.rules(caller, nowMs);
+    this.repairs = new TriggerRepair(shared);
+    this.writer = new TriggerWriter({ ...shared, repair: this.repairs, config: this.config, rules });
+    this.queries = new TriggerQueries({ store: this.store, now: this.now, rules });
+  }
+
+  /** The validation rules for a caller at an instant. */
+  rules(caller: Caller, nowMs = this.now()): TriggerRules {
+    const { config } = this;
+    return {
+      nowMs,
+      defaultTimeZone: config.defaultTimeZone,
+      minIntervalMs: config.minIntervalMs,
+      defaults: config.triggerDefaults,
+      maxPromptBytes: config.maxPromptBytes,
+      maxPayloadBytes: config.maxPayloadBytes,
+      agents: this.agentNames,
+      allowTargetUrls: config.allowTargetUrls && caller.role === "admin",
+      blockedHost: blockedHostReason,
+    };
+  }
+
+  /**
+   * Creates or replaces a trigger. An identical write changes nothing (no phase reset, no extra fire); a
+   * changed schedule replaces the pending fire, and the old one never fires; a changed one-shot that had
+   * fired is re-armed.
+   *
+   * @throws TicklerError on bad input (nothing is stored), `already_exists` with ifExists=raise,
+   *   `quota_exceeded`, `conflict` when the trigger stays busy
+   */
+  upsert(
+    userId: string,
+    name: string,
+    body: unknown,
+    opts: { ifExists?: IfExists; caller?: Caller } = {},
+  ): Promise<WriteOutcome> {
+    return this.writer.upsert(userId, name, body, opts);
+  }
+
+  /** Changes some fields of an existing trigger (same rules as upsert; naming a schedule form replaces the old one). */
+  patch(
+    userId: string,
+    name: string,
+    changes: unknown,
+    caller: Caller = SYSTEM_CALLER,
+  ): Promise<WriteOutcome> {
+    return this.writer.patch(userId, name, changes, caller);
+  }
+
+  /** Pauses a trigger: its definition stays, nothing fires until resume. */
+  pause(userId: string, name: string): Promise<WriteOutcome> {
+    return this.writer.setEnabled(userId, name, false);
+  }
+
+  /** Resumes a paused trigger. A one-shot whose time passed meanwhile follows its missed_policy. */
+  resume(userId: string, name: string): Promise<WriteOutcome> {
+    return this.writer.setEnabled(userId, name, true);
+  }
+
+  /** Removes the trigger, its pending job and its scheduler; nothing fires afterwards. */
+  cancel(userId: string, name: string): Promise<void> {
+    return this.writer.cancel(userId, name);
+  }
+
+  /** Fires the trigger now, outside its schedule (a manual run). Works on paused and completed triggers too. */
+  async runNow(
+    userId: string,
+    name: string,
+  ): Promise<{ runId: string; idempotencyKey: string; scheduledAtMs: number }> {
+    return this.writer.runNow(await this.queries.get(userId, name));
+  }
+
+  /** The trigger, or `not_found`. */
+  get(userId: string, name: string): Promise<TriggerRecord> {
+    return this.queries.get(userId, name);
+  }
+
+  /** A user's triggers in name order, filtered by kind and state. */
+  list(
+    userId: string,
+    filter: ListFilter = {},
+    cursor: string | null = null,
+    limit = 50,
+  ): Promise<Page<TriggerRecord>> {
+    return this.queries.list(userId, filter, cursor, limit);
+  }
+
+  /** All triggers in id order (admin). */
+  listAll(cursor: string | null = null, limit = 50): Promise<Page<TriggerRecord>> {
+    return this.queries.listAll(cursor, limit);
+  }
+
+  /** Validates schedule fields without storing anything and returns the next fire times. */
+  preview(
+    input: ScheduleInput,
+    count = 5,
+    caller: Caller = SYSTEM_CALLER,
+  ): { kind: TriggerKind; nextMs: number[]; timezone: string } {
+    return this.queries.preview(input, count, caller);
+  }
+
+  /**
+   * Makes BullMQ match the stored definition of one trigger: re-plans a missing or stale job or scheduler,
+   * removes a scheduler that has no definition or should not run. Safe to run at any time, from any process.
+   */
+  repair(id: string): Promise<RepairResult> {
+    return this.repairs.repair(id);
+  }
+}
