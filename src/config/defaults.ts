@@ -38,6 +38,8 @@ export const DEFAULTS = {
   /** Writes (PUT, PATCH, DELETE, POST) one token may make per window. */
   rateLimitWrites: 600,
   rateLimitWindowMs: 1 * MINUTE,
+  /** With durable_writes: how long a write waits for its replicas before it is answered 503. */
+  durableWriteTimeoutMs: 1 * SECOND,
 } as const;
 
 /** The most partitions a deployment may have. */

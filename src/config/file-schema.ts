@@ -94,6 +94,10 @@ export const fileSchema = z
       "events: { max_len: 10000 }",
     ),
     metrics: section({ public: flag("public") }, "metrics: { public: true }"),
+    durable_writes: section(
+      { replicas: whole("replicas", 1, 1, 16), timeout: duration },
+      "durable_writes: { replicas: 1, timeout: 1s }",
+    ),
     rate_limit: section(
       { writes: whole("writes", 600, 1), per: duration },
       "rate_limit: { writes: 600, per: 1m }",

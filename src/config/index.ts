@@ -73,6 +73,12 @@ export interface Config {
   events: { maxLen: number; keepAliveMs: number };
   /** At most `max` writes per token per `windowMs`. */
   rateLimit: { max: number; windowMs: number };
+  /**
+   * When set, a trigger write is answered only once `replicas` replicas of its Redis primary have it
+   * (WAIT, up to `timeoutMs`), so a failover right after cannot lose it. Null: Redis's asynchronous
+   * replication (a write acknowledged in the last moments before a primary dies may be lost).
+   */
+  durableWrites: { replicas: number; timeoutMs: number } | null;
   /** `public`: /metrics answers without a token. `port`: where a worker-only process serves /metrics and /healthz. */
   metrics: { public: boolean; port: number | null };
 }
@@ -226,6 +232,16 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
       max: file.rate_limit?.writes ?? DEFAULTS.rateLimitWrites,
       windowMs: dur(file.rate_limit?.per, "rate_limit.per", DEFAULTS.rateLimitWindowMs),
     },
+    durableWrites: file.durable_writes
+      ? {
+          replicas: file.durable_writes.replicas ?? 1,
+          timeoutMs: dur(
+            file.durable_writes.timeout,
+            "durable_writes.timeout",
+            DEFAULTS.durableWriteTimeoutMs,
+          ),
+        }
+      : null,
     metrics: {
       public: file.metrics?.public ?? false,
       port:

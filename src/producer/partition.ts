@@ -1,15 +1,18 @@
 import type { Config } from "../config/index.js";
 import type { RedisClient } from "../redis/connection.js";
 import type { Keys } from "../redis/keys.js";
+import { replicasHaving } from "../redis/durability.js";
 import { RunStore } from "../runs/run-store.js";
 import { blockedHostReason } from "../net/address-guard.js";
-import type {
-  IfExists,
-  Page,
-  ScheduleInput,
-  TriggerKind,
-  TriggerRecord,
-  TriggerRules,
+import {
+  TicklerError,
+  triggerId,
+  type IfExists,
+  type Page,
+  type ScheduleInput,
+  type TriggerKind,
+  type TriggerRecord,
+  type TriggerRules,
 } from "../triggers/index.js";
 import type { FireQueue } from "./fire-queue.js";
 import { TriggerQueries } from "./trigger-queries.js";
@@ -104,7 +107,7 @@ export class Partition {
     body: unknown,
     opts: { ifExists?: IfExists; caller?: Caller } = {},
   ): Promise<WriteOutcome> {
-    return this.writer.upsert(userId, name, body, opts);
+    return this.durable(userId, name, this.writer.upsert(userId, name, body, opts));
   }
 
   /** Changes some fields of an existing trigger (same rules as upsert; naming a schedule form replaces the old one). */
@@ -114,22 +117,42 @@ export class Partition {
     changes: unknown,
     caller: Caller = SYSTEM_CALLER,
   ): Promise<WriteOutcome> {
-    return this.writer.patch(userId, name, changes, caller);
+    return this.durable(userId, name, this.writer.patch(userId, name, changes, caller));
   }
 
   /** Pauses a trigger: its definition stays, nothing fires until resume. */
   pause(userId: string, name: string): Promise<WriteOutcome> {
-    return this.writer.setEnabled(userId, name, false);
+    return this.durable(userId, name, this.writer.setEnabled(userId, name, false));
   }
 
   /** Resumes a paused trigger. A one-shot whose time passed meanwhile follows its missed_policy. */
   resume(userId: string, name: string): Promise<WriteOutcome> {
-    return this.writer.setEnabled(userId, name, true);
+    return this.durable(userId, name, this.writer.setEnabled(userId, name, true));
   }
 
   /** Removes the trigger, its pending job and its scheduler; nothing fires afterwards. */
   cancel(userId: string, name: string): Promise<void> {
-    return this.writer.cancel(userId, name);
+    return this.durable(userId, name, this.writer.cancel(userId, name));
+  }
+
+  /**
+   * With `durable_writes`, answers a write only once enough replicas have it. Every outcome waits, an
+   * unchanged one too, so retrying a write whose confirmation timed out confirms it.
+   *
+   * @throws TicklerError `redis_unavailable` when fewer replicas confirmed in time (the write is made on
+   *   the primary; repeating it is safe)
+   */
+  private async durable<T>(userId: string, name: string, write: Promise<T>): Promise<T> {
+    const result = await write;
+    const wanted = this.config.durableWrites;
+    if (!wanted) return result;
+    const key = this.keys.trigger(triggerId(userId, name));
+    const got = await replicasHaving(this.redis, key, wanted.replicas, wanted.timeoutMs);
+    if (got >= wanted.replicas) return result;
+    throw new TicklerError(
+      "redis_unavailable",
+      `written on the Redis primary, but ${got} of the ${wanted.replicas} replicas durable_writes asks for confirmed it within ${wanted.timeoutMs} ms: a failover now could lose it. Repeating the same write is safe`,
+    );
   }
 
   /** Fires the trigger now, outside its schedule (a manual run). Works on paused and completed triggers too. */

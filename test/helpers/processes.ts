@@ -37,7 +37,7 @@ export async function spawnTickler(
 ): Promise<Child> {
   const command = [...wrap, process.execPath, "--import", TSX, CLI, role];
   const child = spawn(command[0]!, command.slice(1), {
-    env: { ...process.env, REDIS_URL, LOG_LEVEL: "info", ...env },
+    env: { ...process.env, REDIS_URL, LOG_LEVEL: "info", ...testPartitions(), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -76,7 +76,7 @@ export async function runTickler(
   timeoutMs = 20_000,
 ): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ["--import", TSX, CLI, ...args], {
-    env: { ...process.env, REDIS_URL, LOG_LEVEL: "info", ...env },
+    env: { ...process.env, REDIS_URL, LOG_LEVEL: "info", ...testPartitions(), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -181,4 +181,10 @@ export function useFleet(
       return env;
     },
   };
+}
+
+/** The partition count the suite runs with (the cluster suite sets one), for child processes. */
+export function testPartitions(): Record<string, string> {
+  const partitions = process.env.TICKLER_TEST_PARTITIONS;
+  return partitions ? { TICKLER_PARTITIONS: partitions } : {};
 }

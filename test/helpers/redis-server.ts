@@ -9,6 +9,8 @@ export interface RedisServer {
   port: number;
   url: string;
   pid: number;
+  /** Whether it is still running. */
+  alive(): boolean;
   /** Stops it (SIGKILL: nothing of it is kept). */
   stop(): Promise<void>;
 }
@@ -59,6 +61,7 @@ export async function startRedisServer(args: string[] = []): Promise<RedisServer
     port,
     url: `redis://127.0.0.1:${port}`,
     pid: child.pid!,
+    alive: () => child.exitCode === null && child.signalCode === null,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;

@@ -14,20 +14,34 @@ export function testPrefix(label = "t"): string {
   return `tt-${label}-${randomBytes(4).toString("hex")}`;
 }
 
-/** Deletes every key under a prefix: untagged (`<prefix>:…`) and partitioned (`{<prefix>:<p>}:…`). */
+/**
+ * Deletes every key under a prefix: untagged (`<prefix>:…`) and partitioned (`{<prefix>:<p>}:…`), on a
+ * standalone Redis or on every master of a cluster.
+ */
 export async function removePrefix(prefix: string, url = REDIS_URL): Promise<void> {
   const redis = new Redis(url);
+  const nodes: Redis[] = [];
   try {
-    for (const pattern of [`${prefix}:*`, `{${prefix}:*`]) {
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.unlink(...keys);
-      } while (cursor !== "0");
-    }
+    const clustered = /cluster_enabled:1/.test(await redis.info("cluster"));
+    if (clustered) {
+      const lines = String(await redis.cluster("NODES"))
+        .trim()
+        .split("\n");
+      for (const line of lines.filter((l) => / master /.test(l.replace(/,/g, " ")) && !/fail/.test(l)))
+        nodes.push(new Redis(Number(/:(\d+)@/.exec(line)?.[1]), "127.0.0.1"));
+    } else nodes.push(redis);
+    for (const node of nodes)
+      for (const pattern of [`${prefix}:*`, `{${prefix}:*`]) {
+        let cursor = "0";
+        do {
+          const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+          cursor = next;
+          // One key per command: on a cluster node, keys of several slots cannot go in one.
+          if (keys.length > 0) await Promise.all(keys.map((key) => node.unlink(key)));
+        } while (cursor !== "0");
+      }
   } finally {
-    redis.disconnect();
+    for (const node of new Set([redis, ...nodes])) node.disconnect();
   }
 }
 
@@ -44,6 +58,10 @@ export function testConfig(
       PORT: "0",
       LOG_LEVEL: process.env.TEST_LOG ?? "silent",
       TICKLER_CONCURRENCY: "20",
+      // The cluster suite runs some files with several partitions.
+      ...(process.env.TICKLER_TEST_PARTITIONS
+        ? { TICKLER_PARTITIONS: process.env.TICKLER_TEST_PARTITIONS }
+        : {}),
       ...env,
     },
     file: {

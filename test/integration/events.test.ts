@@ -51,7 +51,9 @@ describe("GET /v1/events: live run events over SSE", () => {
       .filter((r) => r.trigger_id === "alice/flaky")
       .map((r) => r.status);
     expect(statuses).toEqual(["running", "retrying", "running", "succeeded"]);
-    expect(alice.events.every((e) => e.event === "run" && /^\d+-\d+$/.test(e.id ?? ""))).toBe(true);
+    expect(alice.events.every((e) => e.event === "run" && /^\d+-\d+(_\d+-\d+)*$/.test(e.id ?? ""))).toBe(
+      true,
+    );
 
     await waitFor(
       () => runsOf(admin).some((r) => r.trigger_id === "bob/other" && r.status === "succeeded"),

@@ -1,7 +1,6 @@
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reconcilePass } from "../../src/producer/reconciler.js";
-import { REDIS_URL, removePrefix, startTestTickler, testPrefix, useTickler } from "../helpers/tickler.js";
+import { removePrefix, startTestTickler, testPrefix, useTickler } from "../helpers/tickler.js";
 import { runTickler, writeConfig } from "../helpers/processes.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -265,10 +264,8 @@ describe("a job that comes due before the write that planned it has committed", 
     );
     expect(fx.sink.received).toHaveLength(0);
     // The write commits: the job now matches the stored schedule version and is delivered.
-    const redis = new Redis(REDIS_URL);
-    await redis.hset(`${fx.prefix}:t:w/racing`, "sv", String(newer));
-    await redis.del(lock);
-    redis.disconnect();
+    await producer.redis.hset(producer.keys.trigger("w/racing"), "sv", String(newer));
+    await producer.redis.del(lock);
     const [got] = await fx.sink.waitForCount(1, 5000);
     expect(got!.body.prompt).toBe("racing");
   });

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeConfig } from "../helpers/processes.js";
+import { testPartitions, writeConfig } from "../helpers/processes.js";
 import {
   REDIS_URL,
   removePrefix,
@@ -30,6 +30,7 @@ describe("tickler mcp --user <id>: the tools over MCP on stdio", () => {
         env: {
           ...(process.env as Record<string, string>),
           REDIS_URL,
+          ...testPartitions(),
           TICKLER_PREFIX: prefix,
           TICKLER_CONFIG: writeConfig(file),
           LOG_LEVEL: "silent",
@@ -72,7 +73,7 @@ describe("tickler mcp --user <id>: the tools over MCP on stdio", () => {
 
   it("exits 0 when its stdin closes (the agent went away)", async () => {
     const child = spawn(process.execPath, ["--import", TSX, CLI, "mcp", "--user", "desk"], {
-      env: { ...process.env, REDIS_URL, TICKLER_PREFIX: prefix, LOG_LEVEL: "info" },
+      env: { ...process.env, REDIS_URL, ...testPartitions(), TICKLER_PREFIX: prefix, LOG_LEVEL: "info" },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stderr = "";

@@ -1,0 +1,112 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { Redis } from "ioredis";
+import { startRedisServer, type RedisServer } from "./redis-server.js";
+import { waitFor } from "./wait.js";
+
+const run = promisify(execFile);
+
+/** A Redis Cluster a test started for itself: its own redis-server processes on free loopback ports. */
+export interface RedisCluster {
+  /** Every node, masters first as created (replicas may be promoted later). */
+  nodes: RedisServer[];
+  /** A URL of one node (tickler finds the others from it). */
+  url: string;
+  /** The nodes that are masters now, with the slot ranges they serve. */
+  masters(): Promise<{ port: number; id: string; slots: number }[]>;
+  /** Waits until every node says cluster_state:ok and agrees on the masters. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  /** Stops every node (by pid). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `masters` masters and `replicas` replicas of each with `--cluster-enabled yes`, joins them with
+ * `redis-cli --cluster create`, and resolves once every slot is served. A short node timeout makes a
+ * failover take about two seconds.
+ */
+export async function startRedisCluster(
+  options: { masters?: number; replicas?: number; nodeTimeoutMs?: number } = {},
+): Promise<RedisCluster> {
+  const { masters = 3, replicas = 0, nodeTimeoutMs = 1500 } = options;
+  const nodes = await Promise.all(
+    Array.from({ length: masters * (1 + replicas) }, () =>
+      startRedisServer([
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+        "--cluster-node-timeout",
+        String(nodeTimeoutMs),
+        // A replica of a dead master takes over without waiting out a long data-age check.
+        "--cluster-replica-validity-factor",
+        "0",
+      ]),
+    ),
+  );
+  const cluster: RedisCluster = {
+    nodes,
+    url: nodes[0]!.url,
+    async masters() {
+      const alive = nodes.find((node) => node.alive());
+      if (!alive) return [];
+      const redis = new Redis(alive.port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 1 });
+      try {
+        const text = String(await redis.cluster("NODES"));
+        return text
+          .trim()
+          .split("\n")
+          .map((line) => line.split(" "))
+          .filter((fields) => /master/.test(fields[2] ?? "") && !/fail/.test(fields[2] ?? ""))
+          .map((fields) => ({
+            id: fields[0]!,
+            port: Number(/:(\d+)@/.exec(fields[1] ?? "")?.[1]),
+            slots: fields.slice(8).reduce((sum, range) => {
+              const [from, to = from] = range.split("-").map(Number);
+              return range.startsWith("[") ? sum : sum + ((to ?? 0) - (from ?? 0) + 1);
+            }, 0),
+          }));
+      } finally {
+        redis.disconnect();
+      }
+    },
+    async waitHealthy(timeoutMs = 20_000) {
+      await waitFor(
+        async () => {
+          for (const node of nodes.filter((n) => n.alive())) {
+            const redis = new Redis(node.port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 1 });
+            try {
+              if (!/cluster_state:ok/.test(String(await redis.cluster("INFO")))) return false;
+            } catch {
+              return false;
+            } finally {
+              redis.disconnect();
+            }
+          }
+          const served = (await cluster.masters()).reduce((sum, m) => sum + m.slots, 0);
+          return served === 16384;
+        },
+        "the cluster to serve every slot",
+        timeoutMs,
+      );
+    },
+    async stop() {
+      await Promise.all(nodes.map((node) => node.stop()));
+    },
+  };
+  try {
+    await run("redis-cli", [
+      "--cluster",
+      "create",
+      ...nodes.map((node) => `127.0.0.1:${node.port}`),
+      "--cluster-replicas",
+      String(replicas),
+      "--cluster-yes",
+    ]);
+    await cluster.waitHealthy();
+  } catch (thrown) {
+    await cluster.stop();
+    throw thrown;
+  }
+  return cluster;
+}
