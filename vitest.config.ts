@@ -30,7 +30,7 @@ const ONE_PARTITION = [
   "test/integration/bull-board.test.ts",
   "test/integration/examples.test.ts",
 ];
-const CLUSTER = { globalSetup: ["test/cluster/global-setup.ts"], testTimeout: 60_000, hookTimeout: 60_000 };
+const CLUSTER = { globalSetup: ["test/cluster/global-setup.ts"], testTimeout: 120_000, hookTimeout: 60_000 };
 export default defineConfig({
   test: {
     pool: "forks",

@@ -242,9 +242,22 @@ async function checkServer(
       throw new Error(
         `REDIS_URL selects database ${db}, but a Redis Cluster has only database 0: drop the /${db} from REDIS_URL`,
       );
-    if (clusterNodes !== null) return { url, cluster: clusterNodes };
     const parsed = new URL(url);
-    return { url, cluster: [{ host: parsed.hostname, port: Number(parsed.port || 6379) }] };
+    const given = clusterNodes ?? [{ host: parsed.hostname, port: Number(parsed.port || 6379) }];
+    // Every node the cluster knows, beside the ones given: a client that must reconnect from scratch
+    // (say, after the one node REDIS_URL names died in a failover) starts from any of them.
+    const known = String(await redis.cluster("NODES").catch(() => ""))
+      .split("\n")
+      .flatMap((line) => {
+        const match = /^\S+ ([^\s:]+):(\d+)@\d+\S* (\S+)/.exec(line);
+        return match && !/fail|handshake|noaddr/.test(match[3]!) && match[1] !== ""
+          ? [{ host: match[1]!, port: Number(match[2]) }]
+          : [];
+      });
+    const nodes = [...given, ...known].filter(
+      (node, i, all) => all.findIndex((n) => n.host === node.host && n.port === node.port) === i,
+    );
+    return { url, cluster: nodes };
   }
   if (db > 0) await checkDatabase(redis as Redis, db);
   const master = /^master_host:(.*?)\r?$/m.exec(info)?.[1];

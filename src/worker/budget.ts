@@ -25,8 +25,8 @@ export class Budget {
     }
   }
 
-  /** Deliveries running now. */
-  get running(): number {
-    return this.inFlight;
+  /** Whether a job would run now without waiting. */
+  get hasRoom(): boolean {
+    return this.inFlight < this.size;
   }
 }

@@ -10,6 +10,7 @@ import { QUEUE_NAME } from "../redis/keys.js";
 import { coerceError } from "../triggers/index.js";
 import { Budget } from "./budget.js";
 import { ErrorBackoff } from "./error-backoff.js";
+import { watchStuckWorkers } from "./stuck-workers.js";
 import { baseRun } from "./fire-run.js";
 import { createProcessor, type FireResult, type ProcessorDeps } from "./processor.js";
 
@@ -55,38 +56,6 @@ export function startWorker(deps: WorkerDeps): FireWorker {
   connection.on("error", (error) => logger.debug({ err: error.message }, "worker Redis connection error"));
   const name = workerName();
   const budget = deps.partitions.length > 1 ? new Budget(config.concurrency) : null;
-  const workers = deps.partitions.map((partition) => {
-    const processorDeps: ProcessorDeps = { ...deps, ...partition };
-    const process = createProcessor(processorDeps);
-    const worker = new Worker<FireJobData, FireResult>(
-      QUEUE_NAME,
-      budget ? (job, token, signal) => budget.run(() => process(job, token, signal)) : process,
-      {
-        name,
-        connection,
-        prefix: partition.keys.base,
-        concurrency: config.concurrency,
-        lockDuration: config.worker.lockDurationMs,
-        stalledInterval: config.worker.stalledIntervalMs,
-        maxStalledCount: config.worker.maxStalledCount,
-        ...KEEP_FINISHED,
-        settings: {
-          // The processor computed the wait (Retry-After, jitter) and put it on the error.
-          backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) => {
-            const delayMs = (error as { delayMs?: unknown } | undefined)?.delayMs;
-            return typeof delayMs === "number" ? delayMs : 1000;
-          },
-        },
-      },
-    );
-    worker.on("failed", (job, error) => {
-      if (job && /stalled/i.test(error.message)) recordStalledFailure(processorDeps, job, error);
-    });
-    worker.on("stalled", (jobId) =>
-      logger.warn({ job: jobId }, "a worker died holding this fire; it is being taken over"),
-    );
-    return worker;
-  });
   const backoff = new ErrorBackoff({
     logger,
     pause: async () => {
@@ -96,12 +65,72 @@ export function startWorker(deps: WorkerDeps): FireWorker {
       for (const worker of workers) worker.resume();
     },
   });
-  for (const worker of workers) worker.on("error", (error) => backoff.record(coerceError(error)));
+  /** Jobs each partition's worker is processing now. */
+  const inFlight = deps.partitions.map(() => 0);
+  const startOne = (p: number): Worker<FireJobData, FireResult> => {
+    const partition = deps.partitions[p]!;
+    const processorDeps: ProcessorDeps = { ...deps, ...partition };
+    const process = createProcessor(processorDeps);
+    const counted: typeof process = async (job, token, signal) => {
+      inFlight[p]!++;
+      try {
+        return await (budget ? budget.run(() => process(job, token, signal)) : process(job, token, signal));
+      } finally {
+        inFlight[p]!--;
+      }
+    };
+    const worker = new Worker<FireJobData, FireResult>(QUEUE_NAME, counted, {
+      name,
+      connection,
+      prefix: partition.keys.base,
+      concurrency: config.concurrency,
+      lockDuration: config.worker.lockDurationMs,
+      stalledInterval: config.worker.stalledIntervalMs,
+      maxStalledCount: config.worker.maxStalledCount,
+      ...KEEP_FINISHED,
+      settings: {
+        // The processor computed the wait (Retry-After, jitter) and put it on the error.
+        backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) => {
+          const delayMs = (error as { delayMs?: unknown } | undefined)?.delayMs;
+          return typeof delayMs === "number" ? delayMs : 1000;
+        },
+      },
+    });
+    worker.on("failed", (job, error) => {
+      if (job && /stalled/i.test(error.message)) recordStalledFailure(processorDeps, job, error);
+    });
+    worker.on("stalled", (jobId) =>
+      logger.warn({ job: jobId }, "a worker died holding this fire; it is being taken over"),
+    );
+    worker.on("error", (error) => backoff.record(coerceError(error)));
+    return worker;
+  };
+  const workers = deps.partitions.map((_, p) => startOne(p));
+  // On a Redis Cluster, a failover can leave a worker's blocking connection wedged (BullMQ's own recovery
+  // of it may not come back): an idle worker whose queue has fires overdue is replaced by a fresh one.
+  const watchdog =
+    deps.target.cluster === null
+      ? null
+      : watchStuckWorkers({
+          redis: connection,
+          queues: deps.partitions.map((partition) => partition.fires.queue),
+          idle: (p) => inFlight[p] === 0 && !workers[p]!.isPaused() && (budget?.hasRoom ?? true),
+          replace: async (p, overdueMs) => {
+            logger.warn(
+              { partition: deps.partitions[p]!.keys.partition, overdueMs },
+              "fires are overdue and this worker takes none: replacing its BullMQ worker",
+            );
+            const stuck = workers[p]!;
+            workers[p] = startOne(p);
+            await stuck.close(true).catch(() => undefined);
+          },
+        });
   return {
     workers,
     name,
     async close(timeoutMs = config.worker.shutdownTimeoutMs) {
       backoff.stop();
+      watchdog?.stop();
       let timer: NodeJS.Timeout | undefined;
       const graceful = Promise.all(workers.map((worker) => worker.close(false)));
       const timedOut = new Promise<"timeout">((resolve) => {

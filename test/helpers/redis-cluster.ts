@@ -6,6 +6,14 @@ import { waitFor } from "./wait.js";
 
 const run = promisify(execFile);
 
+/** A key whose slot is in one of `ranges` (the node computes the slots). */
+async function keyOn(redis: Redis, ranges: readonly [number, number][]): Promise<string> {
+  for (let i = 0; ; i++) {
+    const slot = Number(await redis.cluster("KEYSLOT", `probe-${i}`));
+    if (ranges.some(([from, to]) => slot >= from && slot <= to)) return `probe-${i}`;
+  }
+}
+
 /** A Redis Cluster a test started for itself: its own redis-server processes on free loopback ports. */
 export interface RedisCluster {
   /** Every node, masters first as created (replicas may be promoted later). */
@@ -13,7 +21,7 @@ export interface RedisCluster {
   /** A URL of one node (tickler finds the others from it). */
   url: string;
   /** The nodes that are masters now, with the slot ranges they serve. */
-  masters(): Promise<{ port: number; id: string; slots: number }[]>;
+  masters(): Promise<{ port: number; id: string; slots: number; ranges: [number, number][] }[]>;
   /** Waits until every node says cluster_state:ok and agrees on the masters. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Stops every node (by pid). */
@@ -61,10 +69,17 @@ export async function startRedisCluster(
           .map((fields) => ({
             id: fields[0]!,
             port: Number(/:(\d+)@/.exec(fields[1] ?? "")?.[1]),
-            slots: fields.slice(8).reduce((sum, range) => {
-              const [from, to = from] = range.split("-").map(Number);
-              return range.startsWith("[") ? sum : sum + ((to ?? 0) - (from ?? 0) + 1);
-            }, 0),
+            ranges: fields
+              .slice(8)
+              .filter((range) => !range.startsWith("["))
+              .map((range): [number, number] => {
+                const [from = 0, to = from] = range.split("-").map(Number);
+                return [from, to];
+              }),
+          }))
+          .map((master) => ({
+            ...master,
+            slots: master.ranges.reduce((sum, [from, to]) => sum + to - from + 1, 0),
           }));
       } finally {
         redis.disconnect();
@@ -83,8 +98,24 @@ export async function startRedisCluster(
               redis.disconnect();
             }
           }
-          const served = (await cluster.masters()).reduce((sum, m) => sum + m.slots, 0);
-          return served === 16384;
+          const masters = await cluster.masters();
+          if (masters.reduce((sum, m) => sum + m.slots, 0) !== 16384) return false;
+          // Each master's replicas (while enough nodes live to have them) are in sync.
+          if (replicas === 0 || nodes.filter((n) => n.alive()).length < masters.length * (1 + replicas))
+            return true;
+          for (const master of masters) {
+            const redis = new Redis(master.port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 1 });
+            try {
+              const info = await redis.info("replication");
+              if ((info.match(/state=online/g) ?? []).length < replicas) return false;
+              // Online is not yet acknowledging: a write must come back confirmed by WAIT.
+              await redis.set(await keyOn(redis, master.ranges), "1");
+              if ((await redis.wait(replicas, 200)) < replicas) return false;
+            } finally {
+              redis.disconnect();
+            }
+          }
+          return true;
         },
         "the cluster to serve every slot",
         timeoutMs,
