@@ -177,8 +177,8 @@ export function processCpuSeconds(child: ChildProcess): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
 }
 
-export async function ticklerWorkers(redis: Redis7, sink: BenchSink, prefix: string, count: number) {
-  const env = { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, TICKLER_CONFIG: configFile(sink.url), TICKLER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: "info" };
+export async function ticklerWorkers(redis: Pick<Redis7, "url">, sink: BenchSink, prefix: string, count: number, partitions = 1) {
+  const env = { REDIS_URL: redis.url, TICKLER_PARTITIONS: String(partitions), TICKLER_PREFIX: prefix, TICKLER_CONFIG: configFile(sink.url), TICKLER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: "info" };
   return Promise.all(Array.from({ length: count }, () => startProcess([...PROFILE, "dist/cli.js", "worker"], env, /tickler worker started/)));
 }
 
@@ -187,7 +187,7 @@ export async function rawWorkers(redis: Redis7, sink: BenchSink, count: number) 
   return Promise.all(Array.from({ length: count }, () => startProcess([...PROFILE, "--import", "tsx", "bench/raw-worker.ts"], env, /raw worker ready/)));
 }
 
-export async function producerFor(redis: Redis7, prefix: string, partitions = 1): Promise<{ producer: Producer; close(): Promise<void> }> {
+export async function producerFor(redis: Pick<Redis7, "url">, prefix: string, partitions = 1): Promise<{ producer: Producer; close(): Promise<void> }> {
   // The connection a tickler process would open (one write per tick's commands), as a library user gets it.
   const config = loadConfig({ env: { REDIS_URL: redis.url, TICKLER_PREFIX: prefix, TICKLER_PARTITIONS: String(partitions), LOG_LEVEL: "silent" }, file: { min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: "http://127.0.0.1:9/" } } } });
   const stores = await openStores(config, { role: "worker", name: "bench-producer" });
@@ -195,13 +195,13 @@ export async function producerFor(redis: Redis7, prefix: string, partitions = 1)
 }
 
 /** Creates `count` one-shots through the producer (named t<first>, t<first+1>, …), 200 at a time, spread over 100 users. */
-export async function createOneShots(producer: Producer, count: number, at: (i: number) => number, first = 0): Promise<number> {
+export async function createOneShots(producer: Producer, count: number, at: (i: number) => number, first = 0, users = 100): Promise<number> {
   const started = Date.now();
   for (let i = 0; i < count; i += 200) {
     await Promise.all(
       Array.from({ length: Math.min(200, count - i) }, (_, j) => {
         const n = first + i + j;
-        return producer.upsert(`u${n % 100}`, `t${n}`, { prompt: `fire ${n} ${PAD}`, at: new Date(at(n)).toISOString(), allow_past: true });
+        return producer.upsert(`u${n % users}`, `t${n}`, { prompt: `fire ${n} ${PAD}`, at: new Date(at(n)).toISOString(), allow_past: true });
       }),
     );
   }

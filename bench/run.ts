@@ -3,7 +3,7 @@
  * persistence, its own redis-server). Prints a table, writes bench/results/<timestamp>.json and
  * bench/results/latest.json. Never part of `npm test`.
  *
- *   npm run bench                          # all eight scenarios, 3 repetitions each (~15 min)
+ *   npm run bench                          # all nine scenarios, 3 repetitions each (~20 min)
  *   npm run bench -- --reps 1 --only 1,4   # a quick look at some
  *   npm run bench -- --size 100000         # scenario 6 with fewer triggers
  *
@@ -11,7 +11,8 @@
  * (lateness, missing and duplicate slots); 3. a burst of 10,000 one-shots due at one instant; 4.
  * throughput of 20,000 immediate fires with 1 and 2 worker processes; 5. fleet scaling with a 100 ms agent,
  * 1–8 processes (tickler, then raw BullMQ); 6. a million heartbeat triggers (creation, bytes, listing, idle CPU; once, not repeated);
- * 7. the API under 500 PUT/s for 30 s; 8. pg-boss doing 1 and 4. BENCH_CPU_PROF=<dir> and
+ * 7. the API under 500 PUT/s for 30 s; 8. pg-boss doing 1 and 4; 9. partitions over a 3-master Redis Cluster
+ * (bench/cluster.ts). BENCH_CPU_PROF=<dir> and
  * BENCH_REDIS_STATS=1 help find where time goes.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -19,6 +20,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { ChildProcess } from "node:child_process";
 import type { Producer } from "../src/producer/producer.js";
+import { clusterScenario } from "./cluster.js";
 import { pgBoss, postgresAnswers } from "./peers.js";
 import { apiLoad, size } from "./size-api.js";
 import { processCpuSeconds, rawQueue, CONCURRENCY, PAD, ROOT, createOneShots, percentiles, producerFor, quantile, rawWorkers, startRedis, startSink, stopProcess, summary, ticklerWorkers, type BenchSink, type Redis7 } from "./lib.js";
@@ -31,7 +33,7 @@ const REPS = Number(option("--reps") ?? 3) || 3;
 /** `--size 100000`: how many triggers scenario 6 creates (a million by default). */
 const SIZE = Number(option("--size") ?? 1_000_000);
 /** `--only 1,4`: the scenarios to run (all by default). */
-const ONLY = new Set((option("--only") ?? "1,2,3,4,5,6,7,8").split(",").map(Number));
+const ONLY = new Set((option("--only") ?? "1,2,3,4,5,6,7,8,9").split(",").map(Number));
 /** Scenario 1: 2,000 one-shots due at random times over 10 s; lateness = arrival − due. */
 async function lateness(redis: Redis7, sink: BenchSink, rep: number) {
   const N = 2000;
@@ -384,6 +386,22 @@ async function main(): Promise<void> {
           rows.push(`| 5. fleet: agent answers in 100 ms, ${p.replace("p", "")} × ${CONCURRENCY} — deliveries/s (efficiency vs linear) | ${cell(f.perSecond![p])} (${f.efficiency![p]!.median}) | ${cell(f.rawPerSecond![p])} (${f.rawEfficiency![p]!.median}) | ${cell(ratioOf(f.perSecond![p]!, f.rawPerSecond![p]!))} |`);
       } finally {
         await slowSink.close();
+      }
+    }
+    if (ONLY.has(9)) {
+      const runs: Awaited<ReturnType<typeof clusterScenario>>[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        runs.push(await clusterScenario(redis, sink, rep));
+        process.stderr.write(`9. cluster rep ${rep + 1}/${REPS}: ${JSON.stringify(runs.at(-1))}\n`);
+      }
+      results.cluster = runs;
+      const single = summary(runs.map((r) => r["1 (one Redis)"]!.redisUsPerFire));
+      for (const label of Object.keys(runs[0]!)) {
+        const of = (field: "perSecond" | "latenessP99" | "redisUsPerFire") => summary(runs.map((r) => r[label]![field]));
+        const cost = of("redisUsPerFire");
+        const worst = (field: "fireShares" | "cpuShares") => summary(runs.map((r) => Math.max(...r[label]![field])));
+        rows.push(`| 9. partitions ${label}: deliveries/s; lateness p99 (ms) | ${cell(of("perSecond"))}; ${cell(of("latenessP99"))} | | |`);
+        rows.push(`| 9. partitions ${label}: Redis CPU per fire (µs, masters summed; ratio to one Redis); busiest master's share of fires / of Redis CPU | ${cell(cost)}; ${cell(ratioOf(cost, single))}; ${cell(worst("fireShares"))} / ${cell(worst("cpuShares"))} | | |`);
       }
     }
     if (ONLY.has(6)) {

@@ -34,9 +34,9 @@ export interface RedisCluster {
  * failover take about two seconds.
  */
 export async function startRedisCluster(
-  options: { masters?: number; replicas?: number; nodeTimeoutMs?: number } = {},
+  options: { masters?: number; replicas?: number; nodeTimeoutMs?: number; args?: string[] } = {},
 ): Promise<RedisCluster> {
-  const { masters = 3, replicas = 0, nodeTimeoutMs = 1500 } = options;
+  const { masters = 3, replicas = 0, nodeTimeoutMs = 1500, args = [] } = options;
   const nodes = await Promise.all(
     Array.from({ length: masters * (1 + replicas) }, () =>
       startRedisServer([
@@ -49,6 +49,7 @@ export async function startRedisCluster(
         // A replica of a dead master takes over without waiting out a long data-age check.
         "--cluster-replica-validity-factor",
         "0",
+        ...args,
       ]),
     ),
   );

@@ -102,9 +102,7 @@ describe("with partitions: 4", () => {
       // The same hash under another partition's number is no run at all.
       const other = runId.replace(/^run_(\d+)\./, (_, p: string) => `run_${(Number(p) + 1) % PARTITIONS}.`);
       expect((await fx.t.api("GET", `/v1/runs/${other}`, undefined, as)).status).toBe(404);
-      expect((await fx.t.api("GET", `/v1/runs/${runId.replace(/\.\w/, ".")}`, undefined, as)).status).toBe(
-        404,
-      );
+      expect((await fx.t.api("GET", `/v1/runs/${runId.slice(0, -1)}`, undefined, as)).status).toBe(404);
     }
     for (const user of fireUsers)
       expect((await fx.t.api("DELETE", `/v1/users/${user}/triggers/beat`, undefined, as)).status).toBe(200);
