@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig } from "./config/index.js";
+import { ConfigError, MAX_PARTITIONS, loadConfig } from "./config/index.js";
+import { repartition } from "./producer/repartition.js";
 import { createLogger } from "./logger.js";
 import { displayRedisUrl } from "./redis/connection.js";
 import {
@@ -25,12 +26,17 @@ Roles:
   worker    a delivery worker only (run as many as you like, on any hosts)
   mcp       the agent tools over MCP on stdio, for one user: tickler mcp --user <id>
 
+Maintenance:
+  repartition --to <N> [--dry-run]   move every trigger to N partitions (every process stopped first)
+
 Environment:
   REDIS_URL            Redis to use (default redis://127.0.0.1:6379; with "all", when it is unset and
                        nothing answers there, a private redis-server is started with its data in ./data)
   TICKLER_CONFIG       YAML config file (default ./tickler.yaml when it exists)
   HOST, PORT           where the API listens (default 127.0.0.1:3000)
+  REDIS_CLUSTER_NODES  Redis Cluster nodes to start from, host:port,host:port (else REDIS_URL's node)
   TICKLER_PREFIX       Redis key prefix (default tickler)
+  TICKLER_PARTITIONS   partitions the triggers are spread over (default 1; the same in every process)
   TICKLER_CONCURRENCY  deliveries in flight per worker process (default 50)
   LOG_LEVEL            fatal|error|warn|info|debug|trace|silent (default info)
 
@@ -58,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === "mcp") return runMcp(rest);
+  if (command === "repartition") return runRepartition(rest);
   if (!(ROLES as readonly string[]).includes(command)) {
     console.error(`tickler: unknown role "${command}"; use one of ${ROLES.join(", ")} (tickler --help)`);
     return 2;
@@ -159,6 +166,42 @@ function drainOnSignal(stop: () => Promise<void>, logger: ReturnType<typeof crea
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     process.on("SIGINT", () => onSignal("SIGINT"));
   });
+}
+
+const REPARTITION_HELP = `tickler repartition --to <N> [--dry-run] — moves every trigger to N partitions.
+
+Stop every tickler process of the deployment first (it refuses while workers are connected). Each trigger
+keeps its definition, fire count and phase; its pending fire is planned in its new partition. Run history
+stays behind and expires after run_retention. If it stops halfway, run it again: it resumes, and until it
+has finished no tickler process starts. Then start every process with TICKLER_PARTITIONS=<N>.
+With --dry-run it counts what would move and changes nothing.`;
+
+/** \`tickler repartition --to <N>\`: moves the data between partition counts. */
+async function runRepartition(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(REPARTITION_HELP);
+    return 0;
+  }
+  const at = args.indexOf("--to");
+  const to = at >= 0 ? Number(args[at + 1]) : NaN;
+  const dryRun = args.includes("--dry-run");
+  const extra = args.filter((arg, i) => i !== at && i !== at + 1 && arg !== "--dry-run");
+  if (!Number.isInteger(to) || to < 1 || to > MAX_PARTITIONS || extra.length > 0) {
+    console.error(
+      `tickler repartition: ${extra.length > 0 ? `unexpected argument "${extra[0]}"` : `--to <N> is required, a whole number from 1 to ${MAX_PARTITIONS}`} (tickler repartition --help)`,
+    );
+    return 2;
+  }
+  try {
+    const report = await repartition(loadConfig(), to, { dryRun, log: (line) => console.error(line) });
+    console.log(
+      `${dryRun ? "would move" : "moved"} ${report.moved} trigger(s) from ${report.from} to ${report.to} partition layout; ${report.stayed} stayed where they were${report.resumed ? `, ${report.resumed} had been moved by an earlier run` : ""}`,
+    );
+    return 0;
+  } catch (thrown) {
+    console.error(`tickler repartition: ${coerceError(thrown).message}`);
+    return 1;
+  }
 }
 
 const MCP_HELP = `tickler mcp --user <id> — the schedule tools over MCP on stdio, acting for one user.

@@ -1,8 +1,11 @@
 import type { RedisClient } from "../redis/connection.js";
 import { keysFor, type Layout } from "../redis/keys.js";
 
+/** The partition-count record while `tickler repartition` moves the data: `moving <from> -> <to>`. */
+export const MOVING = "moving ";
+
 /** How a layout is written in its deployment's partition-count key: `1` (untagged keys) or `<N> tagged`. */
-function describe(layout: Layout): string {
+export function describeLayout(layout: Layout): string {
   return layout.keys[0]!.partition === null ? String(layout.partitions) : `${layout.partitions} tagged`;
 }
 
@@ -21,7 +24,7 @@ function inWords(stored: string): string {
  * @throws Error saying what the data has, what the process is configured with, and what to do
  */
 export async function checkPartitionCount(redis: RedisClient, layout: Layout): Promise<void> {
-  const wanted = describe(layout);
+  const wanted = describeLayout(layout);
   let stored = await redis.get(layout.partitionCount);
   if (stored === null) {
     const legacy = keysFor(layout.prefix);
@@ -33,7 +36,11 @@ export async function checkPartitionCount(redis: RedisClient, layout: Layout): P
     }
   }
   if (stored === wanted) return;
+  if (stored.startsWith(MOVING))
+    throw new Error(
+      `the data under prefix "${layout.prefix}" is being moved between partition counts (${stored.slice(MOVING.length)}): let tickler repartition finish (run it again if it stopped), then start tickler with the new count`,
+    );
   throw new Error(
-    `the data under prefix "${layout.prefix}" was written with ${inWords(stored)}, but this process is configured with ${inWords(wanted)}: every process of a deployment must use the same layout. Set partitions (tickler.yaml) or TICKLER_PARTITIONS back to ${stored.split(" ")[0]}, or move the data with \`tickler repartition\` (README: "Changing the partition count")`,
+    `the data under prefix "${layout.prefix}" was written with ${inWords(stored)}, but this process is configured with ${inWords(wanted)}: every process of a deployment must use the same layout. Set partitions (tickler.yaml) or TICKLER_PARTITIONS back to ${stored.split(" ")[0]}, or stop every process and move the data with \`tickler repartition --to ${layout.partitions}\` (README: "Changing the partition count")`,
   );
 }

@@ -51,4 +51,32 @@ describe("the Docker Compose file and the image's build context", () => {
       .filter((line) => line !== "" && !line.startsWith("#"));
     expect(ignored).toEqual(expect.arrayContaining(["node_modules", "data", "dist", ".git"]));
   });
+
+  it("has a cluster file whose six nodes are joined once before the API and workers start, all with one partition count", () => {
+    const cluster = parse(read("docker-compose.cluster.yml"), { merge: true }) as {
+      services: Record<
+        string,
+        {
+          command?: string[];
+          environment?: Record<string, string>;
+          depends_on?: Record<string, { condition: string }>;
+        }
+      >;
+    };
+    const nodes = Object.keys(cluster.services).filter((name) => name.startsWith("redis-node-"));
+    expect(nodes).toHaveLength(6);
+    for (const node of nodes)
+      expect(cluster.services[node]!.command!.join(" ")).toContain("--cluster-enabled yes");
+    const init = cluster.services["redis-cluster-init"]!;
+    expect(init.command!.join(" ")).toMatch(/--cluster create .*--cluster-replicas 1 --cluster-yes/);
+    expect(Object.keys(init.depends_on!).sort()).toEqual([...nodes].sort());
+    const { api, worker } = cluster.services;
+    for (const service of [api!, worker!]) {
+      expect(service.environment!.REDIS_URL).toBe("redis://redis-node-1:6379");
+      expect(service.depends_on).toEqual({
+        "redis-cluster-init": { condition: "service_completed_successfully" },
+      });
+    }
+    expect(api!.environment!.TICKLER_PARTITIONS).toBe(worker!.environment!.TICKLER_PARTITIONS);
+  });
 });
