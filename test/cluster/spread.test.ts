@@ -59,7 +59,7 @@ describe("with partitions: 16 on a 3-master Redis Cluster", () => {
     const untagged = all.filter((key) => !key.startsWith(`{${fx.prefix}:`));
     // Deployment-wide: the partition count (and, once the API is written to, rate-limit counters).
     expect(untagged).toEqual([`${fx.prefix}:partitions`]);
-    const partitionsSeen = new Set(all.flatMap((key) => /^\{[^:]+:(\d+)\}/.exec(key)?.[1] ?? []));
+    const partitionsSeen = new Set(all.flatMap((key) => /^\{[^:]+:(\d+)(?:\.\d+)?\}/.exec(key)?.[1] ?? []));
     expect(partitionsSeen.size).toBe(16);
   });
 });
