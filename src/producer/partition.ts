@@ -93,14 +93,7 @@ export class Partition {
     };
   }
 
-  /**
-   * Creates or replaces a trigger. An identical write changes nothing (no phase reset, no extra fire); a
-   * changed schedule replaces the pending fire, and the old one never fires; a changed one-shot that had
-   * fired is re-armed.
-   *
-   * @throws TicklerError on bad input (nothing is stored), `already_exists` with ifExists=raise,
-   *   `quota_exceeded`, `conflict` when the trigger stays busy
-   */
+  /** See `Producer.upsert`. */
   upsert(
     userId: string,
     name: string,
@@ -110,7 +103,7 @@ export class Partition {
     return this.durable(userId, name, this.writer.upsert(userId, name, body, opts));
   }
 
-  /** Changes some fields of an existing trigger (same rules as upsert; naming a schedule form replaces the old one). */
+  /** See `Producer.patch`. */
   patch(
     userId: string,
     name: string,
@@ -120,17 +113,17 @@ export class Partition {
     return this.durable(userId, name, this.writer.patch(userId, name, changes, caller));
   }
 
-  /** Pauses a trigger: its definition stays, nothing fires until resume. */
+  /** See `Producer.pause`. */
   pause(userId: string, name: string): Promise<WriteOutcome> {
     return this.durable(userId, name, this.writer.setEnabled(userId, name, false));
   }
 
-  /** Resumes a paused trigger. A one-shot whose time passed meanwhile follows its missed_policy. */
+  /** See `Producer.resume`. */
   resume(userId: string, name: string): Promise<WriteOutcome> {
     return this.durable(userId, name, this.writer.setEnabled(userId, name, true));
   }
 
-  /** Removes the trigger, its pending job and its scheduler; nothing fires afterwards. */
+  /** See `Producer.cancel`. */
   cancel(userId: string, name: string): Promise<void> {
     return this.durable(userId, name, this.writer.cancel(userId, name));
   }
@@ -155,7 +148,7 @@ export class Partition {
     );
   }
 
-  /** Fires the trigger now, outside its schedule (a manual run). Works on paused and completed triggers too. */
+  /** See `Producer.runNow`. */
   async runNow(
     userId: string,
     name: string,
@@ -163,12 +156,12 @@ export class Partition {
     return this.writer.runNow(await this.queries.get(userId, name));
   }
 
-  /** The trigger, or `not_found`. */
+  /** See `Producer.get`. */
   get(userId: string, name: string): Promise<TriggerRecord> {
     return this.queries.get(userId, name);
   }
 
-  /** A user's triggers in name order, filtered by kind and state. */
+  /** See `Producer.list`. */
   list(
     userId: string,
     filter: ListFilter = {},
@@ -178,12 +171,12 @@ export class Partition {
     return this.queries.list(userId, filter, cursor, limit);
   }
 
-  /** All triggers in id order (admin). */
+  /** See `Producer.listAll`. */
   listAll(cursor: string | null = null, limit = 50): Promise<Page<TriggerRecord>> {
     return this.queries.listAll(cursor, limit);
   }
 
-  /** Validates schedule fields without storing anything and returns the next fire times. */
+  /** See `Producer.preview`. */
   preview(
     input: ScheduleInput,
     count = 5,
@@ -192,10 +185,7 @@ export class Partition {
     return this.queries.preview(input, count, caller);
   }
 
-  /**
-   * Makes BullMQ match the stored definition of one trigger: re-plans a missing or stale job or scheduler,
-   * removes a scheduler that has no definition or should not run. Safe to run at any time, from any process.
-   */
+  /** See `Producer.repair`. */
   repair(id: string): Promise<RepairResult> {
     return this.repairs.repair(id);
   }
