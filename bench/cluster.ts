@@ -7,7 +7,7 @@
 import { Redis } from "ioredis";
 import { layoutFor } from "../src/redis/keys.js";
 import { startRedisCluster } from "../test/helpers/redis-cluster.js";
-import { createOneShots, percentiles, producerFor, stopProcess, ticklerWorkers, type BenchSink, type Redis7 } from "./lib.js";
+import { createOneShots, percentiles, producerFor, redisInfo, startRedis, stopProcess, ticklerWorkers, type BenchSink, type Redis7 } from "./lib.js";
 
 const FIRES = 20_000;
 const LATE = 2_000;
@@ -120,4 +120,31 @@ export async function clusterScenario(single: Redis7, sink: BenchSink, rep: numb
     await cluster.stop();
   }
   return out;
+}
+
+/**
+ * Scenario 9's memory figure: Redis bytes per trigger for `count` heartbeats (every 1 h, 300-byte prompt,
+ * count/100 users, as scenario 6) with `partitions` partitions, each count on a fresh standalone Redis
+ * (the layout is the same on a cluster; its keys only carry the tag).
+ */
+export async function bytesPerTrigger(count: number, partitions: number): Promise<number> {
+  const redis = await startRedis(100);
+  try {
+    const used = async () => Number(/used_memory:(\d+)/.exec(await redisInfo(redis, "memory"))![1]);
+    const { producer, close } = await producerFor(redis, "size", partitions);
+    const before = await used();
+    for (let i = 0; i < count; i += 10_000) {
+      const items = Array.from({ length: Math.min(10_000, count - i) }, (_, j) => {
+        const n = i + j;
+        return { userId: `user${n % (count / 100)}`, name: `beat-${n}`, body: { prompt: "p".repeat(300), every: "1h" } };
+      });
+      const failed = (await producer.upsertMany(items, { concurrency: 256 })).find((r) => "error" in r);
+      if (failed) throw new Error(`upsertMany refused an item: ${JSON.stringify(failed)}`);
+    }
+    const bytes = Math.round(((await used()) - before) / count);
+    await close();
+    return bytes;
+  } finally {
+    await redis.stop();
+  }
 }

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { ChildProcess } from "node:child_process";
 import type { Producer } from "../src/producer/producer.js";
-import { clusterScenario } from "./cluster.js";
+import { bytesPerTrigger, clusterScenario } from "./cluster.js";
 import { pgBoss, postgresAnswers } from "./peers.js";
 import { apiLoad, size } from "./size-api.js";
 import { processCpuSeconds, rawQueue, CONCURRENCY, PAD, ROOT, createOneShots, percentiles, producerFor, quantile, rawWorkers, startRedis, startSink, stopProcess, summary, ticklerWorkers, type BenchSink, type Redis7 } from "./lib.js";
@@ -403,6 +403,11 @@ async function main(): Promise<void> {
         rows.push(`| 9. partitions ${label}: deliveries/s; lateness p99 (ms) | ${cell(of("perSecond"))}; ${cell(of("latenessP99"))} | | |`);
         rows.push(`| 9. partitions ${label}: Redis CPU per fire (µs, masters summed; ratio to one Redis); busiest master's share of fires / of Redis CPU | ${cell(cost)}; ${cell(ratioOf(cost, single))}; ${cell(worst("fireShares"))} / ${cell(worst("cpuShares"))} | | |`);
       }
+      // Bytes per trigger do not depend on the machine's load: measured once per layout.
+      const memory: Record<string, number> = {};
+      for (const partitions of [1, 12]) memory[partitions] = await bytesPerTrigger(SIZE, partitions);
+      results.clusterMemory = memory;
+      rows.push(`| 9. memory: Redis bytes per trigger, ${SIZE.toLocaleString("en-US")} heartbeats, 1 partition / 12 partitions | ${memory[1]} / ${memory[12]} | | ${Math.round((memory[12]! / memory[1]!) * 100) / 100} |`);
     }
     if (ONLY.has(6)) {
       // Once, not REPS times: a million triggers take minutes to create, and each figure is already an
