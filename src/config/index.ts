@@ -13,7 +13,9 @@ import {
   type TriggerDefaults,
   type TriggerInput,
 } from "../triggers/index.js";
+import { ConfigError } from "./config-error.js";
 import { DEFAULTS, MAX_PARTITIONS } from "./defaults.js";
+import { nonEmpty, readClusterNodes, readInt, readLogLevel, readPrefix, readRedisUrl } from "./env-values.js";
 import { fileSchema, type ConfigFile } from "./file-schema.js";
 
 /** A principal a bearer token maps to. */
@@ -83,10 +85,7 @@ export interface Config {
   metrics: { public: boolean; port: number | null };
 }
 
-/** A configuration problem: one line naming the variable or key and what it accepts. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
+export { ConfigError } from "./config-error.js";
 
 export { DEFAULTS, MAX_PARTITIONS } from "./defaults.js";
 export type { ConfigFile } from "./file-schema.js";
@@ -185,16 +184,7 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
   };
   const worker = file.worker ?? {};
   return {
-    redisUrl: readRedisUrl(env.REDIS_URL),
-    redisUrlFromEnv: nonEmpty(env.REDIS_URL) !== undefined || nonEmpty(env.REDIS_CLUSTER_NODES) !== undefined,
-    redisClusterNodes: readClusterNodes(env.REDIS_CLUSTER_NODES),
-    partitions: readInt(
-      env.TICKLER_PARTITIONS,
-      "TICKLER_PARTITIONS",
-      file.partitions ?? DEFAULTS.partitions,
-      1,
-      MAX_PARTITIONS,
-    ),
+    ...readRedisSettings(file, env, dur),
     host: nonEmpty(env.HOST) ?? DEFAULTS.host,
     port: readInt(env.PORT, "PORT", DEFAULTS.port, 0, 65535),
     prefix: readPrefix(env.TICKLER_PREFIX),
@@ -232,16 +222,6 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
       max: file.rate_limit?.writes ?? DEFAULTS.rateLimitWrites,
       windowMs: dur(file.rate_limit?.per, "rate_limit.per", DEFAULTS.rateLimitWindowMs),
     },
-    durableWrites: file.durable_writes
-      ? {
-          replicas: file.durable_writes.replicas ?? 1,
-          timeoutMs: dur(
-            file.durable_writes.timeout,
-            "durable_writes.timeout",
-            DEFAULTS.durableWriteTimeoutMs,
-          ),
-        }
-      : null,
     metrics: {
       public: file.metrics?.public ?? false,
       port:
@@ -256,6 +236,36 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
   };
 }
 
+/** Where the Redis is, how the triggers are spread over it, and how durable a write must be. */
+function readRedisSettings(
+  file: ConfigFile,
+  env: NodeJS.ProcessEnv,
+  dur: (value: string | number | undefined, key: string, fallback: number) => number,
+): Pick<Config, "redisUrl" | "redisUrlFromEnv" | "redisClusterNodes" | "partitions" | "durableWrites"> {
+  return {
+    redisUrl: readRedisUrl(env.REDIS_URL),
+    redisUrlFromEnv: nonEmpty(env.REDIS_URL) !== undefined || nonEmpty(env.REDIS_CLUSTER_NODES) !== undefined,
+    redisClusterNodes: readClusterNodes(env.REDIS_CLUSTER_NODES),
+    partitions: readInt(
+      env.TICKLER_PARTITIONS,
+      "TICKLER_PARTITIONS",
+      file.partitions ?? DEFAULTS.partitions,
+      1,
+      MAX_PARTITIONS,
+    ),
+    durableWrites: file.durable_writes
+      ? {
+          replicas: file.durable_writes.replicas ?? 1,
+          timeoutMs: dur(
+            file.durable_writes.timeout,
+            "durable_writes.timeout",
+            DEFAULTS.durableWriteTimeoutMs,
+          ),
+        }
+      : null,
+  };
+}
+
 function wrap<T>(where: string, read: () => T): T {
   try {
     return read();
@@ -263,74 +273,6 @@ function wrap<T>(where: string, read: () => T): T {
     if (thrown instanceof TicklerError) throw new ConfigError(`${where}: ${thrown.message}`);
     throw thrown;
   }
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === "" ? undefined : value.trim();
-}
-
-function readRedisUrl(value: string | undefined): string {
-  const url = nonEmpty(value) ?? DEFAULTS.redisUrl;
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") throw new Error("scheme");
-  } catch {
-    throw new ConfigError(
-      `REDIS_URL: "${url}" is not a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379)`,
-    );
-  }
-  const db = new URL(url).pathname.replace(/^\//, "");
-  if (db !== "" && !/^\d{1,5}$/.test(db))
-    throw new ConfigError(
-      `REDIS_URL: the path names the database and must be a number, got "/${db}" (e.g. redis://127.0.0.1:6379/0)`,
-    );
-  return url;
-}
-
-function readClusterNodes(value: string | undefined): { host: string; port: number }[] | null {
-  const text = nonEmpty(value);
-  if (text === undefined) return null;
-  return text.split(",").map((entry) => {
-    const match = /^\s*(?:redis:\/\/)?([A-Za-z0-9_.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\/?\s*$/.exec(entry);
-    if (!match || Number(match[2]) > 65535)
-      throw new ConfigError(
-        `REDIS_CLUSTER_NODES: "${entry.trim()}" is not a host:port (e.g. REDIS_CLUSTER_NODES=10.0.0.1:7000,10.0.0.2:7000; credentials and TLS come from REDIS_URL)`,
-      );
-    return { host: match[1]!.replace(/^\[|\]$/g, ""), port: Number(match[2]) };
-  });
-}
-
-function readInt(
-  value: string | undefined,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const text = nonEmpty(value);
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new ConfigError(`${name}: "${text}" is not a whole number from ${min} to ${max}`);
-  }
-  return Number(text);
-}
-
-function readPrefix(value: string | undefined): string {
-  const prefix = nonEmpty(value) ?? DEFAULTS.prefix;
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
-    throw new ConfigError(
-      `TICKLER_PREFIX: "${prefix}" must be 1–64 letters, digits, _ . or - (no ":" or spaces)`,
-    );
-  }
-  return prefix;
-}
-
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
-function readLogLevel(value: string | undefined): string {
-  const level = (nonEmpty(value) ?? DEFAULTS.logLevel).toLowerCase();
-  if (!LOG_LEVELS.includes(level))
-    throw new ConfigError(`LOG_LEVEL: "${level}" is not one of ${LOG_LEVELS.join(", ")}`);
-  return level;
 }
 
 function readTokens(tokens: NonNullable<ConfigFile["tokens"]>, where: string): Map<string, Principal> {

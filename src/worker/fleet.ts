@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
 import { KEEP_FINISHED, slotOf, type FireJobData } from "../producer/fire-queue.js";
 import type { Partition } from "../producer/partition.js";
-import { openConnection, type RedisTarget } from "../redis/connection.js";
+import { openConnection, type RedisClient, type RedisTarget } from "../redis/connection.js";
 import { QUEUE_NAME } from "../redis/keys.js";
 import { coerceError } from "../triggers/index.js";
 import { Budget } from "./budget.js";
@@ -67,44 +67,8 @@ export function startWorker(deps: WorkerDeps): FireWorker {
   });
   /** Jobs each partition's worker is processing now. */
   const inFlight = deps.partitions.map(() => 0);
-  const startOne = (p: number): Worker<FireJobData, FireResult> => {
-    const partition = deps.partitions[p]!;
-    const processorDeps: ProcessorDeps = { ...deps, ...partition };
-    const process = createProcessor(processorDeps);
-    const counted: typeof process = async (job, token, signal) => {
-      inFlight[p]!++;
-      try {
-        return await (budget ? budget.run(() => process(job, token, signal)) : process(job, token, signal));
-      } finally {
-        inFlight[p]!--;
-      }
-    };
-    const worker = new Worker<FireJobData, FireResult>(QUEUE_NAME, counted, {
-      name,
-      connection,
-      prefix: partition.keys.base,
-      concurrency: config.concurrency,
-      lockDuration: config.worker.lockDurationMs,
-      stalledInterval: config.worker.stalledIntervalMs,
-      maxStalledCount: config.worker.maxStalledCount,
-      ...KEEP_FINISHED,
-      settings: {
-        // The processor computed the wait (Retry-After, jitter) and put it on the error.
-        backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) => {
-          const delayMs = (error as { delayMs?: unknown } | undefined)?.delayMs;
-          return typeof delayMs === "number" ? delayMs : 1000;
-        },
-      },
-    });
-    worker.on("failed", (job, error) => {
-      if (job && /stalled/i.test(error.message)) recordStalledFailure(processorDeps, job, error);
-    });
-    worker.on("stalled", (jobId) =>
-      logger.warn({ job: jobId }, "a worker died holding this fire; it is being taken over"),
-    );
-    worker.on("error", (error) => backoff.record(coerceError(error)));
-    return worker;
-  };
+  const startOne = (p: number): Worker<FireJobData, FireResult> =>
+    partitionWorker(deps, p, { connection, name, budget, backoff, inFlight });
   const workers = deps.partitions.map((_, p) => startOne(p));
   // On a Redis Cluster, a failover can leave a worker's blocking connection wedged (BullMQ's own recovery
   // of it may not come back): an idle worker whose queue has fires overdue is replaced by a fresh one.
@@ -131,22 +95,82 @@ export function startWorker(deps: WorkerDeps): FireWorker {
     async close(timeoutMs = config.worker.shutdownTimeoutMs) {
       backoff.stop();
       watchdog?.stop();
-      let timer: NodeJS.Timeout | undefined;
-      const graceful = Promise.all(workers.map((worker) => worker.close(false)));
-      const timedOut = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), timeoutMs);
-      });
-      if ((await Promise.race([graceful, timedOut])) === "timeout") {
-        logger.warn(
-          { timeoutMs },
-          "deliveries still in flight at shutdown; their jobs will be taken over by another worker",
-        );
-        await Promise.all(workers.map((worker) => worker.close(true)));
-      }
-      clearTimeout(timer);
+      await closeGracefully(workers, timeoutMs, logger);
       await connection.quit().catch(() => connection.disconnect());
     },
   };
+}
+
+/** What a process's partition workers share: its connection, name, budget, error backoff, in-flight counts. */
+interface Shared {
+  connection: RedisClient;
+  name: string;
+  budget: Budget | null;
+  backoff: ErrorBackoff;
+  inFlight: number[];
+}
+
+/** The BullMQ Worker of partition `p`, counting its jobs in flight and running each within the budget. */
+function partitionWorker(deps: WorkerDeps, p: number, shared: Shared): Worker<FireJobData, FireResult> {
+  const { config, logger } = deps;
+  const { budget, inFlight } = shared;
+  const partition = deps.partitions[p]!;
+  const processorDeps: ProcessorDeps = { ...deps, ...partition };
+  const process = createProcessor(processorDeps);
+  const counted: typeof process = async (job, token, signal) => {
+    inFlight[p]!++;
+    try {
+      return await (budget ? budget.run(() => process(job, token, signal)) : process(job, token, signal));
+    } finally {
+      inFlight[p]!--;
+    }
+  };
+  const worker = new Worker<FireJobData, FireResult>(QUEUE_NAME, counted, {
+    name: shared.name,
+    connection: shared.connection,
+    prefix: partition.keys.base,
+    concurrency: config.concurrency,
+    lockDuration: config.worker.lockDurationMs,
+    stalledInterval: config.worker.stalledIntervalMs,
+    maxStalledCount: config.worker.maxStalledCount,
+    ...KEEP_FINISHED,
+    settings: {
+      // The processor computed the wait (Retry-After, jitter) and put it on the error.
+      backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) => {
+        const delayMs = (error as { delayMs?: unknown } | undefined)?.delayMs;
+        return typeof delayMs === "number" ? delayMs : 1000;
+      },
+    },
+  });
+  worker.on("failed", (job, error) => {
+    if (job && /stalled/i.test(error.message)) recordStalledFailure(processorDeps, job, error);
+  });
+  worker.on("stalled", (jobId) =>
+    logger.warn({ job: jobId }, "a worker died holding this fire; it is being taken over"),
+  );
+  worker.on("error", (error) => shared.backoff.record(coerceError(error)));
+  return worker;
+}
+
+/** Lets in-flight deliveries finish for up to `timeoutMs`, then closes the workers regardless. */
+async function closeGracefully(
+  workers: readonly Worker<FireJobData, FireResult>[],
+  timeoutMs: number,
+  logger: Logger,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = Promise.all(workers.map((worker) => worker.close(false)));
+  const timedOut = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
+  });
+  if ((await Promise.race([graceful, timedOut])) === "timeout") {
+    logger.warn(
+      { timeoutMs },
+      "deliveries still in flight at shutdown; their jobs will be taken over by another worker",
+    );
+    await Promise.all(workers.map((worker) => worker.close(true)));
+  }
+  clearTimeout(timer);
 }
 
 /**

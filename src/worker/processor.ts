@@ -84,16 +84,14 @@ export function createProcessor(deps: ProcessorDeps) {
           await ctx.runs.save([missed(ctx, pickup, existing, "trigger was rescheduled; not delivered")]);
         ctx.log.debug({ job: job.id, tid: data.tid }, "dropped a fire of a replaced schedule");
         return { outcome: "dropped", reason: "superseded" };
-      case "miss_paused":
-        await recorder.finish(
-          decision.record,
-          existing ?? baseRun(data.tid, pickup.slot, data, ctx.now(), ctx.keys),
-          {
-            status: "missed",
-            error: "trigger is paused; not delivered",
-          },
-        );
+      case "miss_paused": {
+        const run = existing ?? baseRun(data.tid, pickup.slot, data, ctx.now(), ctx.keys);
+        await recorder.finish(decision.record, run, {
+          status: "missed",
+          error: "trigger is paused; not delivered",
+        });
         return { outcome: "dropped", reason: "paused" };
+      }
       case "complete":
         if (decision.markCompleted) await recorder.markCompleted(decision.record);
         if (decision.record.schedule.kind !== "once") await ctx.fires.removeScheduler(data.tid);
