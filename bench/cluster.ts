@@ -6,8 +6,18 @@
  */
 import { Redis } from "ioredis";
 import { layoutFor } from "../src/redis/keys.js";
-import { startRedisCluster } from "../test/helpers/redis-cluster.js";
-import { createOneShots, percentiles, producerFor, redisInfo, startRedis, stopProcess, ticklerWorkers, type BenchSink, type Redis7 } from "./lib.js";
+import { clusterMasters, slotOwner, startRedisCluster } from "../test/helpers/redis-cluster.js";
+import {
+  createOneShots,
+  percentiles,
+  producerFor,
+  redisInfo,
+  startRedis,
+  stopProcess,
+  ticklerWorkers,
+  type BenchSink,
+  type Redis7,
+} from "./lib.js";
 
 const FIRES = 20_000;
 const LATE = 2_000;
@@ -29,11 +39,7 @@ async function masterPorts(url: string): Promise<number[]> {
   const redis = new Redis(url);
   try {
     if (!/cluster_enabled:1/.test(await redis.info("cluster"))) return [Number(new URL(url).port)];
-    return String(await redis.cluster("NODES"))
-      .trim()
-      .split("\n")
-      .filter((line) => line.split(" ")[2]?.includes("master"))
-      .map((line) => Number(/:(\d+)@/.exec(line)?.[1]));
+    return (await clusterMasters(redis)).map((master) => master.port);
   } finally {
     redis.disconnect();
   }
@@ -55,20 +61,18 @@ async function ownersOf(url: string, prefix: string, partitions: number, ports: 
   if (ports.length === 1) return Array.from({ length: partitions }, () => ports[0]!);
   const redis = new Redis(url);
   try {
-    const slots = (await redis.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
-    const layout = layoutFor(prefix, partitions, true);
-    return Promise.all(
-      layout.keys.map(async (keys) => {
-        const slot = Number(await redis.cluster("KEYSLOT", keys.counts));
-        return slots.find(([from, to]) => slot >= from && slot <= to)![2][1];
-      }),
-    );
+    return Promise.all(layoutFor(prefix, partitions, true).keys.map((keys) => slotOwner(redis, keys.counts)));
   } finally {
     redis.disconnect();
   }
 }
 
-async function measure(url: string, sink: BenchSink, prefix: string, partitions: number): Promise<ClusterRow> {
+async function measure(
+  url: string,
+  sink: BenchSink,
+  prefix: string,
+  partitions: number,
+): Promise<ClusterRow> {
   const ports = await masterPorts(url);
   const { producer, close } = await producerFor({ url }, prefix, partitions);
   try {
@@ -76,12 +80,9 @@ async function measure(url: string, sink: BenchSink, prefix: string, partitions:
     await createOneShots(producer, FIRES, () => farAway, 0, USERS);
     await Promise.all(producer.partitions.map((p) => p.fires.queue.promoteJobs()));
     const owners = await ownersOf(url, prefix, partitions, ports);
-    const fireShares = ports.map(
-      (port) =>
-        Array.from({ length: USERS }, (_, u) => owners[layoutFor(prefix, partitions).partitionOf(`u${u}`)]).filter(
-          (owner) => owner === port,
-        ).length / USERS,
-    );
+    const layout = layoutFor(prefix, partitions);
+    const ownerOfUser = Array.from({ length: USERS }, (_, u) => owners[layout.partitionOf(`u${u}`)]);
+    const fireShares = ports.map((port) => ownerOfUser.filter((owner) => owner === port).length / USERS);
     sink.reset();
     const before = await Promise.all(ports.map(cpuSeconds));
     const workers = await ticklerWorkers({ url }, sink, prefix, 2, partitions);
@@ -110,12 +111,22 @@ async function measure(url: string, sink: BenchSink, prefix: string, partitions:
 }
 
 /** Scenario 9 once: N = 1 on `single`, then N = 3, 6, 12 on a 3-master cluster started here. */
-export async function clusterScenario(single: Redis7, sink: BenchSink, rep: number): Promise<Record<string, ClusterRow>> {
+export async function clusterScenario(
+  single: Redis7,
+  sink: BenchSink,
+  rep: number,
+): Promise<Record<string, ClusterRow>> {
   const out: Record<string, ClusterRow> = {};
   out["1 (one Redis)"] = await measure(single.url, sink, `c${rep}n1`, 1);
   const cluster = await startRedisCluster({ masters: 3, args: ["--hz", "100"] });
   try {
-    for (const partitions of [3, 6, 12]) out[`${partitions} (3 masters)`] = await measure(cluster.url, sink, `c${rep}n${partitions}`, partitions);
+    for (const partitions of [3, 6, 12])
+      out[`${partitions} (3 masters)`] = await measure(
+        cluster.url,
+        sink,
+        `c${rep}n${partitions}`,
+        partitions,
+      );
   } finally {
     await cluster.stop();
   }
@@ -136,7 +147,11 @@ export async function bytesPerTrigger(count: number, partitions: number): Promis
     for (let i = 0; i < count; i += 10_000) {
       const items = Array.from({ length: Math.min(10_000, count - i) }, (_, j) => {
         const n = i + j;
-        return { userId: `user${n % (count / 100)}`, name: `beat-${n}`, body: { prompt: "p".repeat(300), every: "1h" } };
+        return {
+          userId: `user${n % (count / 100)}`,
+          name: `beat-${n}`,
+          body: { prompt: "p".repeat(300), every: "1h" },
+        };
       });
       const failed = (await producer.upsertMany(items, { concurrency: 256 })).find((r) => "error" in r);
       if (failed) throw new Error(`upsertMany refused an item: ${JSON.stringify(failed)}`);

@@ -6,6 +6,7 @@ import {
   TicklerError,
   checkName,
   triggerId,
+  userOfTrigger,
   type IfExists,
   type Page,
   type ScheduleInput,
@@ -52,7 +53,7 @@ export class Producer {
 
   /** The partition that holds a trigger, by its id `user_id/name`. */
   partitionOfTrigger(id: string): Partition {
-    return this.partitionFor(id.slice(0, id.indexOf("/")));
+    return this.partitionFor(userOfTrigger(id));
   }
 
   /** The trigger store of a single-partition deployment (tests and tools that predate partitions). */
@@ -211,10 +212,10 @@ export class Producer {
     if (this.partitions.length === 1) return this.partitions[0]!.listAll(cursor, limit);
     const pages = await Promise.all(this.partitions.map((p) => p.store.allIds(cursor, limit)));
     const ids = mergePages(pages, limit);
+    const idsOf = this.partitions.map((): string[] => []);
+    for (const id of ids.items) idsOf[this.layout.partitionOfTrigger(id)]!.push(id);
     const records = await Promise.all(
-      this.partitions.map((partition) =>
-        partition.store.getMany(ids.items.filter((id) => this.partitionOfTrigger(id) === partition)),
-      ),
+      this.partitions.map((partition, p) => partition.store.getMany(idsOf[p]!)),
     );
     const byId = new Map<string, TriggerRecord>();
     for (const record of records.flat())

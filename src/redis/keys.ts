@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { MAX_PARTITIONS } from "../config/index.js";
+import { userOfTrigger } from "../triggers/index.js";
 
 /**
  * Where one partition of tickler keeps its data in Redis, beside BullMQ's `<base>:fires:*` keys. Every key
@@ -95,6 +96,8 @@ export interface Layout {
   rateLimit(who: string, window: number): string;
   /** The partition of a user: every trigger, count and run of theirs is in it. */
   partitionOf(userId: string): number;
+  /** The partition of a trigger, by its id `user_id/name`: its user's. */
+  partitionOfTrigger(triggerId: string): number;
 }
 
 /**
@@ -106,13 +109,15 @@ export function layoutFor(prefix: string, partitions: number, cluster = false): 
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS)
     throw new RangeError(`partitions must be a whole number from 1 to ${MAX_PARTITIONS}, got ${partitions}`);
   const tagged = partitions > 1 || cluster;
+  const partitionOf = (userId: string): number => (partitions === 1 ? 0 : userHash(userId) % partitions);
   return {
     prefix,
     partitions,
     keys: Array.from({ length: partitions }, (_, p) => keysFor(prefix, tagged ? p : null, partitions)),
     partitionCount: `${prefix}:partitions`,
     rateLimit: (who, window) => `${prefix}:rl:${who}:${window}`,
-    partitionOf: (userId) => (partitions === 1 ? 0 : userHash(userId) % partitions),
+    partitionOf,
+    partitionOfTrigger: (triggerId) => partitionOf(userOfTrigger(triggerId)),
   };
 }
 

@@ -14,7 +14,7 @@ export class Runs {
 
   /** The run store of the partition holding a trigger's runs. */
   ofTrigger(triggerId: string): RunStore {
-    return this.stores[this.layout.partitionOf(triggerId.slice(0, triggerId.indexOf("/")))]!;
+    return this.stores[this.layout.partitionOfTrigger(triggerId)]!;
   }
 
   /** One run, or null (also for an id that is not a run id of this deployment's layout). */

@@ -38,6 +38,11 @@ export function triggerId(userId: string, name: string): string {
   return `${userId}/${name}`;
 }
 
+/** The user of a trigger id `user_id/name` (user ids hold no slash). */
+export function userOfTrigger(id: string): string {
+  return id.slice(0, id.indexOf("/"));
+}
+
 /** A record's state, derived from its bookkeeping. */
 export function stateOf(record: Pick<TriggerRecord, "completedAtMs" | "spec">): TriggerState {
   if (record.completedAtMs !== null) return "completed";

@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { layoutFor } from "../../src/redis/keys.js";
 import { STUCK_AFTER_MS } from "../../src/worker/stuck-workers.js";
-import { startRedisCluster, type RedisCluster } from "../helpers/redis-cluster.js";
+import { slotOwner, startRedisCluster, type RedisCluster } from "../helpers/redis-cluster.js";
 import { startSink, type Sink } from "../helpers/sink.js";
 import { startTestTickler, testPrefix, type TestTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
@@ -14,9 +14,7 @@ const HEARTBEATS = 36;
 async function ownerOf(cluster: RedisCluster, key: string): Promise<number> {
   const redis = new Redis(cluster.nodes.find((n) => n.alive())!.port, "127.0.0.1");
   try {
-    const slot = Number(await redis.cluster("KEYSLOT", key));
-    const slots = (await redis.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
-    return slots.find(([from, to]) => slot >= from && slot <= to)![2][1];
+    return await slotOwner(redis, key);
   } finally {
     redis.disconnect();
   }

@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
+import { clusterMasters } from "../helpers/redis-cluster.js";
 import { REDIS_URL, useTickler } from "../helpers/tickler.js";
 
 /** The keys of every master of the suite's cluster under `prefix` (a pattern per key form). */
@@ -7,13 +8,7 @@ async function keysPerMaster(prefix: string): Promise<Map<number, string[]>> {
   const seed = new Redis(REDIS_URL);
   const out = new Map<number, string[]>();
   try {
-    const lines = String(await seed.cluster("NODES"))
-      .trim()
-      .split("\n");
-    for (const line of lines) {
-      const [, address = "", flags = ""] = line.split(" ");
-      if (!flags.includes("master") || flags.includes("fail")) continue;
-      const port = Number(/:(\d+)@/.exec(address)?.[1]);
+    for (const { port } of await clusterMasters(seed)) {
       const node = new Redis(port, "127.0.0.1");
       try {
         const keys = [...(await node.keys(`${prefix}:*`)), ...(await node.keys(`{${prefix}:*`))];

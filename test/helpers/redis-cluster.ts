@@ -14,6 +14,45 @@ async function keyOn(redis: Redis, ranges: readonly [number, number][]): Promise
   }
 }
 
+/** A master of a cluster as CLUSTER NODES describes it: its id, port and the slot ranges it serves. */
+export interface ClusterMaster {
+  id: string;
+  port: number;
+  slots: number;
+  ranges: [number, number][];
+}
+
+/** The masters a cluster node knows now (failed ones left out), from its CLUSTER NODES. */
+export async function clusterMasters(redis: Redis): Promise<ClusterMaster[]> {
+  return String(await redis.cluster("NODES"))
+    .trim()
+    .split("\n")
+    .map((line) => line.split(" "))
+    .filter((fields) => /master/.test(fields[2] ?? "") && !/fail/.test(fields[2] ?? ""))
+    .map((fields) => {
+      const ranges = fields
+        .slice(8)
+        .filter((range) => !range.startsWith("["))
+        .map((range): [number, number] => {
+          const [from = 0, to = from] = range.split("-").map(Number);
+          return [from, to];
+        });
+      return {
+        id: fields[0]!,
+        port: Number(/:(\d+)@/.exec(fields[1] ?? "")?.[1]),
+        slots: ranges.reduce((sum, [from, to]) => sum + to - from + 1, 0),
+        ranges,
+      };
+    });
+}
+
+/** The port of the master that serves `key`'s slot now (the node computes the slot). */
+export async function slotOwner(redis: Redis, key: string): Promise<number> {
+  const slot = Number(await redis.cluster("KEYSLOT", key));
+  const masters = await clusterMasters(redis);
+  return masters.find((master) => master.ranges.some(([from, to]) => slot >= from && slot <= to))!.port;
+}
+
 /** A Redis Cluster a test started for itself: its own redis-server processes on free loopback ports. */
 export interface RedisCluster {
   /** Every node, masters first as created (replicas may be promoted later). */
@@ -21,7 +60,7 @@ export interface RedisCluster {
   /** A URL of one node (tickler finds the others from it). */
   url: string;
   /** The nodes that are masters now, with the slot ranges they serve. */
-  masters(): Promise<{ port: number; id: string; slots: number; ranges: [number, number][] }[]>;
+  masters(): Promise<ClusterMaster[]>;
   /** Waits until every node says cluster_state:ok and agrees on the masters. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Stops every node (by pid). */
@@ -61,27 +100,7 @@ export async function startRedisCluster(
       if (!alive) return [];
       const redis = new Redis(alive.port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 1 });
       try {
-        const text = String(await redis.cluster("NODES"));
-        return text
-          .trim()
-          .split("\n")
-          .map((line) => line.split(" "))
-          .filter((fields) => /master/.test(fields[2] ?? "") && !/fail/.test(fields[2] ?? ""))
-          .map((fields) => ({
-            id: fields[0]!,
-            port: Number(/:(\d+)@/.exec(fields[1] ?? "")?.[1]),
-            ranges: fields
-              .slice(8)
-              .filter((range) => !range.startsWith("["))
-              .map((range): [number, number] => {
-                const [from = 0, to = from] = range.split("-").map(Number);
-                return [from, to];
-              }),
-          }))
-          .map((master) => ({
-            ...master,
-            slots: master.ranges.reduce((sum, [from, to]) => sum + to - from + 1, 0),
-          }));
+        return await clusterMasters(redis);
       } finally {
         redis.disconnect();
       }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll } from "vitest";
 import { loadConfig, type Config } from "../../src/config/index.js";
 import { createLogger } from "../../src/logger.js";
 import { startTickler, type Role, type Tickler } from "../../src/runtime.js";
+import { clusterMasters } from "./redis-cluster.js";
 import { startSink, type Responder, type Sink } from "./sink.js";
 
 /** The shared Redis of the machine (tests isolate themselves by prefix). */
@@ -24,11 +25,7 @@ export async function removePrefix(prefix: string, url = REDIS_URL): Promise<voi
   try {
     const clustered = /cluster_enabled:1/.test(await redis.info("cluster"));
     if (clustered) {
-      const lines = String(await redis.cluster("NODES"))
-        .trim()
-        .split("\n");
-      for (const line of lines.filter((l) => / master /.test(l.replace(/,/g, " ")) && !/fail/.test(l)))
-        nodes.push(new Redis(Number(/:(\d+)@/.exec(line)?.[1]), "127.0.0.1"));
+      for (const { port } of await clusterMasters(redis)) nodes.push(new Redis(port, "127.0.0.1"));
     } else nodes.push(redis);
     for (const node of nodes)
       for (const pattern of [`${prefix}:*`, `{${prefix}:*`]) {
