@@ -53,9 +53,9 @@ export type FireDecision =
  * starts a run only where this function says `deliver` (it hands every other case back to the worker,
  * which then asks this function).
  *
- * A manual run is delivered whatever the trigger's state and schedule version; a resumed slot or a
- * takeover is delivered even if the trigger completed meanwhile; a takeover is never judged late (its slot
- * was picked up in time).
+ * A manual run is delivered whatever the trigger's state and schedule version; a resumed slot, a takeover
+ * or a catch-up chain's step is delivered even if the trigger completed meanwhile (not past end_at); a
+ * takeover is never judged late (its slot was picked up in time).
  */
 export function decideFire(facts: FireFacts): FireDecision {
   const { job, record, existing, resumed } = facts;
@@ -71,8 +71,11 @@ export function decideFire(facts: FireFacts): FireDecision {
   if (!manual && record.scheduleVersion !== job.sv) return { act: "drop_superseded" };
   const state = stateOf(record);
   if (!manual && state === "paused") return { act: "miss_paused", record };
-  const noneLeft = state === "completed" || pastEnd(record, facts.slotMs) || maxedOut(record);
-  if (!manual && !resumed && !takeover && noneLeft)
+  // A catch-up chain's step is a slot that came due before its chain was planned: like a takeover, it is
+  // delivered although a later slot (skipped for the chain) completed the trigger meanwhile.
+  const cameDue = resumed || takeover || job.origin === "catchup" || job.origin === "skipped";
+  const noneLeft = state === "completed" || maxedOut(record);
+  if (!manual && (pastEnd(record, facts.slotMs) || (!cameDue && noneLeft)))
     return { act: "complete", record, markCompleted: state !== "completed" };
   if (!resumed && job.late) return { act: "carry_out_late", record, plan: job.late };
   const checkLate = !resumed && !takeover && (job.origin === "scheduled" || job.origin === "once");

@@ -90,14 +90,16 @@ export async function runTickler(
 
 /**
  * SIGKILLs a random one of `workers` every `everyMs` and starts a replacement in the background (a start
- * takes ~1–2 s), until stop(), which waits for the replacements and says which process died when.
+ * takes ~1–2 s), until stop(), which waits for the replacements and says which process died when (and
+ * hands back the dead ones, whose output stays readable).
  */
 export function killEvery(
   workers: Child[],
   env: Record<string, string>,
   everyMs: number,
-): { stop(): Promise<{ kills: number; killedAt: Map<number, number> }> } {
+): { stop(): Promise<{ kills: number; killedAt: Map<number, number>; killed: Child[] }> } {
   const killedAt = new Map<number, number>();
+  const killed: Child[] = [];
   const spawning: Promise<void>[] = [];
   let killing = true;
   const killer = (async () => {
@@ -106,6 +108,7 @@ export function killEvery(
       if (!killing || workers.length === 0) continue;
       const victim = workers.splice(Math.floor(Math.random() * workers.length), 1)[0]!;
       killedAt.set(victim.process.pid!, Date.now());
+      killed.push(victim);
       await victim.kill("SIGKILL");
       spawning.push(spawnTickler("worker", env).then((worker) => void workers.push(worker)));
     }
@@ -115,7 +118,7 @@ export function killEvery(
       killing = false;
       await killer;
       await Promise.all(spawning);
-      return { kills: killedAt.size, killedAt };
+      return { kills: killedAt.size, killedAt, killed };
     },
   };
 }

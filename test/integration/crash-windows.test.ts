@@ -156,6 +156,27 @@ describe("after a worker died at an unlucky moment", () => {
     expect((await fx.t.tickler.runs.get(runIdFor(tid, slot)))?.status).toBe("succeeded");
   });
 
+  it("delivers a catch-up chain's steps although the trigger's last slot completed it meanwhile", async () => {
+    // Under load a chain of slots BullMQ skipped is still going when the trigger's last slot comes due;
+    // that slot is skipped for the live chain and completes the trigger. The chain's steps came due
+    // before: each is delivered and recorded, not dropped as "completed" without a run record.
+    const end = every10s(0) + 10_000;
+    const { tid, sv } = await create("chain-ended", {
+      cron: "*/10 * * * * *",
+      misfire_grace: "10m",
+      end_at: new Date(end).toISOString(),
+    });
+    const [first, second] = [every10s(30_000), every10s(20_000)];
+    await redis.hset(fx.t.tickler.producer.keys.trigger(tid), "completed_at", String(Date.now()));
+    const step = (slot: number, rest: number[]) =>
+      addJob(catchupJobId(tid, sv, slot), { tid, sv, origin: "skipped", slot, rest });
+    expect(await process(await step(first, [second]))).toMatchObject({ outcome: "succeeded" });
+    expect(await process(await step(second, []))).toMatchObject({ outcome: "succeeded" });
+    expect(requestsFor(tid)).toHaveLength(2);
+    for (const slot of [first, second])
+      expect((await fx.t.tickler.runs.get(runIdFor(tid, slot)))?.status).toBe("succeeded");
+  });
+
   it("carries out the missed-slot plan an earlier pickup wrote, not a new one", async () => {
     const { tid, sv } = await create("planned", { cron: "*/10 * * * * *", missed_policy: "skip" });
     const [missed, deliver] = [every10s(120_000), every10s(110_000)];

@@ -113,6 +113,10 @@ describe("decideFire: how one pickup of a fire job is decided (the spec begin-fi
     expect(act(facts({ record: done, resumed: true }))).toBe("deliver");
     expect(act(facts({ record: done, existing: run("running") }))).toBe("deliver");
     expect(act(facts({ record: done, origin: "manual" }))).toBe("deliver");
+    // A catch-up chain's step is a slot that came due: its trigger's last slot may have completed it since.
+    expect(act(facts({ record: done, origin: "catchup" }))).toBe("deliver");
+    expect(act(facts({ record: done, origin: "skipped" }))).toBe("deliver");
+    expect(act(facts({ record: ended, origin: "skipped", slotMs: NOW + 1 }))).toBe("complete");
   });
 
   it("applies the missed policy to a slot first picked up after misfire_grace, never to a takeover or a retry", () => {

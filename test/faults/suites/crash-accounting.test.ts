@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { catchupJobId, onceJobId } from "../../../src/producer/fire-queue.js";
 import { runIdFor, type RunRecord } from "../../../src/runs/run-store.js";
-import { killEvery, useFleet } from "../../helpers/processes.js";
+import { killEvery, useFleet, type Fleet } from "../../helpers/processes.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const WORKERS = 3;
@@ -66,7 +67,7 @@ describe("when a worker of three is SIGKILLed every 3 s for a minute of heartbea
     // Every 3 s a random worker dies and a replacement starts.
     const killer = killEvery(workers, fleet.env, KILL_EVERY_MS);
     await waitFor(() => Date.now() > end, "the last slot to come due", DURATION_MS + 20_000, 250);
-    const { killedAt } = await killer.stop();
+    const { killedAt, killed } = await killer.stop();
 
     // Settle: every slot reaches an outcome (the last takeovers need a lock expiry and a stall check).
     const runOf = async (id: string, slot: number): Promise<RunRecord | null> =>
@@ -148,7 +149,20 @@ describe("when a worker of three is SIGKILLed every 3 s for a minute of heartbea
         `holder: ${[...skipReasons].map(([reason, count]) => `${count} ${reason}`).join(", ") || "none"}), ` +
         `${redelivered} re-delivered after a 200, ${unfinished.length} unfinished, ${otherOutcomes.length} other outcomes`,
     );
-    if (withoutRecord.length > 0) console.log("without a run record:", withoutRecord.slice(0, 10));
+    if (withoutRecord.length > 0) {
+      console.log("without a run record:", withoutRecord.slice(0, 10));
+      console.log("their jobs:", JSON.stringify(await jobsOf(fleet, withoutRecord.slice(0, 5)), null, 1));
+      const tid = withoutRecord[0]!.slice(0, withoutRecord[0]!.lastIndexOf("@"));
+      const lines = [...killed, ...workers]
+        .flatMap((child) =>
+          child
+            .output()
+            .split("\n")
+            .map((line) => `${child.process.pid} ${line}`),
+        )
+        .filter((line) => line.includes(tid) || line.includes(encodeURIComponent(tid)));
+      console.log(`the workers' log lines of ${tid}:`, lines.slice(-30));
+    }
     if (skipped.length > 0)
       console.log(
         "skipped, for example:",
@@ -173,3 +187,38 @@ describe("when a worker of three is SIGKILLed every 3 s for a minute of heartbea
     expect(succeededNotDelivered.map(([key]) => key)).toEqual([]);
   }, 240_000);
 });
+
+/**
+ * For a failing run: every BullMQ job that could have delivered each `<trigger id>@<slot>` (its scheduler
+ * iteration, its one-shot job, its catch-up step), with its state and what BullMQ wrote about it.
+ */
+async function jobsOf(fleet: Fleet, keys: string[]): Promise<Record<string, unknown>> {
+  const { producer } = fleet.api.tickler;
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const at = key.lastIndexOf("@");
+    const [tid, slot] = [key.slice(0, at), Number(key.slice(at + 1))];
+    const sv = (await producer.store.get(tid))?.scheduleVersion ?? 0;
+    const jobs: Record<string, unknown> = {};
+    for (const id of [`repeat:${tid}:${slot}`, onceJobId(tid, sv), catchupJobId(tid, sv, slot)]) {
+      const job = await producer.fires.queue.getJob(id);
+      if (!job) continue;
+      const { processedBy, attemptsMade, stalledCounter, failedReason, timestamp, processedOn, finishedOn } =
+        job;
+      jobs[id] = {
+        state: await job.getState(),
+        data: job.data,
+        processedBy,
+        attemptsMade,
+        stalledCounter,
+        failedReason,
+        timestamp,
+        processedOn,
+        finishedOn,
+        returnvalue: job.returnvalue,
+      };
+    }
+    out[key] = jobs;
+  }
+  return out;
+}
