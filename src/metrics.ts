@@ -23,6 +23,10 @@ export class Metrics {
   readonly latenessSeconds: Histogram<"kind">;
   /** Attempts that failed and will be retried. */
   readonly retries: Counter<"kind">;
+  /** Fires that waited for their agent's flow control, by agent and why (in_flight, rate, open, paused). */
+  readonly agentWaits: Counter<"agent" | "reason">;
+  /** Agents' circuits opening and closing (seen by this process's deliveries). */
+  readonly circuitTransitions: Counter<"agent" | "to">;
 
   constructor(sources?: MetricSources) {
     const registers = [this.registry];
@@ -51,6 +55,18 @@ export class Metrics {
       name: "tickler_retries_total",
       help: "Delivery attempts that failed and will be retried",
       labelNames: ["kind"],
+      registers,
+    });
+    this.agentWaits = new Counter({
+      name: "tickler_agent_waits_total",
+      help: "Fires that waited for their agent's limits or open circuit",
+      labelNames: ["agent", "reason"],
+      registers,
+    });
+    this.circuitTransitions = new Counter({
+      name: "tickler_agent_circuit_transitions_total",
+      help: "Agent circuits opened or closed by this process's deliveries",
+      labelNames: ["agent", "to"],
       registers,
     });
     if (!sources) return;

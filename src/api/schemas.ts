@@ -192,6 +192,7 @@ export const runWireSchema = z
     manual: z.boolean(),
     catchup: z.boolean(),
     next_attempt_at: nullableTime,
+    waited_ms: z.number().int(),
   })
   .strict();
 
@@ -238,9 +239,38 @@ export const statusSchema = z
     partitions: z.number().int(),
     workers: z.number().int().nullable(),
     triggers: z.record(z.string(), z.number().int()).optional().describe('Counts per "kind:state" (admins)'),
+    agents: z
+      .record(z.string(), z.enum(["closed", "open", "half_open", "paused"]))
+      .optional()
+      .describe("Each agent with flow control: its circuit's state, or paused after a 429 (admins)"),
     uptime_s: z.number().int(),
   })
   .strict();
+
+/** One agent's flow control: its limits, its circuit, what is in flight and waiting. */
+export const agentStateSchema = z
+  .object({
+    name: z.string(),
+    max_in_flight: z.number().int().nullable(),
+    rate: z.object({ requests: z.number().int(), per_ms: z.number().int() }).strict().nullable(),
+    circuit: z
+      .object({
+        state: z.enum(["closed", "open", "half_open"]),
+        failures: z.number().int().describe("failed attempts in a row"),
+        threshold: z.number().int(),
+        since: nullableTime,
+        reason: z.string().nullable(),
+        next_probe_at: nullableTime,
+      })
+      .strict()
+      .nullable(),
+    in_flight: z.number().int(),
+    waiting: z.number().int(),
+    paused_until: nullableTime,
+    paused_reason: z.string().nullable(),
+  })
+  .strict();
+export const agentsSchema = z.object({ agents: z.array(agentStateSchema) }).strict();
 /** The JSON-RPC error an MCP endpoint answers a method it does not serve with. */
 export const mcpErrorSchema = z
   .object({

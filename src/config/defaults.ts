@@ -20,6 +20,10 @@ export const DEFAULTS = {
   runRetentionMs: 7 * DAY,
   allowTargetUrls: false,
   agentTimeoutMs: 30 * SECOND,
+  /** An agent's circuit (when `circuit` is set) opens after this many failed attempts in a row. */
+  circuitFailures: 5,
+  /** An open circuit lets one probe through this often. */
+  circuitProbeEveryMs: 30 * SECOND,
   /** A dead worker's job is taken over after at most lockDuration + 2 × stalledInterval (25 s). */
   lockDurationMs: 15 * SECOND,
   stalledIntervalMs: 5 * SECOND,

@@ -52,6 +52,18 @@ export const fileSchema = z
           headers: z.record(z.string(), z.string()).optional(),
           signing_secret: z.string().optional(),
           timeout: duration.optional(),
+          max_in_flight: whole("max_in_flight", 5, 1, 100_000).optional(),
+          rate: z
+            .object(
+              { requests: whole("requests", 20, 1, 1_000_000), per: duration },
+              { error: "expected a mapping, e.g. rate: { requests: 20, per: 1s }" },
+            )
+            .strict()
+            .optional(),
+          circuit: section(
+            { failures: whole("failures", 5, 1, 10_000), probe_every: duration },
+            "circuit: { failures: 5, probe_every: 30s }",
+          ).optional(),
         })
         .strict(),
       {

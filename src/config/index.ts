@@ -24,6 +24,21 @@ export type Principal = { role: "admin" } | { role: "user"; userId: string };
 /** An agent endpoint from config. */
 export interface AgentConfig extends Endpoint {
   name: string;
+  /** Its flow control, held in Redis for the whole fleet; null when none is set (fires go straight out). */
+  flow: AgentFlow | null;
+}
+
+/**
+ * How much an agent is sent, fleet-wide. A fire over a limit waits (its job is delayed, no attempt is
+ * spent); with any of these set, a 429 with `Retry-After` pauses the whole agent for that long.
+ */
+export interface AgentFlow {
+  /** The most requests in flight to the agent at once, or null for no limit. */
+  maxInFlight: number | null;
+  /** The most requests started in any window of `perMs`, or null. */
+  rate: { requests: number; perMs: number } | null;
+  /** After `failures` failed attempts in a row the circuit opens: one probe per `probeEveryMs` goes through. */
+  circuit: { failures: number; probeEveryMs: number } | null;
 }
 
 /** A trigger from the YAML `schedules:` list, upserted at start-up. */
@@ -327,9 +342,35 @@ function readAgents(agents: NonNullable<ConfigFile["agents"]>, where: string): M
         agent.timeout === undefined
           ? DEFAULTS.agentTimeoutMs
           : wrap(where, () => parseDuration(agent.timeout, `agents.${name}.timeout`)),
+      flow: readFlow(agent, `agents.${name}`, where),
     });
   }
   return out;
+}
+
+function readFlow(
+  agent: NonNullable<ConfigFile["agents"]>[string],
+  key: string,
+  where: string,
+): AgentFlow | null {
+  const { max_in_flight: maxInFlight, rate, circuit } = agent;
+  if (maxInFlight === undefined && rate === undefined && circuit === undefined) return null;
+  const positive = (value: string | number, field: string): number =>
+    wrap(where, () => parseDuration(value, `${key}.${field}`));
+  return {
+    maxInFlight: maxInFlight ?? null,
+    rate: rate === undefined ? null : { requests: rate.requests, perMs: positive(rate.per, "rate.per") },
+    circuit:
+      circuit === undefined
+        ? null
+        : {
+            failures: circuit.failures ?? DEFAULTS.circuitFailures,
+            probeEveryMs:
+              circuit.probe_every === undefined
+                ? DEFAULTS.circuitProbeEveryMs
+                : positive(circuit.probe_every, "circuit.probe_every"),
+          },
+  };
 }
 
 function readSchedules(schedules: NonNullable<ConfigFile["schedules"]>, where: string): SeedSchedule[] {

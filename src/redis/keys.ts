@@ -94,6 +94,8 @@ export interface Layout {
   partitionCount: string;
   /** Counter (expiring): the writes of one token (by its digest, `who`) in one rate-limit window. */
   rateLimit(who: string, window: number): string;
+  /** An agent's flow-control keys (deployment-wide: every partition's fires to it share them). */
+  agent(name: string): AgentKeys;
   /** The partition of a user: every trigger, count and run of theirs is in it. */
   partitionOf(userId: string): number;
   /** The partition of a trigger, by its id `user_id/name`: its user's. */
@@ -116,8 +118,36 @@ export function layoutFor(prefix: string, partitions: number, cluster = false): 
     keys: Array.from({ length: partitions }, (_, p) => keysFor(prefix, tagged ? p : null, partitions)),
     partitionCount: `${prefix}:partitions`,
     rateLimit: (who, window) => `${prefix}:rl:${who}:${window}`,
+    agent: (name) => agentKeys(prefix, name, tagged),
     partitionOf,
     partitionOfTrigger: (triggerId) => partitionOf(userOfTrigger(triggerId)),
+  };
+}
+
+/**
+ * One agent's flow control, fleet-wide: one hash tag per agent (`{<prefix>:agent:<name>}`) when the layout
+ * is tagged, so the scripts that admit and release a request touch a single slot.
+ */
+export interface AgentKeys {
+  /** Sorted set: the requests in flight to the agent (a lease per job), scored by when the lease expires. */
+  inFlight: string;
+  /** Sorted set: the requests started within the rate window, scored by when they started. */
+  rate: string;
+  /** Hash: the circuit (state, failures in a row, since, reason, probe_at) and a 429's paused_until. */
+  circuit: string;
+  /** Sorted set: fires waiting for the agent (`<partition>|<job id>`), by when they began to wait. */
+  waiters: string;
+}
+
+function agentKeys(prefix: string, name: string, tagged: boolean): AgentKeys {
+  const base = tagged
+    ? `{${prefix}:agent:${encodeURIComponent(name)}}`
+    : `${prefix}:agent:${encodeURIComponent(name)}`;
+  return {
+    inFlight: `${base}:inflight`,
+    rate: `${base}:rate`,
+    circuit: `${base}:circuit`,
+    waiters: `${base}:waiters`,
   };
 }
 

@@ -15,6 +15,8 @@ const SCRIPTS = {
   startRun: { file: "start-run.lua", keys: 4, uses: ["take-marker", "save-run"] },
   beginFire: { file: "begin-fire.lua", keys: 6, uses: ["take-marker", "save-run"] },
   finishRun: { file: "finish-run.lua", keys: 6, uses: ["save-run", "release-lock", "record-fire"] },
+  agentAdmit: { file: "agent-admit.lua", keys: 4, uses: [] },
+  agentDone: { file: "agent-done.lua", keys: 4, uses: [] },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;

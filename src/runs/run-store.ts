@@ -7,12 +7,13 @@ import { iso, type Page } from "../triggers/index.js";
 export const RUN_STATUSES = [
   "running",
   "retrying",
+  "waiting",
   "succeeded",
   "failed",
   "missed",
   "skipped_overlap",
 ] as const;
-/** `running`/`retrying` are in progress; the rest are outcomes. */
+/** `running`/`retrying`/`waiting` (for its agent's limits) are in progress; the rest are outcomes. */
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** One slot of one trigger, delivered or not. Times are epoch milliseconds. */
@@ -31,8 +32,12 @@ export interface RunRecord {
   error: string | null;
   manual: boolean;
   catchup: boolean;
-  /** When the next attempt is due, while `retrying`. */
+  /** When the next attempt is due, while `retrying`; when it looks again, while `waiting`. */
   nextAttemptAtMs: number | null;
+  /** How long it waited for its agent's limits (max_in_flight, rate, an open circuit), in all. */
+  waitedMs?: number;
+  /** Since when it waits for its agent, while `waiting`. */
+  waitingSinceMs?: number;
 }
 
 export { partitionOfRun, runIdFor } from "../redis/keys.js";
@@ -300,5 +305,6 @@ export function runToWire(run: RunRecord): Record<string, unknown> {
     manual: run.manual,
     catchup: run.catchup,
     next_attempt_at: time(run.nextAttemptAtMs),
+    waited_ms: run.waitedMs ?? 0,
   };
 }

@@ -1,11 +1,13 @@
 import { DelayedError, UnrecoverableError } from "bullmq";
 import type { RunRecord } from "../runs/run-store.js";
-import { iso, kindOf, type TriggerRecord } from "../triggers/index.js";
+import type { Admission, AgentWait } from "../runs/agent-flow.js";
+import { formatDuration, iso, kindOf, type TriggerRecord } from "../triggers/index.js";
+import type { FlowAgent } from "./agent-gate.js";
 import type { CatchUp } from "./catch-up.js";
 import { OUTCOMES } from "./decide-fire.js";
 import { deliver } from "./deliver.js";
 import { baseRun } from "./fire-run.js";
-import { buildRequest } from "./fire-request.js";
+import { buildRequest, flowAgentOf } from "./fire-request.js";
 import { RetryableDeliveryError, afterAttempt, type AfterAttempt, type AttemptOutcome } from "./outcome.js";
 import { startRun, type StartResult } from "./overlap.js";
 import type { RunRecorder } from "./record-run.js";
@@ -48,11 +50,15 @@ export class FireDelivery {
       attempt > 1 ? await ctx.runs.get(ctx.keys.runId(data.tid, slot, data.manualNonce)) : existing;
     // A slot that already reached an outcome (and is re-delivered from Bull Board) is not a new fire.
     const counted = !(previous && OUTCOMES.has(previous.status));
-    const run: RunRecord = started ?? {
-      ...baseRun(data.tid, slot, data, previous?.startedAtMs ?? startedAt, ctx.keys),
-      status: "running",
-      attempts: attempt,
-    };
+    // begin-fire.lua writes a taken-over run afresh: what its earlier pickups waited is carried over.
+    const run: RunRecord = started
+      ? { ...started, ...waitSoFar(previous) }
+      : {
+          ...baseRun(data.tid, slot, data, previous?.startedAtMs ?? startedAt, ctx.keys),
+          status: "running",
+          attempts: attempt,
+          ...waitSoFar(previous),
+        };
     const request = buildRequest(ctx.config, record, run, data, attempt, startedAt);
     if ("error" in request) {
       await this.settle(pickup, record, run, {
@@ -69,7 +75,17 @@ export class FireDelivery {
       const start = await startRun(ctx, run, marker);
       if (!start.started) return this.overlapping(pickup, record, start, existing !== null);
     }
+    const agent = flowAgentOf(record, ctx.config);
+    if (agent) {
+      const admission = await ctx.gate.admit(agent, job.id ?? "", ctx.keys.partition ?? 0, request.timeoutMs);
+      if (!admission.admitted) return this.waitForAgent(pickup, run, agent, admission);
+      if (run.waitingSinceMs !== undefined) {
+        run.waitedMs = (run.waitedMs ?? 0) + Math.max(0, ctx.now() - run.waitingSinceMs);
+        delete run.waitingSinceMs;
+      }
+    }
     const outcome = await deliver(ctx.dispatcher, request, pickup.signal);
+    if (agent) await ctx.gate.done(agent, job.id ?? "", outcome);
     const finished = ctx.now();
     const timing = {
       finishedAtMs: finished,
@@ -161,6 +177,33 @@ export class FireDelivery {
     return { outcome: "skipped_overlap", run_id: skipped.runId };
   }
 
+  /**
+   * The agent's limits (or its open circuit, or a 429's pause) hold the request back: the run is recorded
+   * `waiting` and its job delayed until it may look again. No attempt is spent, the overlap marker stays
+   * this run's, and the next pickup is a takeover, so the wait never makes the slot "late".
+   */
+  private async waitForAgent(
+    pickup: Pickup,
+    run: RunRecord,
+    agent: FlowAgent,
+    admission: Extract<Admission, { admitted: false }>,
+  ): Promise<never> {
+    const { ctx } = this;
+    const now = ctx.now();
+    await ctx.runs.save([
+      {
+        ...run,
+        status: "waiting",
+        error: `waiting for agent ${agent.name}: ${waitReason(agent, admission.reason)}`,
+        nextAttemptAtMs: now + admission.waitMs,
+        waitingSinceMs: run.waitingSinceMs ?? now,
+      },
+    ]);
+    ctx.metrics?.agentWaits.inc({ agent: agent.name, reason: admission.reason });
+    await pickup.job.moveToDelayed(now + admission.waitMs, pickup.token);
+    throw new DelayedError();
+  }
+
   /** Records a delivered run's outcome, hands the marker on and adds its chain's next step. */
   private async settle(
     pickup: Pickup,
@@ -187,5 +230,31 @@ export class FireDelivery {
     metrics?.deliverySeconds.observe({ outcome: outcome.kind }, durationMs / 1000);
     if (attempt === 1 && !run.manual)
       metrics?.latenessSeconds.observe({ kind: kindOf(record.spec) }, Math.max(0, latenessMs) / 1000);
+  }
+}
+
+/** What an earlier pickup's waits for the agent left in the slot's run, carried into this attempt's. */
+function waitSoFar(previous: RunRecord | null): Pick<RunRecord, "waitedMs" | "waitingSinceMs"> {
+  if (!previous) return {};
+  return {
+    ...(previous.waitedMs ? { waitedMs: previous.waitedMs } : {}),
+    ...(previous.status === "waiting" && previous.waitingSinceMs !== undefined
+      ? { waitingSinceMs: previous.waitingSinceMs }
+      : {}),
+  };
+}
+
+/** Why a fire waits for its agent, in words. */
+function waitReason(agent: FlowAgent, reason: AgentWait): string {
+  const { flow } = agent;
+  switch (reason) {
+    case "in_flight":
+      return `${flow.maxInFlight} requests in flight (max_in_flight ${flow.maxInFlight})`;
+    case "rate":
+      return `${flow.rate?.requests} requests in the last ${formatDuration(flow.rate?.perMs ?? 0)} (rate)`;
+    case "open":
+      return "its circuit is open after failed attempts in a row; one probe goes through per interval";
+    case "paused":
+      return "it answered 429 with Retry-After; the whole agent is paused until then";
   }
 }

@@ -1,7 +1,8 @@
-import type { Config } from "../config/index.js";
+import type { AgentConfig, Config } from "../config/index.js";
 import type { FireJobData } from "../producer/fire-queue.js";
 import { idempotencyKeyFor, type RunRecord } from "../runs/run-store.js";
 import { iso, kindOf, type Endpoint, type TriggerRecord } from "../triggers/index.js";
+import type { FlowAgent } from "./agent-gate.js";
 import type { DeliveryRequest } from "./deliver.js";
 
 /** The HTTP request of one attempt of one run: the §5 body, the endpoint, the idempotency key. */
@@ -16,7 +17,11 @@ export function buildRequest(
   const target = resolveTarget(record, config);
   if ("error" in target) return target;
   const { spec } = record;
-  const { name: _agentName, ...endpoint } = target as Endpoint & { name?: string };
+  const {
+    name: _agentName,
+    flow: _flow,
+    ...endpoint
+  } = target as Endpoint & { name?: string; flow?: unknown };
   return {
     ...endpoint,
     // The shorter of the trigger's and the agent's timeout wins.
@@ -39,8 +44,17 @@ export function buildRequest(
   };
 }
 
+/** The trigger's agent from config when that agent sets flow control (limits, circuit), else null. */
+export function flowAgentOf(record: TriggerRecord, config: Config): FlowAgent | null {
+  const target = resolveTarget(record, config);
+  return "flow" in target && target.flow ? (target as FlowAgent) : null;
+}
+
 /** The endpoint a trigger's fires go to: its agent from config, the `default` agent, or its own URL. */
-export function resolveTarget(record: TriggerRecord, config: Config): Endpoint | { error: string } {
+export function resolveTarget(
+  record: TriggerRecord,
+  config: Config,
+): Endpoint | AgentConfig | { error: string } {
   const target = record.spec.target;
   if (target !== null && "url" in target) {
     // A trigger's own URL is never signed: signing secrets live in config, with the agents.

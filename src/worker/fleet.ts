@@ -6,7 +6,9 @@ import type { Config } from "../config/index.js";
 import { KEEP_FINISHED, slotOf, type FireJobData } from "../producer/fire-queue.js";
 import type { Partition } from "../producer/partition.js";
 import { openConnection, type RedisClient, type RedisTarget } from "../redis/connection.js";
-import { QUEUE_NAME } from "../redis/keys.js";
+import { QUEUE_NAME, layoutFor } from "../redis/keys.js";
+import { AgentFlowStore } from "../runs/agent-flow.js";
+import { AgentGate } from "./agent-gate.js";
 import { coerceError } from "../triggers/index.js";
 import { Budget } from "./budget.js";
 import { ErrorBackoff } from "./error-backoff.js";
@@ -67,8 +69,16 @@ export function startWorker(deps: WorkerDeps): FireWorker {
   });
   /** Jobs each partition's worker is processing now. */
   const inFlight = deps.partitions.map(() => 0);
+  // One gate for every partition: a request freeing an agent's room wakes a fire of any partition.
+  const layout = layoutFor(config.prefix, config.partitions, deps.target.cluster !== null);
+  const gate = new AgentGate({
+    flow: new AgentFlowStore(deps.redis, layout.agent),
+    queueOf: (p) => deps.partitions[p]?.fires,
+    logger,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  });
   const startOne = (p: number): Worker<FireJobData, FireResult> =>
-    partitionWorker(deps, p, { connection, name, budget, backoff, inFlight });
+    partitionWorker({ ...deps, gate }, p, { connection, name, budget, backoff, inFlight });
   const workers = deps.partitions.map((_, p) => startOne(p));
   // On a Redis Cluster, a failover can leave a worker's blocking connection wedged (BullMQ's own recovery
   // of it may not come back): an idle worker whose queue has fires overdue is replaced by a fresh one.
@@ -185,7 +195,7 @@ function recordStalledFailure(deps: ProcessorDeps, job: Job<FireJobData>, error:
   void deps.runs
     .get(runId)
     .then((run) =>
-      run && run.status !== "running" && run.status !== "retrying"
+      run && run.status !== "running" && run.status !== "retrying" && run.status !== "waiting"
         ? undefined
         : deps.runs.save([
             {

@@ -65,8 +65,9 @@ export async function startRun(
  * marker may be taken:
  * - a job holding BullMQ's lock is alive while its worker's connection to Redis is (a SIGKILLed worker's
  *   connection closes at once; a cut-off host's lock expires after lock_duration);
- * - a job without a lock is alive while its run waits for its next attempt (`retrying`), in delayed or
- *   in wait; one moved back to wait by the stall check, failed, finished or gone is not;
+ * - a job without a lock is alive while its run waits for its next attempt (`retrying`) or for its
+ *   agent's limits (`waiting`), in delayed or in wait; one moved back to wait by the stall check, failed,
+ *   finished or gone is not;
  * - a hand-over to a catch-up chain's next step is alive while that job is pending, or while the worker
  *   handing it over (and adding that job) is connected (a worker without a name: until the hand-over's TTL).
  * Where Redis does not list its clients (some managed services), a held lock counts as alive.
@@ -105,5 +106,6 @@ export async function markerHolder(deps: OverlapDeps, holder: string): Promise<L
   const held = await deps.runs.get(
     deps.keys.runId(fire.tid, slotOf({ id: holder, data: fire }), fire.manualNonce),
   );
+  if (held?.status === "waiting") return live(`job ${holder} waiting for its agent`);
   return held?.status === "retrying" ? live(`job ${holder} waiting to retry`) : null;
 }

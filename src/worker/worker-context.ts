@@ -7,7 +7,10 @@ import type { Metrics } from "../metrics.js";
 import type { FireJobData, FireQueue } from "../producer/fire-queue.js";
 import type { TriggerStore } from "../producer/trigger-store.js";
 import type { Keys } from "../redis/keys.js";
+import { layoutFor } from "../redis/keys.js";
+import { AgentFlowStore } from "../runs/agent-flow.js";
 import type { RunStore } from "../runs/run-store.js";
+import { AgentGate } from "./agent-gate.js";
 
 /** What the processor needs; everything is passed in, nothing is a singleton. */
 export interface ProcessorDeps {
@@ -21,13 +24,19 @@ export interface ProcessorDeps {
   logger: Logger;
   /** Where fire counts, delivery times and lateness are recorded, when metrics are on. */
   metrics?: Metrics;
+  /**
+   * Agents' fleet-wide flow control (max_in_flight, rate, circuit). A worker process shares one across its
+   * partitions; without it the processor makes one that wakes waiting fires of its own partition only.
+   */
+  gate?: AgentGate;
   now?: () => number;
 }
 
-/** The processor's dependencies with the clock resolved: what each of its parts is given. */
+/** The processor's dependencies with the clock and the gate resolved: what each of its parts is given. */
 export interface WorkerContext extends ProcessorDeps {
   now: () => number;
   log: Logger;
+  gate: AgentGate;
 }
 
 /** One pickup of one fire job: the job, its slot, and BullMQ's lock token and abort signal for it. */
@@ -46,7 +55,20 @@ export type FireResult =
   | { outcome: "skipped_overlap"; run_id: string }
   | { outcome: "catchup_planned"; slots: number };
 
-/** Resolves the clock and logger of `deps`. */
+/** Resolves the clock, logger and agent gate of `deps`. */
 export function workerContext(deps: ProcessorDeps): WorkerContext {
-  return { ...deps, now: deps.now ?? Date.now, log: deps.logger };
+  const now = deps.now ?? Date.now;
+  const { config, keys } = deps;
+  // The same agent keys every process of the deployment uses (tagged exactly when the partition's are).
+  const layout = layoutFor(config.prefix, config.partitions, keys.partition !== null);
+  const gate =
+    deps.gate ??
+    new AgentGate({
+      flow: new AgentFlowStore(deps.redis, layout.agent),
+      queueOf: (p) => (p === (keys.partition ?? 0) ? deps.fires : undefined),
+      logger: deps.logger,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+      now,
+    });
+  return { ...deps, now, log: deps.logger, gate };
 }

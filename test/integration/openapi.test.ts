@@ -168,6 +168,8 @@ describe("/openapi.json", () => {
     ).toBe(200);
     expect(await hit("post", "/v1/preview", "/v1/preview", { body: { when: "soon" } })).toBe(400);
     expect(await hit("get", "/v1/queue", "/v1/queue")).toBe(200);
+    expect(await hit("get", "/v1/agents", "/v1/agents")).toBe(200);
+    expect(await hit("get", "/v1/agents", "/v1/agents", { token: ALICE })).toBe(403);
     expect(await hit("get", "/v1/tools", "/v1/tools?format=anthropic")).toBe(200);
     expect(await hit("post", "/v1/tools/{tool}", "/v1/tools/list_triggers", { body: {}, token: ALICE })).toBe(
       200,

@@ -6,7 +6,8 @@ import { VERSION } from "../../version.js";
 import { assertAdmin, principalFor } from "../auth.js";
 import type { ApiContext } from "../context.js";
 import { operation, type AnyOperation } from "../operation.js";
-import { queueSchema, statusSchema } from "../schemas.js";
+import { AgentFlowStore, type AgentState } from "../../runs/agent-flow.js";
+import { agentsSchema, queueSchema, statusSchema } from "../schemas.js";
 
 /** /metrics: what a worker-only process serves too (with /healthz), so it needs only this much. */
 export interface MetricsDeps {
@@ -60,12 +61,25 @@ export const statusOperations: AnyOperation<ApiContext>[] = [
   }),
   operation({
     method: "get",
+    path: "/v1/agents",
+    summary: "Agents: flow-control limits, circuit state, in flight and waiting (admin)",
+    tag: "operations",
+    ok: { 200: agentsSchema },
+    errors: [403],
+    async handler({ principal }, ctx: ApiContext) {
+      assertAdmin(principal);
+      return { body: { agents: await agentStates(ctx) } };
+    },
+  }),
+  operation({
+    method: "get",
     path: "/v1/status",
     summary: "Version, roles, RedisClient, workers",
     tag: "operations",
     ok: { 200: statusSchema },
     errors: [],
-    async handler({ principal }, { producer, redis, config, roles }: ApiContext) {
+    async handler({ principal }, ctx: ApiContext) {
+      const { producer, redis, config, roles } = ctx;
       const redisUp = await redis.ping().then(
         () => true,
         () => false,
@@ -81,10 +95,28 @@ export const statusOperations: AnyOperation<ApiContext>[] = [
           partitions: producer.layout.partitions,
           workers: redisUp ? await producer.workerCount() : null,
           // Trigger counts span every user: admins only.
-          ...(admin && redisUp ? { triggers: await producer.counts() } : {}),
+          ...(admin && redisUp
+            ? { triggers: await producer.counts(), agents: circuits(await agentStates(ctx)) }
+            : {}),
           uptime_s: Math.round(process.uptime()),
         },
       };
     },
   }),
 ];
+
+/** Every configured agent's flow-control state, read from Redis. */
+function agentStates({ producer, redis, config, now }: ApiContext): Promise<AgentState[]> {
+  return new AgentFlowStore(redis, producer.layout.agent).states(config.agents.values(), now());
+}
+
+/** For /v1/status: each agent with flow control, by its circuit's state (or paused, after a 429). */
+function circuits(states: AgentState[]): Record<string, "closed" | "open" | "half_open" | "paused"> {
+  const out: Record<string, "closed" | "open" | "half_open" | "paused"> = {};
+  for (const agent of states) {
+    if (agent.paused_until !== null) out[agent.name] = "paused";
+    else if (agent.circuit) out[agent.name] = agent.circuit.state;
+    else if (agent.max_in_flight !== null || agent.rate !== null) out[agent.name] = "closed";
+  }
+  return out;
+}

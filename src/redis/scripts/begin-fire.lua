@@ -32,7 +32,7 @@ local existing = redis.call('GET', KEYS[4]) or ''
 if definition == '' then return {0, hash, definition, existing} end
 if existing ~= '' then
   local status = cjson.decode(existing).status
-  if status ~= 'running' and status ~= 'retrying' then return {0, hash, definition, existing} end
+  if status ~= 'running' and status ~= 'retrying' and status ~= 'waiting' then return {0, hash, definition, existing} end
 end
 local fields = {}
 for i = 1, #hash, 2 do fields[hash[i]] = hash[i + 1] end
