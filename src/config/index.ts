@@ -35,7 +35,7 @@ export interface AgentConfig extends Endpoint {
 export interface AgentFlow {
   /** The most requests in flight to the agent at once, or null for no limit. */
   maxInFlight: number | null;
-  /** The most requests started in any window of `perMs`, or null. */
+  /** `requests` per `perMs`, paced (one each perMs / requests, so never more in any window), or null. */
   rate: { requests: number; perMs: number } | null;
   /** After `failures` failed attempts in a row the circuit opens: one probe per `probeEveryMs` goes through. */
   circuit: { failures: number; probeEveryMs: number } | null;

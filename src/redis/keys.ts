@@ -131,7 +131,7 @@ export function layoutFor(prefix: string, partitions: number, cluster = false): 
 export interface AgentKeys {
   /** Sorted set: the requests in flight to the agent (a lease per job), scored by when the lease expires. */
   inFlight: string;
-  /** Sorted set: the requests started within the rate window, scored by when they started. */
+  /** Hash: the rate's pacing (`next`: the next free start) and the starts reserved for waiting fires. */
   rate: string;
   /** Hash: the circuit (state, failures in a row, since, reason, probe_at) and a 429's paused_until. */
   circuit: string;

@@ -51,6 +51,8 @@ export class AgentGate {
       outcome.kind === "retryable" && outcome.httpStatus === 429 && outcome.retryAfterMs !== undefined
         ? Math.min(outcome.retryAfterMs, MAX_PAUSE_MS)
         : 0;
+    // A rate alone holds no lease and counts no outcome: nothing to tell, unless a 429 pauses the agent.
+    if (agent.flow.circuit === null && agent.flow.maxInFlight === null && pauseMs === 0) return;
     const now = this.now();
     try {
       const done = await this.deps.flow.done(

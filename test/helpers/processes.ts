@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { afterAll, beforeAll } from "vitest";
-import { startSink, type Sink } from "./sink.js";
+import { startSink, type Responder, type Sink } from "./sink.js";
 import { REDIS_URL, removePrefix, startTestTickler, testPrefix, type TestTickler } from "./tickler.js";
 import { waitFor } from "./wait.js";
 
@@ -143,7 +143,22 @@ export interface Fleet {
  */
 export function useFleet(
   label: string,
-  { workers: count, holdMs }: { workers: number; holdMs: number },
+  {
+    workers: count,
+    holdMs,
+    responder,
+    agents = {},
+    file: extra = {},
+  }: {
+    workers: number;
+    holdMs: number;
+    /** How the sink answers (default: 200 after a random hold up to `holdMs`). */
+    responder?: Responder;
+    /** More agents, by name, each given the sink's URL plus `/<name>` and its own settings. */
+    agents?: Record<string, Record<string, unknown>>;
+    /** More config (merged over the fleet's). */
+    file?: Record<string, unknown>;
+  },
 ): Fleet {
   const prefix = testPrefix(label);
   const workers: Child[] = [];
@@ -151,11 +166,15 @@ export function useFleet(
   let api: TestTickler | undefined;
   let env: Record<string, string> = {};
   beforeAll(async () => {
-    sink = await startSink(() => ({ holdMs: Math.floor(Math.random() * holdMs) }));
+    sink = await startSink(responder ?? (() => ({ holdMs: Math.floor(Math.random() * holdMs) })));
+    const more = Object.fromEntries(
+      Object.entries(agents).map(([name, agent]) => [name, { url: `${sink!.url}/${name}`, ...agent }]),
+    );
     const file = {
       min_interval: "1s",
-      agents: { default: { url: sink.url, timeout: "5s" } },
+      agents: { default: { url: sink.url, timeout: "5s" }, ...more },
       worker: { lock_duration: "3s", stalled_interval: "1s", max_stalled_count: 5 },
+      ...extra,
     };
     api = await startTestTickler(prefix, file, "api");
     env = { TICKLER_PREFIX: prefix, TICKLER_CONFIG: writeConfig(file), TICKLER_CONCURRENCY: "50" };

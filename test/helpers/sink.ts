@@ -102,3 +102,16 @@ export async function startSink(responder: Responder = () => ({}), host = "127.0
     },
   };
 }
+
+/** The most requests the sink held at once, from when each arrived and was answered. */
+export function maxConcurrent(requests: Received[]): number {
+  const edges = requests.flatMap((r) => [
+    { at: r.at, step: 1 },
+    { at: r.answeredAt ?? Number.POSITIVE_INFINITY, step: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.step - b.step);
+  let now = 0;
+  let most = 0;
+  for (const edge of edges) most = Math.max(most, (now += edge.step));
+  return most;
+}

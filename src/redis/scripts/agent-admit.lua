@@ -1,19 +1,19 @@
 --[[
   Admits one request to an agent under its fleet-wide flow control, or says how long to wait. Checked in
   order: a pause a 429 set (Retry-After), the circuit (open or half-open: one probe per probe interval goes
-  through), the requests in flight (leases expire, so a SIGKILLed worker's lease frees itself), the rate
-  window. Nothing is taken unless everything admits; a fire that waits for in-flight room or an open
+  through), the requests in flight (leases expire, so a SIGKILLed worker's lease frees itself), the rate's
+  pacing. Nothing is taken unless everything admits; a fire that waits for in-flight room or an open
   circuit is listed as a waiter, woken when a request finishes (or the circuit closes).
 
   KEYS[1] in flight    sorted set: lease (job id) -> when the lease expires
-  KEYS[2] rate window  sorted set: "<lease>@<now>" -> when it started
+  KEYS[2] rate pacing  hash: next -> the next free start; <lease> -> the start reserved for a waiting fire
   KEYS[3] circuit      hash: state (closed|open|half_open), failures, since, reason, probe_at, paused_until
   KEYS[4] waiters      sorted set: "<partition>|<job id>" -> when it began to wait
   ARGV[1] now (ms)
   ARGV[2] lease id (the job id; an attempt of the same job admitted again keeps one lease)
   ARGV[3] lease TTL (ms): the request's timeout and a margin
   ARGV[4] max in flight, or 0 for no limit
-  ARGV[5] rate: requests per window, or 0 for no limit
+  ARGV[5] rate: requests per window (paced: one each window / rate), or 0 for no limit
   ARGV[6] rate window (ms)
   ARGV[7] probe interval (ms) of an open circuit, or 0 when the agent has no circuit
   ARGV[8] waiter id "<partition>|<job id>"
@@ -51,13 +51,24 @@ if max_in_flight > 0 then
 end
 
 if rate > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[2]) >= rate then
-    local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    return {0, math.max(1, tonumber(oldest[2]) + window - now), 'rate'}
+  -- Paced, not bursty: one request per window / rate. A fire that must wait reserves the next free start
+  -- (so waiting fires do not all wake at once) and goes at it, or at once when it comes back later.
+  local spacing = window / rate
+  local reserved = tonumber(redis.call('HGET', KEYS[2], lease) or '')
+  if reserved == nil then
+    local next_free = tonumber(redis.call('HGET', KEYS[2], 'next') or '') or 0
+    reserved = math.max(next_free, now)
+    redis.call('HSET', KEYS[2], 'next', reserved + spacing)
+    redis.call('PEXPIRE', KEYS[2], math.ceil(reserved + spacing - now + window))
+    if reserved > now then
+      redis.call('HSET', KEYS[2], lease, reserved)
+      return {0, math.ceil(reserved - now), 'rate'}
+    end
+  elseif reserved > now then
+    return {0, math.ceil(reserved - now), 'rate'}
+  else
+    redis.call('HDEL', KEYS[2], lease)
   end
-  redis.call('ZADD', KEYS[2], now, lease .. '@' .. now)
-  redis.call('PEXPIRE', KEYS[2], window)
 end
 
 if max_in_flight > 0 then
