@@ -100,6 +100,7 @@ const retryWire = z.object({
   backoff: z.enum(["exponential", "fixed"]),
   delay: z.string(),
   max_delay: z.string(),
+  max_age: z.string().optional().describe("No attempt once the slot is older than this"),
 });
 
 const targetWire = z.union([
@@ -148,6 +149,12 @@ export const triggerWireSchema = z
     retry: retryWire,
     timeout: z.string(),
     max_fires: z.number().int().nullable(),
+    pause_after_failures: z
+      .number()
+      .int()
+      .nullable()
+      .describe("The system pauses the trigger after this many failed runs in a row"),
+    catchup_max: z.number().int().nullable().describe("The most late slots one outage's catch-up delivers"),
     enabled: z.boolean(),
     metadata: z.record(z.string(), z.string()),
     created_at: time,
@@ -158,6 +165,9 @@ export const triggerWireSchema = z
     last_fire_at: nullableTime,
     last_status: z.string().nullable(),
     fire_count: z.number().int(),
+    failures_in_row: z.number().int().describe("Runs that failed in a row (a success resets it)"),
+    paused_by: z.enum(["user", "system"]).nullable().describe("Who paused it, while paused"),
+    paused_reason: z.string().nullable().describe("Why the system paused it"),
   })
   .strict();
 

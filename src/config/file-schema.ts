@@ -78,12 +78,15 @@ export const fileSchema = z
         catchup_window: duration,
         overlap: z.enum(["skip", "allow"]),
         timeout: duration,
+        pause_after_failures: whole("pause_after_failures", 10, 1, 10_000),
+        catchup_max: whole("catchup_max", 3, 0, 1_000),
         retry: z
           .object({
             attempts: z.number().int().min(1).max(25),
             backoff: z.enum(["exponential", "fixed"]),
             delay: duration,
             max_delay: duration,
+            max_age: duration,
           })
           .partial()
           .strict(),
@@ -110,6 +113,7 @@ export const fileSchema = z
       { replicas: whole("replicas", 1, 1, 16), timeout: duration },
       "durable_writes: { replicas: 1, timeout: 1s }",
     ),
+    notify: section({ agent: z.string() }, "notify: { agent: ops }"),
     rate_limit: section(
       { writes: whole("writes", 600, 1), per: duration },
       "rate_limit: { writes: 600, per: 1m }",

@@ -76,6 +76,8 @@ export interface Config {
   runRetentionMs: number;
   tokens: ReadonlyMap<string, Principal>;
   agents: ReadonlyMap<string, AgentConfig>;
+  /** Where failure notifications go (an agent's endpoint), or null for none. */
+  notify: { agent: string } | null;
   allowTargetUrls: boolean;
   schedules: readonly SeedSchedule[];
   triggerDefaults: TriggerDefaults;
@@ -195,7 +197,13 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
         "defaults.retry.max_delay",
         TRIGGER_DEFAULTS.retry.maxDelayMs,
       ),
+      maxAgeMs:
+        defaults.retry?.max_age === undefined
+          ? TRIGGER_DEFAULTS.retry.maxAgeMs
+          : dur(defaults.retry.max_age, "defaults.retry.max_age", 0),
     },
+    pauseAfterFailures: defaults.pause_after_failures ?? TRIGGER_DEFAULTS.pauseAfterFailures,
+    catchupMax: defaults.catchup_max ?? TRIGGER_DEFAULTS.catchupMax,
   };
   const worker = file.worker ?? {};
   return {
@@ -218,6 +226,7 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
     runRetentionMs: dur(file.run_retention, "run_retention", DEFAULTS.runRetentionMs),
     tokens: readTokens(file.tokens ?? [], where),
     agents: readAgents(file.agents ?? {}, where),
+    notify: readNotify(file, where),
     allowTargetUrls: file.allow_target_urls ?? DEFAULTS.allowTargetUrls,
     schedules: readSchedules(file.schedules ?? [], where),
     triggerDefaults,
@@ -346,6 +355,18 @@ function readAgents(agents: NonNullable<ConfigFile["agents"]>, where: string): M
     });
   }
   return out;
+}
+
+function readNotify(file: ConfigFile, where: string): { agent: string } | null {
+  if (file.notify === undefined) return null;
+  const agent = file.notify.agent;
+  if (agent === undefined)
+    throw new ConfigError(`${where}: notify needs an agent to send to, e.g. notify: { agent: ops }`);
+  if (!(file.agents ?? {})[agent])
+    throw new ConfigError(
+      `${where}: notify.agent "${agent}" is not in agents: add agents.${agent} (url, signing_secret) to the file`,
+    );
+  return { agent };
 }
 
 function readFlow(

@@ -118,6 +118,11 @@ export class Partition {
     return this.durable(userId, name, this.writer.setEnabled(userId, name, false));
   }
 
+  /** See `Producer.pauseBySystem`. */
+  pauseBySystem(userId: string, name: string, reason: string): Promise<boolean> {
+    return this.durable(userId, name, this.writer.pauseBySystem(userId, name, reason));
+  }
+
   /** See `Producer.resume`. */
   resume(userId: string, name: string): Promise<WriteOutcome> {
     return this.durable(userId, name, this.writer.setEnabled(userId, name, true));

@@ -145,6 +145,16 @@ export class Producer {
     return this.partitionFor(userId).pause(userId, name);
   }
 
+  /**
+   * Pauses a trigger as the system (a worker, after its `pause_after_failures`): `paused_by: "system"` with
+   * the reason. One paused already is left as it is; resuming clears it.
+   *
+   * @returns whether this paused it
+   */
+  pauseBySystem(userId: string, name: string, reason: string): Promise<boolean> {
+    return this.partitionFor(userId).pauseBySystem(userId, name, reason);
+  }
+
   /** Resumes a paused trigger. A one-shot whose time passed meanwhile follows its missed_policy. */
   resume(userId: string, name: string): Promise<WriteOutcome> {
     return this.partitionFor(userId).resume(userId, name);

@@ -162,7 +162,16 @@ export class TriggerStore {
 }
 
 /** Spec fields stored only when set: absent from a stored definition means null. */
-const UNSET_WHEN_NULL = ["payload", "threadKey", "channel", "target", "maxFires"] as const;
+const UNSET_WHEN_NULL = [
+  "payload",
+  "threadKey",
+  "channel",
+  "target",
+  "maxFires",
+  "pauseAfterFailures",
+  "catchupMax",
+  "systemPause",
+] as const;
 /** The same for the schedule's window. */
 const WINDOW_UNSET_WHEN_NULL = ["startAtMs", "endAtMs"] as const;
 
@@ -179,6 +188,10 @@ function encodeDefinition(record: TriggerRecord): string {
   const window: Record<string, unknown> = { ...record.spec.schedule };
   for (const field of WINDOW_UNSET_WHEN_NULL) if (window[field] === null) delete window[field];
   spec.schedule = window;
+  if (record.spec.retry.maxAgeMs === null) {
+    const { maxAgeMs: _unset, ...retry } = record.spec.retry;
+    spec.retry = retry;
+  }
   return `{"spec":${JSON.stringify(spec)},"schedule":${JSON.stringify(record.schedule)}}`;
 }
 
@@ -187,6 +200,7 @@ function restoreSpec(stored: TriggerSpec): TriggerSpec {
   const spec = stored as unknown as Record<string, unknown>;
   for (const field of UNSET_WHEN_NULL) spec[field] ??= null;
   spec.metadata ??= {};
+  (spec.retry as Record<string, unknown>).maxAgeMs ??= null;
   const window = stored.schedule as unknown as Record<string, unknown>;
   for (const field of WINDOW_UNSET_WHEN_NULL) window[field] ??= null;
   return stored;
@@ -255,5 +269,6 @@ export function decodeTrigger(
     fireCount: Number(hash.fire_count ?? 0),
     lastFireAtMs: optionalNumber(hash.last_fire_at),
     lastStatus: hash.last_status === undefined || hash.last_status === "" ? null : hash.last_status,
+    failuresInRow: Number(hash.failures ?? 0),
   };
 }

@@ -91,8 +91,26 @@ export class TriggerWriter {
     const identity = { userId: checkName(userId, "user_id"), name: checkName(name, "name") };
     return this.commit(identity, "update", (current) => {
       if (!current) throw triggerNotFound(identity.userId, identity.name);
-      return { ...current.spec, enabled };
+      // A user's pause or resume takes over from the system's pause (resume clears its reason).
+      return { ...current.spec, enabled, systemPause: null };
     });
+  }
+
+  /**
+   * Pauses a trigger as the system, with why; one paused already (by anyone) is left as it is.
+   *
+   * @returns whether this paused it
+   */
+  async pauseBySystem(userId: string, name: string, reason: string): Promise<boolean> {
+    const identity = { userId: checkName(userId, "user_id"), name: checkName(name, "name") };
+    let paused = false;
+    await this.commit(identity, "update", (current) => {
+      if (!current) throw triggerNotFound(identity.userId, identity.name);
+      paused = current.spec.enabled;
+      if (!paused) return current.spec;
+      return { ...current.spec, enabled: false, systemPause: { reason, atMs: this.deps.now() } };
+    });
+    return paused;
   }
 
   /** See `Producer.cancel`. */

@@ -194,15 +194,15 @@ export class RunStore {
    * that job instead (the next step of a catch-up chain), so no other run of the trigger starts in between.
    * `indexed`: the run's start already put it in its trigger's history, which is left as it is.
    *
-   * @returns whether this outcome completed the trigger
+   * @returns whether this outcome completed the trigger, and the trigger's failed runs in a row after it
    */
   async finish(
     run: RunRecord,
     fire: FireBookkeeping,
     marker: { holder: string; handTo: HandOver | null } | null,
     indexed = false,
-  ): Promise<boolean> {
-    const [, completed] = await runScript<[number, number]>(
+  ): Promise<{ completed: boolean; failuresInRow: number }> {
+    const [, completed, failuresInRow] = await runScript<[number, number, number]>(
       this.redis,
       "finishRun",
       [
@@ -219,7 +219,7 @@ export class RunStore {
         HANDOVER_TTL_MS,
       ],
     );
-    return completed === 1;
+    return { completed: completed === 1, failuresInRow };
   }
 
   /**

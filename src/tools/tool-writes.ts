@@ -119,6 +119,9 @@ export function summarize(record: TriggerRecord, count = 1): Record<string, unkn
     next_fire_at: first === undefined ? null : iso(first),
     next_fire_local: first === undefined ? null : localTime(first, zone),
     ...(count > 1 ? { next_fires: next.map(iso) } : {}),
+    // Why a paused trigger is paused, when the system paused it (after failed runs): an agent can say so.
+    ...(!spec.enabled ? { paused_by: spec.systemPause ? "system" : "user" } : {}),
+    ...(!spec.enabled && spec.systemPause ? { paused_reason: spec.systemPause.reason } : {}),
   };
 }
 

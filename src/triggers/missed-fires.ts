@@ -17,8 +17,25 @@ export interface MissedPlan {
  *
  * @param lateSlots - the late slots, in any order
  * @param nowMs - the instant of the decision
+ * @param catchupMax - the most slots delivered (the newest ones; the older are missed), or null for no cap
  */
 export function planMissed(
+  lateSlots: readonly number[],
+  nowMs: number,
+  policy: MissedPolicy,
+  catchupWindowMs: number,
+  catchupMax: number | null = null,
+): MissedPlan {
+  const plan = byPolicy(lateSlots, nowMs, policy, catchupWindowMs);
+  if (catchupMax === null || plan.deliver.length <= catchupMax) return plan;
+  const cut = plan.deliver.length - catchupMax;
+  return {
+    deliver: plan.deliver.slice(cut),
+    missed: [...plan.missed, ...plan.deliver.slice(0, cut)].sort((a, b) => a - b),
+  };
+}
+
+function byPolicy(
   lateSlots: readonly number[],
   nowMs: number,
   policy: MissedPolicy,

@@ -57,7 +57,11 @@ export function parseTrigger(
     overlap: input.overlap ?? defaults.overlap,
     retry: checkRetry(input.retry ?? null, defaults.retry),
     timeoutMs: optionalDuration(input.timeout, "timeout", defaults.timeoutMs),
+    pauseAfterFailures:
+      input.pause_after_failures === undefined ? defaults.pauseAfterFailures : input.pause_after_failures,
+    catchupMax: input.catchup_max === undefined ? defaults.catchupMax : input.catchup_max,
     enabled: input.enabled ?? true,
+    systemPause: null,
     metadata: checkMetadata(input.metadata ?? {}),
   };
 }
@@ -121,6 +125,12 @@ function checkRetry(retry: z.infer<typeof retrySchema> | null, fallback: RetryPo
     backoff: retry?.backoff ?? fallback.backoff,
     delayMs: optionalDuration(retry?.delay, "retry.delay", fallback.delayMs),
     maxDelayMs: optionalDuration(retry?.max_delay, "retry.max_delay", fallback.maxDelayMs),
+    maxAgeMs:
+      retry?.max_age === undefined
+        ? fallback.maxAgeMs
+        : retry.max_age === null
+          ? null
+          : parseDuration(retry.max_age, "retry.max_age"),
   };
   if (resolved.maxDelayMs < resolved.delayMs) {
     throw invalid("invalid_field", "retry.max_delay", "must not be shorter than retry.delay");

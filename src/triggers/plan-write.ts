@@ -50,6 +50,7 @@ export function planWrite(
       fireCount: current?.fireCount ?? 0,
       lastFireAtMs: current?.lastFireAtMs ?? null,
       lastStatus: current?.lastStatus ?? null,
+      failuresInRow: current?.failuresInRow ?? 0,
     },
   };
 }

@@ -25,6 +25,8 @@ export interface TriggerRecord {
   fireCount: number;
   lastFireAtMs: number | null;
   lastStatus: string | null;
+  /** Runs that failed in a row, up to the last outcome (a success resets it). */
+  failuresInRow: number;
 }
 
 /** A page of a listing: the items and the cursor of the next page (null on the last). */
@@ -121,9 +123,12 @@ export function specToInput(spec: TriggerSpec): TriggerInput {
       backoff: spec.retry.backoff,
       delay: formatDuration(spec.retry.delayMs),
       max_delay: formatDuration(spec.retry.maxDelayMs),
+      ...(spec.retry.maxAgeMs === null ? {} : { max_age: formatDuration(spec.retry.maxAgeMs) }),
     },
     timeout: formatDuration(spec.timeoutMs),
     max_fires: spec.maxFires,
+    pause_after_failures: spec.pauseAfterFailures,
+    catchup_max: spec.catchupMax,
     enabled: spec.enabled,
     metadata: spec.metadata,
   };
@@ -161,5 +166,8 @@ export function recordToWire(record: TriggerRecord, nowMs: number, nextCount = 1
     last_fire_at: record.lastFireAtMs === null ? null : iso(record.lastFireAtMs),
     last_status: record.lastStatus,
     fire_count: record.fireCount,
+    failures_in_row: record.failuresInRow,
+    paused_by: spec.enabled ? null : spec.systemPause ? "system" : "user",
+    paused_reason: spec.enabled ? null : (spec.systemPause?.reason ?? null),
   };
 }

@@ -13,6 +13,7 @@ export const retrySchema = z
     backoff: z.enum(["exponential", "fixed"]).nullish(),
     delay: durationLike,
     max_delay: durationLike,
+    max_age: durationLike,
   })
   .strict();
 
@@ -59,6 +60,8 @@ export const triggerInputSchema = z
     retry: retrySchema.nullish(),
     timeout: durationLike,
     max_fires: z.number().int().min(1).max(1_000_000_000).nullish(),
+    pause_after_failures: z.number().int().min(1).max(10_000).nullish(),
+    catchup_max: z.number().int().min(0).max(1_000).nullish(),
     enabled: z.boolean().nullish(),
     metadata: z.record(z.string().max(128), z.string().max(1024)).nullish(),
   })

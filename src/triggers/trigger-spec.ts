@@ -26,6 +26,8 @@ export interface RetryPolicy {
   delayMs: number;
   /** The cap on any one delay, `Retry-After` included. */
   maxDelayMs: number;
+  /** No attempt (and no wait for the agent) once the slot is older than this: the run fails "too old". Null: no limit. */
+  maxAgeMs: number | null;
 }
 
 /** Where fires go: an agent named in config, or (admins only, when allowed) an explicit URL. */
@@ -59,6 +61,10 @@ export interface TriggerDefaults {
   overlap: OverlapPolicy;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** After this many failed runs in a row the system pauses the trigger; null: never. */
+  pauseAfterFailures: number | null;
+  /** The most late slots one outage's catch-up delivers (the newest ones); null: as the missed policy says. */
+  catchupMax: number | null;
 }
 
 /** The defaults of {@link TriggerDefaults} when config sets none. */
@@ -67,8 +73,10 @@ export const TRIGGER_DEFAULTS = {
   misfireGraceMs: 30 * SECOND,
   catchupWindowMs: 24 * HOUR,
   overlap: "skip",
-  retry: { attempts: 5, backoff: "exponential", delayMs: 1 * SECOND, maxDelayMs: 5 * MINUTE },
+  retry: { attempts: 5, backoff: "exponential", delayMs: 1 * SECOND, maxDelayMs: 5 * MINUTE, maxAgeMs: null },
   timeoutMs: 30 * SECOND,
+  pauseAfterFailures: null,
+  catchupMax: null,
 } as const satisfies TriggerDefaults;
 
 /** Everything that validating a trigger depends on besides its own fields. */
@@ -96,6 +104,8 @@ export interface TriggerSpec extends TriggerDefaults {
   schedule: ParsedSchedule;
   maxFires: number | null;
   enabled: boolean;
+  /** Set when the system paused it (after `pauseAfterFailures` failed runs in a row); cleared by resume. */
+  systemPause: { reason: string; atMs: number } | null;
   metadata: Record<string, string>;
 }
 

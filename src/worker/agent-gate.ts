@@ -6,6 +6,7 @@ import type { FireQueue } from "../producer/fire-queue.js";
 import type { AgentFlowStore, Admission, AttemptVerdict } from "../runs/agent-flow.js";
 import { coerceError } from "../triggers/index.js";
 import type { AttemptOutcome } from "./outcome.js";
+import type { Notice } from "./notifier.js";
 
 /** An agent with flow control set. */
 export type FlowAgent = AgentConfig & { flow: AgentFlow };
@@ -27,6 +28,7 @@ export class AgentGate {
       queueOf: (partition: number) => FireQueue | undefined;
       logger: Logger;
       metrics?: Metrics;
+      notify?: (notice: Notice) => Promise<void>;
       now?: () => number;
     },
   ) {}
@@ -71,6 +73,8 @@ export class AgentGate {
           "agent circuit opened: fires to it wait, one probe goes through per interval",
         );
       else if (done.transition === "closed") logger.info({ agent: agent.name }, "agent circuit closed");
+      if (done.transition === "open")
+        void this.deps.notify?.({ type: "tickler.circuit_open", agent: agent.name, reason: failure });
       if (done.transition)
         this.deps.metrics?.circuitTransitions.inc({ agent: agent.name, to: done.transition });
       for (const waiter of done.wake) void this.wake(waiter.partition, waiter.jobId);

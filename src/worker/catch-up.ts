@@ -70,7 +70,7 @@ export class CatchUp {
     if (record.schedule.kind !== "once") late.push(...(await this.slotsBullMqSkipped(record, slot, at)));
     const plan: LatePlan = {
       atMs: at,
-      ...planMissed(late, at, record.spec.missedPolicy, record.spec.catchupWindowMs),
+      ...planMissed(late, at, record.spec.missedPolicy, record.spec.catchupWindowMs, record.spec.catchupMax),
     };
     await job.updateData({ ...job.data, late: plan });
     ctx.metrics?.fires.inc({ kind: kindOf(record.spec), outcome: "missed" }, plan.missed.length);
@@ -96,7 +96,9 @@ export class CatchUp {
       error:
         plan.atMs - missedSlot > record.spec.catchupWindowMs
           ? "older than catchup_window when workers came back"
-          : `missed_policy ${record.spec.missedPolicy}: not delivered late`,
+          : record.spec.missedPolicy === "run_all" && record.spec.catchupMax !== null
+            ? `over catchup_max ${record.spec.catchupMax}: only the newest late slots are delivered`
+            : `missed_policy ${record.spec.missedPolicy}: not delivered late`,
     }));
     await this.ctx.runs.save(missedRuns);
     if (plan.deliver.length === 0) {

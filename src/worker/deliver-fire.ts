@@ -75,6 +75,13 @@ export class FireDelivery {
       const start = await startRun(ctx, run, marker);
       if (!start.started) return this.overlapping(pickup, record, start, existing !== null);
     }
+    const tooOld = tooOldFor(record, slot, ctx.now(), run.manual);
+    if (tooOld !== null) {
+      await this.settle(pickup, record, run, { status: "failed", error: tooOld, counted, indexed: true });
+      ctx.log.warn({ tid: data.tid, run: run.runId, error: tooOld }, "delivery failed");
+      void ctx.notify?.({ type: "tickler.run_failed", trigger: data.tid, run_id: run.runId, error: tooOld });
+      throw new UnrecoverableError(tooOld);
+    }
     const agent = flowAgentOf(record, ctx.config);
     if (agent) {
       const admission = await ctx.gate.admit(agent, job.id ?? "", ctx.keys.partition ?? 0, request.timeoutMs);
@@ -120,14 +127,19 @@ export class FireDelivery {
     pickup: Pickup,
     record: TriggerRecord,
     run: RunRecord,
-    next: Exclude<AfterAttempt, { next: "succeeded" }>,
+    chosen: Exclude<AfterAttempt, { next: "succeeded" }>,
     outcome: AttemptOutcome,
     attempt: number,
     counted: boolean,
   ): Promise<never> {
     const { ctx } = this;
     const { tid } = pickup.job.data;
+    let next = chosen;
     const error = "error" in outcome ? outcome.error : "";
+    // A retry that would start past retry.max_age is not made: the slot fails now.
+    const late =
+      next.next === "retry" ? tooOldFor(record, pickup.slot, ctx.now() + next.delayMs, run.manual) : null;
+    if (late !== null) next = { next: "give_up", reason: `${error}; ${late}` };
     if (next.next === "retry") {
       await ctx.runs.save([
         {
@@ -146,6 +158,7 @@ export class FireDelivery {
     }
     await this.settle(pickup, record, run, { status: "failed", error: next.reason, counted, indexed: true });
     ctx.log.warn({ tid, run: run.runId, attempt, error: next.reason }, "delivery failed");
+    void ctx.notify?.({ type: "tickler.run_failed", trigger: tid, run_id: run.runId, error: next.reason });
     throw new UnrecoverableError(next.reason);
   }
 
@@ -257,4 +270,14 @@ function waitReason(agent: FlowAgent, reason: AgentWait): string {
     case "paused":
       return "it answered 429 with Retry-After; the whole agent is paused until then";
   }
+}
+
+/**
+ * Why a slot is too old for another attempt at `atMs` (its trigger's `retry.max_age`), or null. A manual run
+ * is as old as its request.
+ */
+function tooOldFor(record: TriggerRecord, slotMs: number, atMs: number, manual: boolean): string | null {
+  const maxAge = record.spec.retry.maxAgeMs;
+  if (maxAge === null || manual || atMs - slotMs <= maxAge) return null;
+  return `too old: the slot came due ${formatDuration(atMs - slotMs)} before, past retry.max_age ${formatDuration(maxAge)}`;
 }

@@ -9,6 +9,7 @@ import { openConnection, type RedisClient, type RedisTarget } from "../redis/con
 import { QUEUE_NAME, layoutFor } from "../redis/keys.js";
 import { AgentFlowStore } from "../runs/agent-flow.js";
 import { AgentGate } from "./agent-gate.js";
+import { createNotifier } from "./notifier.js";
 import { coerceError } from "../triggers/index.js";
 import { Budget } from "./budget.js";
 import { ErrorBackoff } from "./error-backoff.js";
@@ -32,7 +33,7 @@ export interface WorkerDeps extends Omit<ProcessorDeps, "keys" | "store" | "runs
   logger: Logger;
   /** Where the Redis is: the workers open their own connection to it. */
   target: RedisTarget;
-  partitions: readonly Pick<Partition, "keys" | "store" | "runs" | "fires">[];
+  partitions: readonly Pick<Partition, "keys" | "store" | "runs" | "fires" | "pauseBySystem">[];
 }
 
 /**
@@ -71,14 +72,22 @@ export function startWorker(deps: WorkerDeps): FireWorker {
   const inFlight = deps.partitions.map(() => 0);
   // One gate for every partition: a request freeing an agent's room wakes a fire of any partition.
   const layout = layoutFor(config.prefix, config.partitions, deps.target.cluster !== null);
+  const notify = createNotifier(deps);
   const gate = new AgentGate({
+    ...(notify ? { notify } : {}),
     flow: new AgentFlowStore(deps.redis, layout.agent),
     queueOf: (p) => deps.partitions[p]?.fires,
     logger,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   const startOne = (p: number): Worker<FireJobData, FireResult> =>
-    partitionWorker({ ...deps, gate }, p, { connection, name, budget, backoff, inFlight });
+    partitionWorker({ ...deps, gate, ...(notify ? { notify } : {}) }, p, {
+      connection,
+      name,
+      budget,
+      backoff,
+      inFlight,
+    });
   const workers = deps.partitions.map((_, p) => startOne(p));
   // On a Redis Cluster, a failover can leave a worker's blocking connection wedged (BullMQ's own recovery
   // of it may not come back): an idle worker whose queue has fires overdue is replaced by a fresh one.
@@ -125,7 +134,14 @@ function partitionWorker(deps: WorkerDeps, p: number, shared: Shared): Worker<Fi
   const { config, logger } = deps;
   const { budget, inFlight } = shared;
   const partition = deps.partitions[p]!;
-  const processorDeps: ProcessorDeps = { ...deps, ...partition };
+  const processorDeps: ProcessorDeps = {
+    ...deps,
+    keys: partition.keys,
+    store: partition.store,
+    runs: partition.runs,
+    fires: partition.fires,
+    pauseBySystem: (userId, name, reason) => partition.pauseBySystem(userId, name, reason),
+  };
   const process = createProcessor(processorDeps);
   const counted: typeof process = async (job, token, signal) => {
     inFlight[p]!++;

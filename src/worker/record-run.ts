@@ -49,7 +49,7 @@ export class RunRecorder {
     const counted = job !== undefined && !run.manual && outcome.counted !== false;
     const last = !run.manual && isLastSlot(record, run.scheduledAtMs);
     const releasing = job !== undefined && record.spec.overlap === "skip" && !run.manual;
-    const completed = await ctx.runs.finish(
+    const { completed, failuresInRow } = await ctx.runs.finish(
       {
         ...run,
         status,
@@ -67,6 +67,25 @@ export class RunRecorder {
       outcome.indexed,
     );
     if (completed && record.schedule.kind !== "once") await ctx.fires.removeScheduler(recordId(record));
+    const limit = record.spec.pauseAfterFailures;
+    if (status === "failed" && limit !== null && failuresInRow >= limit && !run.manual)
+      await this.pauseForFailures(record, failuresInRow, outcome.error ?? "");
+  }
+
+  /**
+   * Pauses a trigger whose runs failed `failures` times in a row (its `pause_after_failures`), as the
+   * system: a manual pause is left as it is, and resuming clears the system's.
+   */
+  private async pauseForFailures(record: TriggerRecord, failures: number, error: string): Promise<void> {
+    const { ctx } = this;
+    const reason = `${failures} runs failed in a row (pause_after_failures ${record.spec.pauseAfterFailures}); the last: ${error}`;
+    const paused = await ctx.pauseBySystem?.(record.spec.userId, record.spec.name, reason);
+    if (!paused) return;
+    ctx.log.warn(
+      { tid: recordId(record), failures, error },
+      "trigger paused by the system after failed runs",
+    );
+    void ctx.notify?.({ type: "tickler.trigger_paused", trigger: recordId(record), reason });
   }
 
   /**

@@ -11,6 +11,7 @@ import { layoutFor } from "../redis/keys.js";
 import { AgentFlowStore } from "../runs/agent-flow.js";
 import type { RunStore } from "../runs/run-store.js";
 import { AgentGate } from "./agent-gate.js";
+import type { Notice } from "./notifier.js";
 
 /** What the processor needs; everything is passed in, nothing is a singleton. */
 export interface ProcessorDeps {
@@ -29,6 +30,14 @@ export interface ProcessorDeps {
    * partitions; without it the processor makes one that wakes waiting fires of its own partition only.
    */
   gate?: AgentGate;
+  /**
+   * Pauses a trigger as the system (after its `pause_after_failures`), unless it is paused already.
+   *
+   * @returns whether this paused it
+   */
+  pauseBySystem?: (userId: string, name: string, reason: string) => Promise<boolean>;
+  /** Sends a failure notification (a run failed for good, a trigger auto-paused, a circuit opened). */
+  notify?: (event: Notice) => Promise<void>;
   now?: () => number;
 }
 

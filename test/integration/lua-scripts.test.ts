@@ -139,31 +139,46 @@ describe("tickler's Lua scripts", () => {
   });
 
   describe("record-fire.lua", () => {
-    const record = (tid: string, sv: number, count: number, done: number, maxFires: number | "") =>
-      runScript<[number, number]>(
+    const record = (
+      tid: string,
+      sv: number,
+      count: number,
+      done: number,
+      maxFires: number | "",
+      status = "succeeded",
+    ) =>
+      runScript<[number, number, number]>(
         redis,
         "recordFire",
         [keys.trigger(tid), keys.counts],
-        [sv, "succeeded", 1000, count, done, 2000, maxFires],
+        [sv, status, 1000, count, done, 2000, maxFires],
       );
 
     it("touches nothing for a trigger that is gone or rescheduled", async () => {
-      expect(await record("u/none", 1, 1, 0, "")).toEqual([-1, 0]);
+      expect(await record("u/none", 1, 1, 0, "")).toEqual([-1, 0, 0]);
       expect(await redis.exists(keys.trigger("u/none"))).toBe(0);
-      expect(await record("u/a", 1, 1, 0, "")).toEqual([-1, 0]);
+      expect(await record("u/a", 1, 1, 0, "")).toEqual([-1, 0, 0]);
       expect(await redis.hget(keys.trigger("u/a"), "fire_count")).toBeNull();
     });
     it("counts fires and completes the trigger at max_fires, once", async () => {
-      expect(await record("u/a", 4, 1, 0, 2)).toEqual([1, 0]);
-      expect(await record("u/a", 4, 1, 0, 2)).toEqual([2, 1]);
+      expect(await record("u/a", 4, 1, 0, 2)).toEqual([1, 0, 0]);
+      expect(await record("u/a", 4, 1, 0, 2)).toEqual([2, 1, 0]);
       expect(await counts()).toMatchObject({ "once:active": "1", "once:completed": "1" });
       expect(await redis.hmget(keys.trigger("u/a"), "completed_at", "last_status", "last_fire_at")).toEqual([
         "2000",
         "succeeded",
         "1000",
       ]);
-      expect(await record("u/a", 4, 1, 0, 2)).toEqual([3, 0]);
+      expect(await record("u/a", 4, 1, 0, 2)).toEqual([3, 0, 0]);
       expect(await redis.hget(keys.trigger("u/a"), "bucket")).toBe("once:completed");
+    });
+    it("counts failed runs in a row, and a success resets them", async () => {
+      expect((await record("u/a", 4, 1, 0, "", "failed"))[2]).toBe(1);
+      expect((await record("u/a", 4, 0, 0, "", "missed"))[2]).toBe(1); // not an attempt's outcome
+      expect((await record("u/a", 4, 1, 0, "", "failed"))[2]).toBe(2);
+      expect(await redis.hget(keys.trigger("u/a"), "failures")).toBe("2");
+      expect((await record("u/a", 4, 1, 0, "", "succeeded"))[2]).toBe(0);
+      expect(await redis.hget(keys.trigger("u/a"), "failures")).toBe("0");
     });
   });
 
@@ -259,15 +274,15 @@ describe("tickler's Lua scripts", () => {
     it("writes the outcome, counts the fire and releases only its own marker", async () => {
       bucket = "once:active";
       await write(0, 100, "s", 1);
-      expect(await finish("run_s2", "job2", 1)).toEqual([1, 0]);
+      expect(await finish("run_s2", "job2", 1)).toEqual([1, 0, 0]);
       expect(await redis.get(marker)).toBe("job1");
-      expect(await finish("run_s1", "job1", 1)).toEqual([2, 0]);
+      expect(await finish("run_s1", "job1", 1)).toEqual([2, 0, 0]);
       expect(await redis.get(marker)).toBeNull();
       expect(JSON.parse((await redis.get(keys.run("run_s1")))!)).toMatchObject({ status: "succeeded" });
       expect(await redis.hmget(keys.trigger("u/s"), "fire_count", "last_status")).toEqual(["2", "succeeded"]);
     });
     it("leaves a rescheduled trigger's bookkeeping alone but still records the run", async () => {
-      expect(await finish("run_s4", "", 7)).toEqual([-1, 0]);
+      expect(await finish("run_s4", "", 7)).toEqual([-1, 0, 0]);
       expect(await redis.hget(keys.trigger("u/s"), "fire_count")).toBe("2");
       expect(await redis.exists(keys.run("run_s4"))).toBe(1);
     });

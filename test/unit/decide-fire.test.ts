@@ -33,6 +33,7 @@ function record(body: Record<string, unknown>, changes: Partial<TriggerRecord> =
     fireCount: 0,
     lastFireAtMs: null,
     lastStatus: null,
+    failuresInRow: 0,
     ...changes,
   };
 }

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { classifyA2a, encodeBody, signWebhook, type FireBody } from "../../src/worker/deliver.js";
 import { afterAttempt, classifyStatus, parseRetryAfter, retryDelayMs } from "../../src/worker/outcome.js";
 
-const policy = { attempts: 5, backoff: "exponential" as const, delayMs: 1000, maxDelayMs: 60_000 };
+const policy = {
+  attempts: 5,
+  backoff: "exponential" as const,
+  delayMs: 1000,
+  maxDelayMs: 60_000,
+  maxAgeMs: null,
+};
 
 describe("classifying an agent's answer", () => {
   it.each([

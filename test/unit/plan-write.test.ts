@@ -30,6 +30,7 @@ function stored(body: Record<string, unknown>, changes: Partial<TriggerRecord> =
     fireCount: 2,
     lastFireAtMs: T0,
     lastStatus: "succeeded",
+    failuresInRow: 0,
     ...changes,
   };
 }

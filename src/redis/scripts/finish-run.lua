@@ -16,7 +16,7 @@
           release it
   ARGV[17] how long a handed-over marker waits for that job (ms)
 
-  Returns record-fire.lua's {fire_count, completed}
+  Returns record-fire.lua's {fire_count, completed, failures in a row}
 ]]
 save_run(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 if ARGV[15] ~= '' then

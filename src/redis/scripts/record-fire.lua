@@ -13,6 +13,6 @@
   ARGV[6] now (epoch ms)
   ARGV[7] max_fires, or "" for none: reaching it completes the trigger
 
-  Returns {fire_count, completed (0|1)}, or {-1, 0} when nothing was touched
+  Returns {fire_count, completed (0|1), failures in a row}, or {-1, 0, 0} when nothing was touched
 ]]
 return record_fire(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
