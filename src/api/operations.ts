@@ -2,6 +2,7 @@ import type { AnyOperation } from "./operation.js";
 import { openApiOperation } from "./routes/docs.js";
 import { healthOperations } from "./routes/health.js";
 import { runOperations } from "./routes/runs.js";
+import { bulkOperations } from "./routes/bulk.js";
 import { metricsOperation, statusOperations } from "./routes/status.js";
 import { toolOperations } from "./routes/tools.js";
 import { triggerOperations } from "./routes/triggers.js";
@@ -16,6 +17,7 @@ export const PUBLIC_OPERATIONS: readonly AnyOperation[] = [
 /** Served behind authentication (a token, when tokens are configured) and the write rate limit. */
 export const AUTHENTICATED_OPERATIONS: readonly AnyOperation[] = [
   ...statusOperations,
+  ...bulkOperations,
   ...runOperations,
   ...toolOperations,
   ...triggerOperations,

@@ -224,6 +224,34 @@ export const errorWireSchema = z
   .strict();
 
 export const canceledSchema = z.object({ canceled: z.literal(true), id: z.string() }).strict();
+/** Which triggers a bulk operation touches (every field given must match), and whether only to count. */
+export const bulkFilterSchema = z
+  .object({
+    user_id: z.string().optional(),
+    agent: z
+      .string()
+      .optional()
+      .describe('The agent its fires go to ("default" for a trigger with no target)'),
+    kind: z.enum(TRIGGER_KINDS).optional(),
+    state: z.enum(TRIGGER_STATES).optional(),
+    metadata: z.record(z.string(), z.string()).optional().describe("Metadata entries it must carry"),
+    dry_run: z.boolean().optional().describe("Count what would change, change nothing"),
+  })
+  .strict();
+export const bulkResultSchema = z
+  .object({ matched: z.number().int(), changed: z.number().int(), dry_run: z.boolean() })
+  .strict();
+export const redriveInputSchema = bulkFilterSchema
+  .extend({ since: z.string().describe("Failed runs scheduled at or after this ISO time") })
+  .strict();
+export const redriveResultSchema = z
+  .object({
+    triggers: z.number().int(),
+    runs: z.number().int(),
+    dry_run: z.boolean(),
+    run_ids: z.array(z.string()).describe("The first (up to 100) runs re-driven"),
+  })
+  .strict();
 export const runNowSchema = z
   .object({ run_id: z.string(), idempotency_key: z.string(), scheduled_at: time, manual: z.literal(true) })
   .strict();

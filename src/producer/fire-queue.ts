@@ -1,14 +1,15 @@
 import { Queue, type JobsOptions, type Job, type WorkerOptions } from "bullmq";
 import type { RedisClient } from "../redis/connection.js";
 import { QUEUE_NAME } from "../redis/keys.js";
+import type { RunRecord } from "../runs/run-store.js";
 import { nextFires, stateOf, triggerId, type TriggerRecord } from "../triggers/index.js";
 
 /**
  * How a fire job came to be: a scheduler iteration, a one-shot, a catch-up of a missed slot, a slot BullMQ
- * skipped although it was late by less than misfire_grace (`skipped`: delivered as an ordinary fire), or a
- * manual run.
+ * skipped although it was late by less than misfire_grace (`skipped`: delivered as an ordinary fire), a
+ * manual run, or a failed slot delivered again by an operator (`redrive`: one more attempt of the same run).
  */
-export type FireOrigin = "scheduled" | "once" | "catchup" | "skipped" | "manual";
+export type FireOrigin = "scheduled" | "once" | "catchup" | "skipped" | "manual" | "redrive";
 
 /** The data every fire job carries. The definition itself is read from RedisClient when the job runs. */
 export interface FireJobData {
@@ -212,6 +213,16 @@ export class FireQueue {
   /** Adds a job that delivers `slot` now (catch-up of missed slots, or a manual run). */
   async addNow(jobId: string, data: FireJobData): Promise<void> {
     await this.queue.add(data.origin, data, { ...FIRE_JOB_OPTIONS, jobId });
+  }
+
+  /**
+   * Adds a job that delivers a failed run's slot again (one more attempt, same run id and key); its id
+   * derives from the run and its failure, so re-driving one failure twice adds one job.
+   */
+  async redrive(tid: string, sv: number, run: RunRecord): Promise<void> {
+    const slot = run.scheduledAtMs;
+    const jobId = `redrive|${encode(tid)}|${slot}|${run.finishedAtMs ?? 0}`;
+    await this.addNow(jobId, { tid, sv, origin: "redrive", slot });
   }
 
   async close(): Promise<void> {

@@ -47,7 +47,9 @@ export class FireDelivery {
     const attempt = job.attemptsMade + 1;
     const startedAt = started?.startedAtMs ?? ctx.now();
     const previous =
-      attempt > 1 ? await ctx.runs.get(ctx.keys.runId(data.tid, slot, data.manualNonce)) : existing;
+      attempt > 1 || data.origin === "redrive"
+        ? await ctx.runs.get(ctx.keys.runId(data.tid, slot, data.manualNonce))
+        : existing;
     // A slot that already reached an outcome (and is re-delivered from Bull Board) is not a new fire.
     const counted = !(previous && OUTCOMES.has(previous.status));
     // begin-fire.lua writes a taken-over run afresh: what its earlier pickups waited is carried over.
@@ -177,7 +179,8 @@ export class FireDelivery {
     const { ctx } = this;
     const { job, slot } = pickup;
     const { data } = job;
-    if (data.origin === "catchup" || data.origin === "skipped" || takeover || start.retaken) {
+    const waits = data.origin === "catchup" || data.origin === "skipped" || data.origin === "redrive";
+    if (waits || takeover || start.retaken) {
       await job.moveToDelayed(ctx.now() + OVERLAP_REQUEUE_MS, pickup.token);
       throw new DelayedError();
     }

@@ -41,8 +41,8 @@ export function createProcessor(deps: ProcessorDeps) {
     const pickup: Pickup = { job, slot: slotOf(job), token, signal };
     const { data } = job;
     // A job that already made attempts is resuming a slot that came due (a retry, or a retry of a failed
-    // fire from Bull Board).
-    const resumed = job.attemptsMade > 0;
+    // fire from Bull Board); so is an operator's re-drive of a failed run.
+    const resumed = job.attemptsMade > 0 || data.origin === "redrive";
     let record: TriggerRecord | null;
     let existing: RunRecord | null = null;
     if (!resumed && !data.late) {

@@ -170,6 +170,16 @@ describe("/openapi.json", () => {
     expect(await hit("get", "/v1/queue", "/v1/queue")).toBe(200);
     expect(await hit("get", "/v1/agents", "/v1/agents")).toBe(200);
     expect(await hit("get", "/v1/agents", "/v1/agents", { token: ALICE })).toBe(403);
+    for (const path of ["/v1/triggers/pause", "/v1/triggers/resume"]) {
+      expect(await hit("post", path, path, { body: { user_id: "nobody", dry_run: true } })).toBe(200);
+      expect(await hit("post", path, path, { body: { dry_run: "yes" } })).toBe(400);
+      expect(await hit("post", path, path, { body: {}, token: ALICE })).toBe(403);
+    }
+    const since = new Date(0).toISOString();
+    expect(
+      await hit("post", "/v1/runs/redrive", "/v1/runs/redrive", { body: { since, user_id: "nobody" } }),
+    ).toBe(200);
+    expect(await hit("post", "/v1/runs/redrive", "/v1/runs/redrive", { body: {} })).toBe(400);
     expect(await hit("get", "/v1/tools", "/v1/tools?format=anthropic")).toBe(200);
     expect(await hit("post", "/v1/tools/{tool}", "/v1/tools/list_triggers", { body: {}, token: ALICE })).toBe(
       200,
