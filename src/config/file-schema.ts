@@ -114,6 +114,23 @@ export const fileSchema = z
       "durable_writes: { replicas: 1, timeout: 1s }",
     ),
     notify: section({ agent: z.string() }, "notify: { agent: ops }"),
+    limits: section(
+      {
+        per_user: section(
+          {
+            max_in_flight: whole("max_in_flight", 10, 1, 100_000),
+            rate: z
+              .object(
+                { requests: whole("requests", 60, 1, 1_000_000), per: duration },
+                { error: "expected a mapping, e.g. rate: { requests: 60, per: 1m }" },
+              )
+              .strict(),
+          },
+          "per_user: { max_in_flight: 10 }",
+        ),
+      },
+      "limits: { per_user: { max_in_flight: 10 } }",
+    ),
     rate_limit: section(
       { writes: whole("writes", 600, 1), per: duration },
       "rate_limit: { writes: 600, per: 1m }",

@@ -76,6 +76,8 @@ export interface Config {
   runRetentionMs: number;
   tokens: ReadonlyMap<string, Principal>;
   agents: ReadonlyMap<string, AgentConfig>;
+  /** Each user's fleet-wide limits on requests (every agent together), or null for none. */
+  perUserLimits: AgentFlow | null;
   /** Where failure notifications go (an agent's endpoint), or null for none. */
   notify: { agent: string } | null;
   allowTargetUrls: boolean;
@@ -227,6 +229,7 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
     tokens: readTokens(file.tokens ?? [], where),
     agents: readAgents(file.agents ?? {}, where),
     notify: readNotify(file, where),
+    perUserLimits: readFlow(file.limits?.per_user ?? {}, "limits.per_user", where),
     allowTargetUrls: file.allow_target_urls ?? DEFAULTS.allowTargetUrls,
     schedules: readSchedules(file.schedules ?? [], where),
     triggerDefaults,
@@ -370,11 +373,11 @@ function readNotify(file: ConfigFile, where: string): { agent: string } | null {
 }
 
 function readFlow(
-  agent: NonNullable<ConfigFile["agents"]>[string],
+  limits: Pick<NonNullable<ConfigFile["agents"]>[string], "max_in_flight" | "rate" | "circuit">,
   key: string,
   where: string,
 ): AgentFlow | null {
-  const { max_in_flight: maxInFlight, rate, circuit } = agent;
+  const { max_in_flight: maxInFlight, rate, circuit } = limits;
   if (maxInFlight === undefined && rate === undefined && circuit === undefined) return null;
   const positive = (value: string | number, field: string): number =>
     wrap(where, () => parseDuration(value, `${key}.${field}`));

@@ -96,6 +96,8 @@ export interface Layout {
   rateLimit(who: string, window: number): string;
   /** An agent's flow-control keys (deployment-wide: every partition's fires to it share them). */
   agent(name: string): AgentKeys;
+  /** A user's flow-control keys under `limits.per_user` (their own hash tag, as an agent's). */
+  userFlow(userId: string): AgentKeys;
   /** The partition of a user: every trigger, count and run of theirs is in it. */
   partitionOf(userId: string): number;
   /** The partition of a trigger, by its id `user_id/name`: its user's. */
@@ -118,7 +120,8 @@ export function layoutFor(prefix: string, partitions: number, cluster = false): 
     keys: Array.from({ length: partitions }, (_, p) => keysFor(prefix, tagged ? p : null, partitions)),
     partitionCount: `${prefix}:partitions`,
     rateLimit: (who, window) => `${prefix}:rl:${who}:${window}`,
-    agent: (name) => agentKeys(prefix, name, tagged),
+    agent: (name) => flowKeys(prefix, "agent", name, tagged),
+    userFlow: (userId) => flowKeys(prefix, "user", userId, tagged),
     partitionOf,
     partitionOfTrigger: (triggerId) => partitionOf(userOfTrigger(triggerId)),
   };
@@ -139,10 +142,9 @@ export interface AgentKeys {
   waiters: string;
 }
 
-function agentKeys(prefix: string, name: string, tagged: boolean): AgentKeys {
-  const base = tagged
-    ? `{${prefix}:agent:${encodeURIComponent(name)}}`
-    : `${prefix}:agent:${encodeURIComponent(name)}`;
+function flowKeys(prefix: string, kind: "agent" | "user", name: string, tagged: boolean): AgentKeys {
+  const id = `${prefix}:${kind}-flow:${encodeURIComponent(name)}`;
+  const base = tagged ? `{${id}}` : id;
   return {
     inFlight: `${base}:inflight`,
     rate: `${base}:rate`,

@@ -4,6 +4,12 @@ import type { AgentKeys } from "../redis/keys.js";
 import { runScript } from "../redis/scripts.js";
 import { iso } from "../triggers/index.js";
 
+/** Something with flow limits: an agent, or a user under `limits.per_user` (named for its keys). */
+export interface Limited {
+  name: string;
+  flow: AgentFlow;
+}
+
 /** Why a fire waits for its agent. */
 export type AgentWait = "paused" | "open" | "in_flight" | "rate";
 
@@ -59,7 +65,7 @@ export class AgentFlowStore {
 
   /** Asks to send one request to `agent` (for the job `lease` of `partition`). */
   async admit(
-    agent: AgentConfig & { flow: AgentFlow },
+    agent: Limited,
     lease: string,
     partition: number,
     timeoutMs: number,
@@ -92,7 +98,7 @@ export class AgentFlowStore {
    * `pauseUntilMs` (a 429's Retry-After) when given.
    */
   async done(
-    agent: AgentConfig & { flow: AgentFlow },
+    agent: Limited,
     lease: string,
     verdict: AttemptVerdict,
     failure: string,

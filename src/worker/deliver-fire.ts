@@ -1,8 +1,8 @@
 import { DelayedError, UnrecoverableError } from "bullmq";
 import type { RunRecord } from "../runs/run-store.js";
-import type { Admission, AgentWait } from "../runs/agent-flow.js";
+import type { AgentWait } from "../runs/agent-flow.js";
 import { formatDuration, iso, kindOf, type TriggerRecord } from "../triggers/index.js";
-import type { FlowAgent } from "./agent-gate.js";
+import type { GateAdmission, Limiter } from "./agent-gate.js";
 import type { CatchUp } from "./catch-up.js";
 import { OUTCOMES } from "./decide-fire.js";
 import { deliver } from "./deliver.js";
@@ -84,17 +84,18 @@ export class FireDelivery {
       void ctx.notify?.({ type: "tickler.run_failed", trigger: data.tid, run_id: run.runId, error: tooOld });
       throw new UnrecoverableError(tooOld);
     }
-    const agent = flowAgentOf(record, ctx.config);
-    if (agent) {
-      const admission = await ctx.gate.admit(agent, job.id ?? "", ctx.keys.partition ?? 0, request.timeoutMs);
-      if (!admission.admitted) return this.waitForAgent(pickup, run, agent, admission);
+    const limiters = ctx.gate.limitersFor(record.spec.userId, flowAgentOf(record, ctx.config));
+    if (limiters.length > 0) {
+      const partition = ctx.keys.partition ?? 0;
+      const admission = await ctx.gate.admit(limiters, job.id ?? "", partition, request.timeoutMs);
+      if (!admission.admitted) return this.waitForAgent(pickup, run, admission);
       if (run.waitingSinceMs !== undefined) {
         run.waitedMs = (run.waitedMs ?? 0) + Math.max(0, ctx.now() - run.waitingSinceMs);
         delete run.waitingSinceMs;
       }
     }
     const outcome = await deliver(ctx.dispatcher, request, pickup.signal);
-    if (agent) await ctx.gate.done(agent, job.id ?? "", outcome);
+    if (limiters.length > 0) await ctx.gate.done(limiters, job.id ?? "", outcome);
     const finished = ctx.now();
     const timing = {
       finishedAtMs: finished,
@@ -201,8 +202,7 @@ export class FireDelivery {
   private async waitForAgent(
     pickup: Pickup,
     run: RunRecord,
-    agent: FlowAgent,
-    admission: Extract<Admission, { admitted: false }>,
+    admission: Extract<GateAdmission, { admitted: false }>,
   ): Promise<never> {
     const { ctx } = this;
     const now = ctx.now();
@@ -210,12 +210,16 @@ export class FireDelivery {
       {
         ...run,
         status: "waiting",
-        error: `waiting for agent ${agent.name}: ${waitReason(agent, admission.reason)}`,
+        error: waitReason(admission.limiter, admission.reason),
         nextAttemptAtMs: now + admission.waitMs,
         waitingSinceMs: run.waitingSinceMs ?? now,
       },
     ]);
-    ctx.metrics?.agentWaits.inc({ agent: agent.name, reason: admission.reason });
+    const { kind, name } = admission.limiter;
+    ctx.metrics?.agentWaits.inc({
+      agent: kind === "agent" ? name : "(user limits)",
+      reason: admission.reason,
+    });
     await pickup.job.moveToDelayed(now + admission.waitMs, pickup.token);
     throw new DelayedError();
   }
@@ -260,18 +264,20 @@ function waitSoFar(previous: RunRecord | null): Pick<RunRecord, "waitedMs" | "wa
   };
 }
 
-/** Why a fire waits for its agent, in words. */
-function waitReason(agent: FlowAgent, reason: AgentWait): string {
-  const { flow } = agent;
+/** Why a fire waits for its agent (or its user's limits), in words. */
+function waitReason(limiter: Limiter, reason: AgentWait): string {
+  const { flow } = limiter;
+  const whose =
+    limiter.kind === "agent" ? `agent ${limiter.name}` : `user ${limiter.name}'s limits (limits.per_user)`;
   switch (reason) {
     case "in_flight":
-      return `${flow.maxInFlight} requests in flight (max_in_flight ${flow.maxInFlight})`;
+      return `waiting for ${whose}: ${flow.maxInFlight} requests in flight (max_in_flight ${flow.maxInFlight})`;
     case "rate":
-      return `${flow.rate?.requests} requests in the last ${formatDuration(flow.rate?.perMs ?? 0)} (rate)`;
+      return `waiting for ${whose}: rate ${flow.rate?.requests} per ${formatDuration(flow.rate?.perMs ?? 0)}`;
     case "open":
-      return "its circuit is open after failed attempts in a row; one probe goes through per interval";
+      return `waiting for ${whose}: its circuit is open after failed attempts in a row; one probe goes through per interval`;
     case "paused":
-      return "it answered 429 with Retry-After; the whole agent is paused until then";
+      return `waiting for ${whose}: it answered 429 with Retry-After; the whole agent is paused until then`;
   }
 }
 

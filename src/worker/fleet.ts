@@ -76,6 +76,8 @@ export function startWorker(deps: WorkerDeps): FireWorker {
   const gate = new AgentGate({
     ...(notify ? { notify } : {}),
     flow: new AgentFlowStore(deps.redis, layout.agent),
+    userFlow: new AgentFlowStore(deps.redis, layout.userFlow),
+    perUser: config.perUserLimits,
     queueOf: (p) => deps.partitions[p]?.fires,
     logger,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),

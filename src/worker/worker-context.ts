@@ -74,6 +74,8 @@ export function workerContext(deps: ProcessorDeps): WorkerContext {
     deps.gate ??
     new AgentGate({
       flow: new AgentFlowStore(deps.redis, layout.agent),
+      userFlow: new AgentFlowStore(deps.redis, layout.userFlow),
+      perUser: config.perUserLimits,
       queueOf: (p) => (p === (keys.partition ?? 0) ? deps.fires : undefined),
       logger: deps.logger,
       ...(deps.metrics ? { metrics: deps.metrics } : {}),

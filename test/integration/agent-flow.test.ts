@@ -128,6 +128,13 @@ describe("agent flow control", () => {
   });
 
   it("refuses flow settings that are not numbers or durations, saying what was given", () => {
+    expect(() => loadConfig({ env: {}, file: { limits: { per_user: { max_in_flight: 0 } } } })).toThrow(
+      /max_in_flight.*expected a whole number from 1/,
+    );
+    expect(
+      loadConfig({ env: {}, file: { limits: { per_user: { max_in_flight: 4 } } } }).perUserLimits,
+    ).toEqual({ maxInFlight: 4, rate: null, circuit: null });
+    expect(loadConfig({ env: {}, file: {} }).perUserLimits).toBeNull();
     const load = (agent: Record<string, unknown>) => () =>
       loadConfig({ env: {}, file: { agents: { a: { url: "http://127.0.0.1:9/", ...agent } } } });
     expect(load({ max_in_flight: 0 })).toThrow(/max_in_flight.*expected a whole number from 1/);
@@ -144,5 +151,39 @@ describe("agent flow control", () => {
       circuit: null,
     });
     expect(load({})().agents.get("a")?.flow).toBeNull();
+  });
+});
+
+/** limits.per_user: one user's requests to every agent together, fleet-wide. */
+describe("per-user limits", () => {
+  const fx = useTickler("peruser", {
+    sink: () => ({ holdMs: 100 }),
+    file: () => ({
+      agents: { default: { url: fx.sink.url }, second: { url: `${fx.sink.url}/second` } },
+      limits: { per_user: { max_in_flight: 2 } },
+    }),
+  });
+
+  it("holds a user to max_in_flight across agents, while another user's fires go on", async () => {
+    const make = (user: string, i: number) =>
+      fx.t.tickler.producer.upsert(user, `f${i}`, {
+        prompt: `${user} ${i}`,
+        delay: "1s",
+        target: { agent: i % 2 === 0 ? "default" : "second" },
+      });
+    await Promise.all([
+      ...Array.from({ length: 8 }, (_, i) => make("busy", i)),
+      make("calm", 0),
+      make("calm", 1),
+    ]);
+    const byUser = (user: string) => (r: Received) =>
+      (r.body.trigger as { user_id: string }).user_id === user;
+    const busy = await fx.sink.waitForCount(8, 20_000, byUser("busy"));
+    await waitFor(() => busy.every((r) => r.answeredAt !== undefined), "every answer", 5_000);
+    expect(maxConcurrent(busy)).toBe(2);
+    expect(maxConcurrent(fx.sink.received.filter(byUser("calm")))).toBe(2);
+    // The calm user's two went out at once, not after the busy user's queue.
+    const calm = fx.sink.received.filter(byUser("calm"));
+    expect(Math.max(...calm.map((r) => r.at)) - Math.min(...busy.map((r) => r.at))).toBeLessThan(300);
   });
 });
