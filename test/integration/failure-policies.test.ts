@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { signWebhook } from "../../src/worker/deliver.js";
 import type { Received } from "../helpers/sink.js";
-import { useTickler } from "../helpers/tickler.js";
+import { startTestTickler, useTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
 const SECRET = `whsec_${Buffer.from("notify-secret-for-tests").toString("base64")}`;
@@ -97,4 +97,48 @@ describe("when a trigger's runs keep failing", () => {
     expect((await put({ retry: { max_age: "soon" } })).body.error.field).toBe("retry.max_age");
     expect((await fx.t.api("GET", "/v1/users/fp/triggers/bad")).status).toBe(404);
   });
+});
+
+/** catchup_max: what one outage's catch-up may send (issue #15). */
+describe("after an outage with catchup_max", () => {
+  const fx = useTickler("cmax", {
+    sink: true,
+    role: "api",
+    file: () => ({ agents: { default: { url: fx.sink.url } } }),
+  });
+
+  it("delivers only the newest catchup_max late slots and records the older ones missed, saying why", async () => {
+    await fx.t.api("PUT", "/v1/users/cm/triggers/beat", {
+      prompt: "beat",
+      every: "1s",
+      missed_policy: "run_all",
+      misfire_grace: "1s",
+      catchup_max: 2,
+    });
+    // No worker for 5 s: the slots pile up.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    const worker = await startTestTickler(fx.prefix, { agents: { default: { url: fx.sink.url } } }, "worker");
+    try {
+      await fx.sink.waitForCount(2, 10_000, (r) => r.body.catchup === true);
+      let runs: any[] = [];
+      await waitFor(
+        async () => {
+          runs = (await fx.t.api("GET", "/v1/users/cm/triggers/beat/runs?limit=50")).body.items;
+          return runs.filter((run) => run.status === "missed").length >= 2;
+        },
+        "the older late slots to be recorded missed",
+        10_000,
+      );
+      const missed = runs.filter((run) => run.status === "missed");
+      expect(missed.every((run) => /over catchup_max 2/.test(run.error))).toBe(true);
+      const caughtUp = runs.filter((run) => run.catchup && run.status === "succeeded");
+      expect(caughtUp).toHaveLength(2);
+      // The two delivered are the newest of the late ones.
+      expect(Math.min(...caughtUp.map((run) => Date.parse(run.scheduled_at)))).toBeGreaterThan(
+        Math.max(...missed.map((run) => Date.parse(run.scheduled_at))),
+      );
+    } finally {
+      await worker.close();
+    }
+  }, 40_000);
 });
