@@ -130,6 +130,23 @@ export class AgentFlowStore {
     };
   }
 
+  /**
+   * Puts an agent's circuit change on a run event stream (`t: agent`, no user: only admins' SSE streams
+   * carry it), trimmed as the runs' events are.
+   */
+  async announce(
+    events: { key: string; maxLen: number },
+    change: { agent: string; circuit: "open" | "closed"; reason: string | null; atMs: number },
+  ): Promise<void> {
+    const data = JSON.stringify({
+      agent: change.agent,
+      circuit: change.circuit,
+      reason: change.reason,
+      at: iso(change.atMs),
+    });
+    await this.redis.xadd(events.key, "MAXLEN", "~", events.maxLen, "*", "t", "agent", "u", "", "d", data);
+  }
+
   /** The state of every configured agent (limits, circuit, in flight, waiting, pause), at `nowMs`. */
   async states(agents: Iterable<AgentConfig>, nowMs: number): Promise<AgentState[]> {
     return Promise.all([...agents].map((agent) => this.state(agent, nowMs)));

@@ -3,12 +3,14 @@ import type { Logger } from "pino";
 import { coerceError } from "../triggers/index.js";
 import { runToWire, type RunRecord } from "./run-store.js";
 
-/** One run state change as the event streams carry it. */
+/** One run state change (or an agent's circuit changing, for admins) as the event streams carry it. */
 export interface RunEvent {
   /** The SSE event id a client resumes from: the stream id, or with several streams a position in each. */
   id: string;
+  /** `run`, or `agent`: an agent's circuit opened or closed (no user: admins only). */
+  type: "run" | "agent";
   userId: string;
-  /** The run in wire form (JSON text). */
+  /** The run (or the agent's change) in wire form (JSON text). */
   data: string;
 }
 
@@ -18,6 +20,7 @@ interface StreamEntry {
   stream: number;
   /** Its Redis stream id. */
   streamId: string;
+  type: RunEvent["type"];
   userId: string;
   data: string;
 }
@@ -160,6 +163,7 @@ export class RunEventHub {
         this.streamKeys.length === 1
           ? entry.streamId
           : subscriber.positions.map((at) => at ?? "0-0").join(POSITION_SEPARATOR),
+      type: entry.type,
       userId: entry.userId,
       data: entry.data,
     };
@@ -206,10 +210,13 @@ export class RunEventHub {
 function toEntry(stream: number, streamId: string, fields: string[]): StreamEntry {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] as string, fields[i + 1] as string);
+  if (map.get("t") === "agent")
+    return { stream, streamId, type: "agent", userId: "", data: map.get("d") ?? "{}" };
   // The stream holds the stored run (workers write it once); clients get the wire form.
   return {
     stream,
     streamId,
+    type: "run",
     userId: map.get("u") ?? "",
     data: JSON.stringify(runToWire(JSON.parse(map.get("d") ?? "{}") as RunRecord)),
   };

@@ -44,6 +44,8 @@ export class AgentGate {
       logger: Logger;
       metrics?: Metrics;
       notify?: (notice: Notice) => Promise<void>;
+      /** The run event stream circuit changes go on (SSE `event: agent`, admins only). */
+      events?: { key: string; maxLen: number };
       now?: () => number;
     },
   ) {}
@@ -138,7 +140,19 @@ export class AgentGate {
       );
       void notify?.({ type: "tickler.circuit_open", agent, reason: failure });
     } else if (done.transition === "closed") logger.info({ agent }, "agent circuit closed");
-    if (done.transition) metrics?.circuitTransitions.inc({ agent, to: done.transition });
+    if (done.transition) {
+      metrics?.circuitTransitions.inc({ agent, to: done.transition });
+      const { events } = this.deps;
+      if (events)
+        void limiter.store
+          .announce(events, {
+            agent,
+            circuit: done.transition,
+            reason: done.transition === "open" ? failure : null,
+            atMs: this.now(),
+          })
+          .catch(() => undefined);
+    }
   }
 
   /** Moves a waiting fire's delayed job to the queue now (it may have moved on already: then nothing). */

@@ -78,6 +78,7 @@ export function startWorker(deps: WorkerDeps): FireWorker {
     flow: new AgentFlowStore(deps.redis, layout.agent),
     userFlow: new AgentFlowStore(deps.redis, layout.userFlow),
     perUser: config.perUserLimits,
+    events: { key: deps.partitions[0]!.keys.events, maxLen: config.events.maxLen },
     queueOf: (p) => deps.partitions[p]?.fires,
     logger,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),

@@ -26,7 +26,10 @@ describe.skipIf(!existsSync(CHROMIUM))("the operator console in a real browser (
         { token: ADMIN, role: "admin" },
         { token: ALICE, user_id: "alice" },
       ],
-      agents: { default: { url: fx.sink.url } },
+      agents: {
+        default: { url: fx.sink.url },
+        paced: { url: `${fx.sink.url}/paced`, max_in_flight: 3, circuit: {} },
+      },
     }),
   });
   let browser: Browser;
@@ -52,6 +55,43 @@ describe.skipIf(!existsSync(CHROMIUM))("the operator console in a real browser (
     });
     expect(forged.status).toBe(403);
   });
+
+  it("shows each agent's limits and circuit, and pauses and resumes a user's triggers in bulk after a dry run", async () => {
+    const context = await browser.newContext({ httpCredentials: { username: "ops", password: ADMIN } });
+    const page = await context.newPage();
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    try {
+      for (const name of ["b1", "b2"])
+        await fx.t.api("PUT", `/v1/users/bulky/triggers/${name}`, { prompt: name, every: "1h" }, auth);
+      await page.goto(`${fx.t.base}/console`);
+      const paced = page.locator("#agents tbody tr", { hasText: "paced" });
+      await paced.waitFor();
+      expect(await paced.textContent()).toContain("max_in_flight 3");
+      expect(await paced.locator(".status").textContent()).toBe("closed");
+      await page.fill("#filter-user", "bulky");
+      await page.press("#filter-user", "Enter");
+      await page.locator('tr[data-id="bulky/b1"]').waitFor();
+      let asked = "";
+      page.once("dialog", (dialog) => {
+        asked = dialog.message();
+        void dialog.accept();
+      });
+      await page.click("#bulk-pause");
+      await page.locator("#bulk-result", { hasText: "Pause: 2 done." }).waitFor();
+      expect(asked).toBe("Pause 2 triggers of bulky?");
+      const state = async (name: string) =>
+        (await fx.t.api("GET", `/v1/users/bulky/triggers/${name}`, undefined, auth)).body.state;
+      expect([await state("b1"), await state("b2")]).toEqual(["paused", "paused"]);
+      page.once("dialog", (dialog) => void dialog.dismiss());
+      await page.click("#bulk-resume");
+      await page.waitForTimeout(200); // a dismissed dialog changes nothing: nothing to wait for
+      expect([await state("b1"), await state("b2")]).toEqual(["paused", "paused"]);
+      await page.click("#bulk-pause");
+      await page.locator("#bulk-result", { hasText: "Nothing to pause." }).waitFor();
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
 
   it("creates a trigger with a live preview, sees it fire in the run drawer, pauses and cancels it", async () => {
     const context = await browser.newContext({

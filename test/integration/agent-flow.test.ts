@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/index.js";
 import { maxConcurrent, type Received } from "../helpers/sink.js";
+import { openSse } from "../helpers/sse.js";
 import { useTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -79,6 +80,7 @@ describe("agent flow control", () => {
 
   it("opens the circuit after failures in a row, sends one probe per interval, and closes on success", async () => {
     breakerDown = true;
+    const sse = await openSse(`${fx.t.base}/v1/events`);
     await fire("brk", 10, "breaker");
     await waitFor(
       async () =>
@@ -106,6 +108,16 @@ describe("agent flow control", () => {
     );
     const state = (await fx.t.api("GET", "/v1/agents")).body.agents.find((a: any) => a.name === "breaker");
     expect(state.circuit.state).toBe("closed");
+    // Admins' event stream told of both changes.
+    await waitFor(() => sse.events.filter((e) => e.event === "agent").length >= 2, "the agent events", 5_000);
+    sse.close();
+    const changes = sse.events.filter((e) => e.event === "agent").map((e) => JSON.parse(e.data));
+    expect(changes[0]).toMatchObject({
+      agent: "breaker",
+      circuit: "open",
+      reason: expect.stringMatching(/HTTP 500/),
+    });
+    expect(changes.at(-1)).toMatchObject({ agent: "breaker", circuit: "closed", reason: null });
     const succeeded = fx.sink.received.filter((r) => r.path === "/turns/breaker" && r.status === 200);
     expect(new Set(succeeded.map((r) => r.headers["idempotency-key"])).size).toBe(10);
     expect(succeeded).toHaveLength(10);

@@ -205,9 +205,72 @@ function connectEvents() {
     clearTimeout(reloadTimer);
     reloadTimer = setTimeout(loadTriggers, 500);
   });
+  // An agent's circuit opened or closed.
+  events.addEventListener("agent", loadAgents);
 }
+
+// ---- agents: flow control and circuits ---------------------------------------------------------------
+async function loadAgents() {
+  try {
+    const { agents } = await api("GET", "/v1/agents");
+    $("#agents tbody").innerHTML = agents
+      .map((a) => {
+        const limits = [
+          a.max_in_flight === null ? "" : `max_in_flight ${a.max_in_flight}`,
+          a.rate === null ? "" : `rate ${a.rate.requests}/${a.rate.per_ms / 1000}s`,
+        ]
+          .filter(Boolean)
+          .join(", ");
+        const circuit = a.paused_until ? "paused" : a.circuit ? a.circuit.state : "—";
+        const why = a.paused_until
+          ? `until ${local(a.paused_until)}: ${a.paused_reason ?? ""}`
+          : a.circuit && a.circuit.state !== "closed"
+            ? `${a.circuit.reason ?? ""} (since ${local(a.circuit.since)}, next probe ${local(a.circuit.next_probe_at)})`
+            : "";
+        return `<tr><td class="name">${esc(a.name)}</td><td>${esc(limits || "none")}</td>
+          <td><span class="status status-circuit-${esc(circuit)}">${esc(circuit)}</span></td>
+          <td>${a.in_flight}</td><td>${a.waiting}</td><td>${esc(why)}</td></tr>`;
+      })
+      .join("");
+  } catch (error) {
+    $("#agents tbody").innerHTML =
+      `<tr><td colspan="6">Could not load agents: ${esc(error.message)}</td></tr>`;
+  }
+}
+
+// ---- bulk operations: a dry run first, then the change once confirmed --------------------------------
+async function bulk(path, body, what) {
+  const user = $("#filter-user").value.trim();
+  const filter = { ...(user ? { user_id: user } : {}), ...body };
+  try {
+    const dry = await api("POST", path, { ...filter, dry_run: true });
+    const count = dry.changed ?? dry.runs;
+    if (count === 0) {
+      $("#bulk-result").textContent = `Nothing to ${what.toLowerCase()}.`;
+      return;
+    }
+    if (
+      !confirm(
+        `${what} ${count} ${path.includes("redrive") ? "failed runs" : "triggers"}${user ? ` of ${user}` : ""}?`,
+      )
+    )
+      return;
+    const done = await api("POST", path, filter);
+    $("#bulk-result").textContent = `${what}: ${done.changed ?? done.runs} done.`;
+    loadTriggers();
+  } catch (error) {
+    $("#bulk-result").textContent = `Could not ${what.toLowerCase()}: ${error.message}`;
+  }
+}
+$("#bulk-pause").addEventListener("click", () => bulk("/v1/triggers/pause", {}, "Pause"));
+$("#bulk-resume").addEventListener("click", () => bulk("/v1/triggers/resume", {}, "Resume"));
+$("#bulk-redrive").addEventListener("click", () =>
+  bulk("/v1/runs/redrive", { since: new Date(Date.now() - 24 * 3600 * 1000).toISOString() }, "Re-drive"),
+);
 
 $("#refresh").addEventListener("click", loadTriggers);
 $("#filter-user").addEventListener("change", loadTriggers);
 loadTriggers();
+loadAgents();
+setInterval(loadAgents, 5000);
 connectEvents();

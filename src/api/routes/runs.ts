@@ -79,7 +79,7 @@ export const runOperations: AnyOperation<ApiContext>[] = [
       const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), config.events.keepAliveMs);
       const unsubscribe = await events.subscribe(
         (event) => only === undefined || event.userId === only,
-        (event) => res.write(`id: ${event.id}\nevent: run\ndata: ${event.data}\n\n`),
+        (event) => res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.data}\n\n`),
         () => res.end(),
         lastEventId,
       );
