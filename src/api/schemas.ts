@@ -142,6 +142,7 @@ export const triggerWireSchema = z
     thread_key: z.string().nullable(),
     channel: z.string().nullable(),
     target: targetWire.nullable(),
+    notify: targetWire.nullable().describe("Where its failure notifications go (null: the config's notify)"),
     missed_policy: z.enum(MISSED_POLICIES),
     misfire_grace: z.string(),
     catchup_window: z.string(),

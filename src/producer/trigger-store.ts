@@ -171,6 +171,7 @@ const UNSET_WHEN_NULL = [
   "pauseAfterFailures",
   "catchupMax",
   "systemPause",
+  "notify",
 ] as const;
 /** The same for the schedule's window. */
 const WINDOW_UNSET_WHEN_NULL = ["startAtMs", "endAtMs"] as const;

@@ -62,6 +62,7 @@ export function parseTrigger(
     catchupMax: input.catchup_max === undefined ? defaults.catchupMax : input.catchup_max,
     enabled: input.enabled ?? true,
     systemPause: null,
+    notify: checkTarget(input.notify ?? null, rules, "notify"),
     metadata: checkMetadata(input.metadata ?? {}),
   };
 }

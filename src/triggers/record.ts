@@ -3,7 +3,7 @@ import { formatDuration } from "./duration.js";
 import { nextFires, slotAfter, type Schedule } from "./schedule.js";
 import { iso } from "./time-zone.js";
 import type { TriggerInput } from "./trigger-input.js";
-import { kindOf, type TriggerSpec } from "./trigger-spec.js";
+import { kindOf, type Target, type TriggerSpec } from "./trigger-spec.js";
 
 /** The states a trigger is in. */
 export const TRIGGER_STATES = ["active", "paused", "completed"] as const;
@@ -90,6 +90,19 @@ export function writtenFields(
   }
 }
 
+/** A target (or a notify destination) in wire form. */
+function targetToWire(target: Target | null): TriggerInput["target"] {
+  if (target === null) return null;
+  if ("agent" in target) return { agent: target.agent };
+  return {
+    url: target.url,
+    method: target.method,
+    headers: target.headers,
+    format: target.format,
+    a2a_version: target.a2aVersion,
+  };
+}
+
 /** The definition in wire form: feeding it back to `parseTrigger` gives the same spec. */
 export function specToInput(spec: TriggerSpec): TriggerInput {
   const { target } = spec;
@@ -102,18 +115,7 @@ export function specToInput(spec: TriggerSpec): TriggerInput {
     payload: spec.payload,
     thread_key: spec.threadKey,
     channel: spec.channel,
-    target:
-      target === null
-        ? null
-        : "agent" in target
-          ? { agent: target.agent }
-          : {
-              url: target.url,
-              method: target.method,
-              headers: target.headers,
-              format: target.format,
-              a2a_version: target.a2aVersion,
-            },
+    target: targetToWire(target),
     missed_policy: spec.missedPolicy,
     misfire_grace: formatDuration(spec.misfireGraceMs),
     catchup_window: formatDuration(spec.catchupWindowMs),
@@ -127,6 +129,7 @@ export function specToInput(spec: TriggerSpec): TriggerInput {
     },
     timeout: formatDuration(spec.timeoutMs),
     max_fires: spec.maxFires,
+    notify: targetToWire(spec.notify),
     pause_after_failures: spec.pauseAfterFailures,
     catchup_max: spec.catchupMax,
     enabled: spec.enabled,

@@ -9,14 +9,18 @@ import type { Target, TriggerRules } from "./trigger-spec.js";
  *
  * @throws TicklerError `target_not_allowed` or `invalid_field`
  */
-export function checkTarget(target: z.infer<typeof targetSchema> | null, rules: TriggerRules): Target | null {
+export function checkTarget(
+  target: z.infer<typeof targetSchema> | null,
+  rules: TriggerRules,
+  field = "target",
+): Target | null {
   if (target === null) return null;
   if ("agent" in target) {
     if (!rules.agents.has(target.agent)) {
       const known = [...rules.agents].join(", ") || "none configured";
       throw invalid(
         "target_not_allowed",
-        "target.agent",
+        `${field}.agent`,
         `no agent "${target.agent}" in config (known: ${known})`,
       );
     }
@@ -25,7 +29,7 @@ export function checkTarget(target: z.infer<typeof targetSchema> | null, rules: 
   if (!rules.allowTargetUrls) {
     throw invalid(
       "target_not_allowed",
-      "target.url",
+      `${field}.url`,
       "explicit target URLs are off; name an agent from config with target: {agent}, or (admins) set allow_target_urls: true",
     );
   }
@@ -33,24 +37,24 @@ export function checkTarget(target: z.infer<typeof targetSchema> | null, rules: 
   try {
     url = new URL(target.url);
   } catch {
-    throw invalid("invalid_field", "target.url", `"${target.url}" is not an absolute URL`);
+    throw invalid("invalid_field", `${field}.url`, `"${target.url}" is not an absolute URL`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw invalid(
       "target_not_allowed",
-      "target.url",
+      `${field}.url`,
       `only http and https URLs are allowed, got ${url.protocol}`,
     );
   }
   if (url.username !== "" || url.password !== "") {
     throw invalid(
       "target_not_allowed",
-      "target.url",
+      `${field}.url`,
       "credentials in the URL are not allowed; use target.headers (Authorization)",
     );
   }
   const blocked = rules.blockedHost?.(url.hostname);
-  if (blocked) throw invalid("target_not_allowed", "target.url", blocked);
+  if (blocked) throw invalid("target_not_allowed", `${field}.url`, blocked);
   return {
     url: url.toString(),
     method: target.method ?? "POST",

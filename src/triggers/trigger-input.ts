@@ -60,6 +60,7 @@ export const triggerInputSchema = z
     retry: retrySchema.nullish(),
     timeout: durationLike,
     max_fires: z.number().int().min(1).max(1_000_000_000).nullish(),
+    notify: targetSchema.nullish(),
     pause_after_failures: z.number().int().min(1).max(10_000).nullish(),
     catchup_max: z.number().int().min(0).max(1_000).nullish(),
     enabled: z.boolean().nullish(),

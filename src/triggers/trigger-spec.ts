@@ -104,6 +104,11 @@ export interface TriggerSpec extends TriggerDefaults {
   schedule: ParsedSchedule;
   maxFires: number | null;
   enabled: boolean;
+  /**
+   * Where this trigger's failure notifications go (a run failed for good, the system paused it): an agent
+   * from config, or (admins, with allow_target_urls) a URL; null: the config's `notify`.
+   */
+  notify: Target | null;
   /** Set when the system paused it (after `pauseAfterFailures` failed runs in a row); cleared by resume. */
   systemPause: { reason: string; atMs: number } | null;
   metadata: Record<string, string>;

@@ -81,7 +81,10 @@ export class FireDelivery {
     if (tooOld !== null) {
       await this.settle(pickup, record, run, { status: "failed", error: tooOld, counted, indexed: true });
       ctx.log.warn({ tid: data.tid, run: run.runId, error: tooOld }, "delivery failed");
-      void ctx.notify?.({ type: "tickler.run_failed", trigger: data.tid, run_id: run.runId, error: tooOld });
+      void ctx.notify?.(
+        { type: "tickler.run_failed", trigger: data.tid, run_id: run.runId, error: tooOld },
+        record.spec.notify,
+      );
       throw new UnrecoverableError(tooOld);
     }
     const limiters = ctx.gate.limitersFor(record.spec.userId, flowAgentOf(record, ctx.config));
@@ -161,7 +164,10 @@ export class FireDelivery {
     }
     await this.settle(pickup, record, run, { status: "failed", error: next.reason, counted, indexed: true });
     ctx.log.warn({ tid, run: run.runId, attempt, error: next.reason }, "delivery failed");
-    void ctx.notify?.({ type: "tickler.run_failed", trigger: tid, run_id: run.runId, error: next.reason });
+    void ctx.notify?.(
+      { type: "tickler.run_failed", trigger: tid, run_id: run.runId, error: next.reason },
+      record.spec.notify,
+    );
     throw new UnrecoverableError(next.reason);
   }
 

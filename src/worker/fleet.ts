@@ -74,7 +74,7 @@ export function startWorker(deps: WorkerDeps): FireWorker {
   const layout = layoutFor(config.prefix, config.partitions, deps.target.cluster !== null);
   const notify = createNotifier(deps);
   const gate = new AgentGate({
-    ...(notify ? { notify } : {}),
+    notify,
     flow: new AgentFlowStore(deps.redis, layout.agent),
     userFlow: new AgentFlowStore(deps.redis, layout.userFlow),
     perUser: config.perUserLimits,
@@ -84,7 +84,7 @@ export function startWorker(deps: WorkerDeps): FireWorker {
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   const startOne = (p: number): Worker<FireJobData, FireResult> =>
-    partitionWorker({ ...deps, gate, ...(notify ? { notify } : {}) }, p, {
+    partitionWorker({ ...deps, gate, notify }, p, {
       connection,
       name,
       budget,

@@ -85,7 +85,10 @@ export class RunRecorder {
       { tid: recordId(record), failures, error },
       "trigger paused by the system after failed runs",
     );
-    void ctx.notify?.({ type: "tickler.trigger_paused", trigger: recordId(record), reason });
+    void ctx.notify?.(
+      { type: "tickler.trigger_paused", trigger: recordId(record), reason },
+      record.spec.notify,
+    );
   }
 
   /**

@@ -11,6 +11,7 @@ import { layoutFor } from "../redis/keys.js";
 import { AgentFlowStore } from "../runs/agent-flow.js";
 import type { RunStore } from "../runs/run-store.js";
 import { AgentGate } from "./agent-gate.js";
+import type { Target } from "../triggers/index.js";
 import type { Notice } from "./notifier.js";
 
 /** What the processor needs; everything is passed in, nothing is a singleton. */
@@ -37,7 +38,7 @@ export interface ProcessorDeps {
    */
   pauseBySystem?: (userId: string, name: string, reason: string) => Promise<boolean>;
   /** Sends a failure notification (a run failed for good, a trigger auto-paused, a circuit opened). */
-  notify?: (event: Notice) => Promise<void>;
+  notify?: (event: Notice, to?: Target | null) => Promise<void>;
   now?: () => number;
 }
 

@@ -15,6 +15,7 @@ describe("when a trigger's runs keep failing", () => {
         default: { url: fx.sink.url },
         down: { url: `${fx.sink.url}/down` },
         ops: { url: `${fx.sink.url}/ops`, signing_secret: SECRET },
+        oncall: { url: `${fx.sink.url}/oncall` },
       },
       notify: { agent: "ops" },
     }),
@@ -89,9 +90,27 @@ describe("when a trigger's runs keep failing", () => {
     expect((await get("aging")).retry).toMatchObject({ max_age: "2s" });
   }, 30_000);
 
+  it("sends a trigger's notices to its own notify destination instead of the config's", async () => {
+    await fx.t.api("PUT", "/v1/users/fp/triggers/own", {
+      prompt: "p",
+      delay: "1s",
+      target: { agent: "down" },
+      retry: { attempts: 1 },
+      notify: { agent: "oncall" },
+    });
+    await fx.sink.waitForCount(1, 10_000, (r) => r.path === "/turns/oncall");
+    const [notice] = fx.sink.received.filter((r) => r.path === "/turns/oncall");
+    expect(notice!.body).toMatchObject({ type: "tickler.run_failed", trigger: "fp/own" });
+    expect(notice!.headers["webhook-signature"]).toBeUndefined(); // oncall has no signing secret
+    expect(notices("tickler.run_failed").some((r) => r.body.trigger === "fp/own")).toBe(false);
+    expect((await get("own")).notify).toEqual({ agent: "oncall" });
+  });
+
   it("refuses bad values for the new fields with the field named", async () => {
     const put = (body: Record<string, unknown>) =>
       fx.t.api("PUT", "/v1/users/fp/triggers/bad", { prompt: "p", every: "1h", ...body });
+    expect((await put({ notify: { agent: "nope" } })).body.error.field).toBe("notify.agent");
+    expect((await put({ notify: { url: "http://example.com/hook" } })).body.error.field).toBe("notify.url");
     expect((await put({ pause_after_failures: 0 })).body.error.field).toBe("pause_after_failures");
     expect((await put({ catchup_max: -1 })).body.error.field).toBe("catchup_max");
     expect((await put({ retry: { max_age: "soon" } })).body.error.field).toBe("retry.max_age");
