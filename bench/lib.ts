@@ -46,7 +46,9 @@ export async function startRedis(hz: number): Promise<{ url: string; stop(): Pro
 /** An agent endpoint that records when each fire arrived and how late it was (against its scheduled time). */
 export interface BenchSink {
   url: string;
+  /** Requests received, and those answered 2xx. */
   count: number;
+  ok: number;
   lateness: number[];
   first: number;
   last: number;
@@ -56,16 +58,19 @@ export interface BenchSink {
   close(): Promise<void>;
 }
 
-export async function startSink(holdMs = 0): Promise<BenchSink> {
+/** `status` answers each request (200 unless told otherwise: a failing agent answers 503). */
+export async function startSink(holdMs = 0, status: () => number = () => 200): Promise<BenchSink> {
   const sink: BenchSink = {
     url: "",
     count: 0,
+    ok: 0,
     lateness: [],
     first: 0,
     last: 0,
     keys: new Map(),
     reset() {
       sink.count = 0;
+      sink.ok = 0;
       sink.lateness = [];
       sink.first = 0;
       sink.last = 0;
@@ -93,7 +98,9 @@ export async function startSink(holdMs = 0): Promise<BenchSink> {
       if (sink.count === 0) sink.first = now;
       sink.last = now;
       sink.count++;
-      const answer = () => res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+      const code = status();
+      if (code >= 200 && code < 300) sink.ok++;
+      const answer = () => res.writeHead(code, { "content-type": "application/json" }).end('{"ok":true}');
       if (holdMs > 0) setTimeout(answer, holdMs);
       else answer();
     });
@@ -165,9 +172,10 @@ export const PAD = "x".repeat(220); // with the other fields, a ~300-byte body e
 
 export type Redis7 = Awaited<ReturnType<typeof startRedis>>;
 
-export function configFile(sinkUrl: string): string {
+/** A worker's config file: the default agent is the sink, with `agent`'s settings (flow control) added. */
+export function configFile(sinkUrl: string, agent: Record<string, unknown> = {}): string {
   const path = join(tmpdir(), `tickler-bench-${process.pid}-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(path, stringify({ min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: sinkUrl } }, rate_limit: { writes: 10_000_000 } }));
+  writeFileSync(path, stringify({ min_interval: "1s", max_triggers_per_user: 1_000_000, agents: { default: { url: sinkUrl, ...agent } }, rate_limit: { writes: 10_000_000 } }));
   return path;
 }
 
@@ -177,8 +185,8 @@ export function processCpuSeconds(child: ChildProcess): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
 }
 
-export async function ticklerWorkers(redis: Pick<Redis7, "url">, sink: BenchSink, prefix: string, count: number, partitions = 1) {
-  const env = { REDIS_URL: redis.url, TICKLER_PARTITIONS: String(partitions), TICKLER_PREFIX: prefix, TICKLER_CONFIG: configFile(sink.url), TICKLER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: "info" };
+export async function ticklerWorkers(redis: Pick<Redis7, "url">, sink: BenchSink, prefix: string, count: number, partitions = 1, agent: Record<string, unknown> = {}) {
+  const env = { REDIS_URL: redis.url, TICKLER_PARTITIONS: String(partitions), TICKLER_PREFIX: prefix, TICKLER_CONFIG: configFile(sink.url, agent), TICKLER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: "info" };
   return Promise.all(Array.from({ length: count }, () => startProcess([...PROFILE, "dist/cli.js", "worker"], env, /tickler worker started/)));
 }
 

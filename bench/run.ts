@@ -3,7 +3,7 @@
  * persistence, its own redis-server). Prints a table, writes bench/results/<timestamp>.json and
  * bench/results/latest.json. Never part of `npm test`.
  *
- *   npm run bench                          # all nine scenarios, 3 repetitions each (~20 min)
+ *   npm run bench                          # all ten scenarios, 3 repetitions each (~25 min)
  *   npm run bench -- --reps 1 --only 1,4   # a quick look at some
  *   npm run bench -- --size 100000         # scenario 6 with fewer triggers
  *
@@ -12,7 +12,8 @@
  * throughput of 20,000 immediate fires with 1 and 2 worker processes; 5. fleet scaling with a 100 ms agent,
  * 1–8 processes (tickler, then raw BullMQ); 6. a million heartbeat triggers (creation, bytes, listing, idle CPU; once, not repeated);
  * 7. the API under 500 PUT/s for 30 s; 8. pg-boss doing 1 and 4; 9. partitions over a 3-master Redis Cluster
- * (bench/cluster.ts). BENCH_CPU_PROF=<dir> and
+ * (bench/cluster.ts); 10. flow control per agent: a 100 ms agent behind max_in_flight 50, and a failing
+ * agent behind a circuit (bench/flow.ts). BENCH_CPU_PROF=<dir> and
  * BENCH_REDIS_STATS=1 help find where time goes.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -21,6 +22,7 @@ import { Redis } from "ioredis";
 import type { ChildProcess } from "node:child_process";
 import type { Producer } from "../src/producer/producer.js";
 import { bytesPerTrigger, clusterScenario } from "./cluster.js";
+import { flowScenario, type FlowRow } from "./flow.js";
 import { pgBoss, postgresAnswers } from "./peers.js";
 import { apiLoad, size } from "./size-api.js";
 import { processCpuSeconds, rawQueue, CONCURRENCY, PAD, ROOT, createOneShots, percentiles, producerFor, quantile, rawWorkers, startRedis, startSink, stopProcess, summary, ticklerWorkers, type BenchSink, type Redis7 } from "./lib.js";
@@ -33,7 +35,10 @@ const REPS = Number(option("--reps") ?? 3) || 3;
 /** `--size 100000`: how many triggers scenario 6 creates (a million by default). */
 const SIZE = Number(option("--size") ?? 1_000_000);
 /** `--only 1,4`: the scenarios to run (all by default). */
-const ONLY = new Set((option("--only") ?? "1,2,3,4,5,6,7,8,9").split(",").map(Number));
+const ALL = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+const ONLY = new Set((option("--only") ?? ALL.join(",")).split(",").map(Number));
+/** Scenario 10's due fires (bench/flow.ts). */
+const FLOW_FIRES = "5,000";
 /** Scenario 1: 2,000 one-shots due at random times over 10 s; lateness = arrival − due. */
 async function lateness(redis: Redis7, sink: BenchSink, rep: number) {
   const N = 2000;
@@ -409,6 +414,17 @@ async function main(): Promise<void> {
       results.clusterMemory = memory;
       rows.push(`| 9. memory: Redis bytes per trigger, ${SIZE.toLocaleString("en-US")} heartbeats, 1 partition / 12 partitions | ${memory[1]} / ${memory[12]} | | ${Math.round((memory[12]! / memory[1]!) * 100) / 100} |`);
     }
+    if (ONLY.has(10)) {
+      const runs: FlowRow[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        runs.push(await flowScenario(redis, rep));
+        process.stderr.write(`10. flow rep ${rep + 1}/${REPS}: ${JSON.stringify(runs.at(-1))}\n`);
+      }
+      results.flow = runs;
+      const of = (field: keyof FlowRow) => summary(runs.map((r) => r[field]));
+      rows.push(`| 10. flow: a 100 ms agent with max_in_flight 50, 4 workers — deliveries/s of ${FLOW_FIRES} due fires (÷ the limit's 500/s); lateness p99 of 2,000 one-shots over 10 s (ms) | ${cell(of("perSecond"))} (${cell(of("efficiency"))}); ${cell(of("latenessP99"))} | | |`);
+      rows.push(`| 10. flow: an agent down 20 s (503, circuit failures 5, probe every 5 s) with 2,000 fires due — requests per due fire during the outage (goal ≤ 0.05); delivered after it | ${cell(of("requestsPerDueFire"))}; ${cell(of("deliveredAfter"))} | | |`);
+    }
     if (ONLY.has(6)) {
       // Once, not REPS times: a million triggers take minutes to create, and each figure is already an
       // average over all of them (or 1,000 requests, or 30 s).
@@ -456,7 +472,7 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const json = JSON.stringify({ ...results, table: lines }, null, 2);
   writeFileSync(join(dir, `${String(results.date).replace(/[:.]/g, "-")}.json`), json);
-  if (ONLY.size === 8 && REPS >= 3) writeFileSync(join(dir, "latest.json"), json);
+  if (ALL.every((scenario) => ONLY.has(scenario)) && REPS >= 3) writeFileSync(join(dir, "latest.json"), json);
 }
 
 await main();

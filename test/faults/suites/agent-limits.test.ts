@@ -5,8 +5,8 @@ import { waitFor } from "../../helpers/wait.js";
 
 const FIRES = 2_000;
 const RATED = 100;
-const OUTAGE_FIRES = 300;
-const OUTAGE_MS = 10_000;
+const OUTAGE_FIRES = 1_000;
+const OUTAGE_MS = 30_000;
 
 /** Whether the "flaky" agent is down (answers 503). */
 let flakyDown = false;
