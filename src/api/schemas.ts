@@ -279,9 +279,20 @@ export const statusSchema = z
     workers: z.number().int().nullable(),
     triggers: z.record(z.string(), z.number().int()).optional().describe('Counts per "kind:state" (admins)'),
     agents: z
-      .record(z.string(), z.enum(["closed", "open", "half_open", "paused"]))
+      .record(
+        z.string(),
+        z
+          .object({
+            state: z.enum(["closed", "open", "half_open", "paused"]),
+            since: nullableTime,
+            reason: z.string().nullable(),
+          })
+          .strict(),
+      )
       .optional()
-      .describe("Each agent with flow control: its circuit's state, or paused after a 429 (admins)"),
+      .describe(
+        "Each agent with flow control: its circuit's state (or paused after a 429), since when, why (admins)",
+      ),
     uptime_s: z.number().int(),
   })
   .strict();

@@ -113,7 +113,15 @@ export const fileSchema = z
       { replicas: whole("replicas", 1, 1, 16), timeout: duration },
       "durable_writes: { replicas: 1, timeout: 1s }",
     ),
-    notify: section({ agent: z.string() }, "notify: { agent: ops }"),
+    notify: section(
+      {
+        agent: z.string(),
+        url: z.string(),
+        signing_secret: z.string(),
+        headers: z.record(z.string(), z.string()),
+      },
+      "notify: { agent: ops }",
+    ),
     limits: section(
       {
         per_user: section(

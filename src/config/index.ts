@@ -41,6 +41,9 @@ export interface AgentFlow {
   circuit: { failures: number; probeEveryMs: number } | null;
 }
 
+/** Where failure notifications go by default: an agent from config, or an endpoint of their own. */
+export type NotifyConfig = { agent: string } | { endpoint: Endpoint };
+
 /** A trigger from the YAML `schedules:` list, upserted at start-up. */
 export interface SeedSchedule {
   userId: string;
@@ -79,7 +82,7 @@ export interface Config {
   /** Each user's fleet-wide limits on requests (every agent together), or null for none. */
   perUserLimits: AgentFlow | null;
   /** Where failure notifications go (an agent's endpoint), or null for none. */
-  notify: { agent: string } | null;
+  notify: NotifyConfig | null;
   allowTargetUrls: boolean;
   schedules: readonly SeedSchedule[];
   triggerDefaults: TriggerDefaults;
@@ -323,23 +326,27 @@ function readTokens(tokens: NonNullable<ConfigFile["tokens"]>, where: string): M
   return out;
 }
 
-function readAgents(agents: NonNullable<ConfigFile["agents"]>, where: string): Map<string, AgentConfig> {
+function readAgents(
+  agents: NonNullable<ConfigFile["agents"]>,
+  where: string,
+  keyOf = (name: string): string => `agents.${name}`,
+): Map<string, AgentConfig> {
   const out = new Map<string, AgentConfig>();
   for (const [name, agent] of Object.entries(agents)) {
     let url: URL;
     try {
       url = new URL(agent.url);
     } catch {
-      throw new ConfigError(`${where}: agents.${name}.url "${agent.url}" is not an absolute http(s) URL`);
+      throw new ConfigError(`${where}: ${keyOf(name)}.url "${agent.url}" is not an absolute http(s) URL`);
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new ConfigError(`${where}: agents.${name}.url must be http or https, got ${url.protocol}`);
+      throw new ConfigError(`${where}: ${keyOf(name)}.url must be http or https, got ${url.protocol}`);
     }
     const secret =
       agent.signing_secret === undefined || agent.signing_secret === "" ? null : agent.signing_secret;
     if (secret !== null && !/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(secret)) {
       throw new ConfigError(
-        `${where}: agents.${name}.signing_secret must be base64, optionally prefixed whsec_ (Standard Webhooks)`,
+        `${where}: ${keyOf(name)}.signing_secret must be base64, optionally prefixed whsec_ (Standard Webhooks)`,
       );
     }
     out.set(name, {
@@ -353,23 +360,34 @@ function readAgents(agents: NonNullable<ConfigFile["agents"]>, where: string): M
       timeoutMs:
         agent.timeout === undefined
           ? DEFAULTS.agentTimeoutMs
-          : wrap(where, () => parseDuration(agent.timeout, `agents.${name}.timeout`)),
-      flow: readFlow(agent, `agents.${name}`, where),
+          : wrap(where, () => parseDuration(agent.timeout, `${keyOf(name)}.timeout`)),
+      flow: readFlow(agent, keyOf(name), where),
     });
   }
   return out;
 }
 
-function readNotify(file: ConfigFile, where: string): { agent: string } | null {
+function readNotify(file: ConfigFile, where: string): NotifyConfig | null {
   if (file.notify === undefined) return null;
-  const agent = file.notify.agent;
-  if (agent === undefined)
-    throw new ConfigError(`${where}: notify needs an agent to send to, e.g. notify: { agent: ops }`);
-  if (!(file.agents ?? {})[agent])
+  const { agent, url, signing_secret: secret, headers } = file.notify;
+  if ((agent === undefined) === (url === undefined))
+    throw new ConfigError(
+      `${where}: notify needs an agent or a url to send to (one of them), e.g. notify: { agent: ops } or notify: { url: https://ops.example/hooks }`,
+    );
+  if (url !== undefined) {
+    // Checked as an agent's url and secret are: the same rules, the same messages.
+    const [endpoint] = readAgents(
+      { notify: { url, signing_secret: secret, headers } },
+      where,
+      () => "notify",
+    ).values();
+    return { endpoint: endpoint! };
+  }
+  if (!(file.agents ?? {})[agent!])
     throw new ConfigError(
       `${where}: notify.agent "${agent}" is not in agents: add agents.${agent} (url, signing_secret) to the file`,
     );
-  return { agent };
+  return { agent: agent! };
 }
 
 function readFlow(

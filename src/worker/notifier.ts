@@ -35,7 +35,9 @@ export function createNotifier(deps: {
   const { config, dispatcher, logger } = deps;
   const now = deps.now ?? Date.now;
   const destinationOf = (to: Target | null | undefined): Destination | null => {
-    const target = to ?? (config.notify ? { agent: config.notify.agent } : null);
+    if (!to && config.notify && "endpoint" in config.notify)
+      return { ...config.notify.endpoint, label: config.notify.endpoint.url };
+    const target = to ?? (config.notify && "agent" in config.notify ? { agent: config.notify.agent } : null);
     if (target === null) return null;
     if ("url" in target)
       return { url: target.url, headers: target.headers, signingSecret: null, label: target.url };

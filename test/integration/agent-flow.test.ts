@@ -93,7 +93,10 @@ describe("agent flow control", () => {
     const breaker = agents.find((a: any) => a.name === "breaker");
     expect(breaker.circuit).toMatchObject({ threshold: 3 });
     expect(breaker.circuit.reason).toMatch(/HTTP 500/);
-    expect((await fx.t.api("GET", "/v1/status")).body.agents.breaker).toMatch(/open|half_open/);
+    expect((await fx.t.api("GET", "/v1/status")).body.agents.breaker).toMatchObject({
+      state: expect.stringMatching(/^(open|half_open)$/),
+      reason: expect.stringMatching(/HTTP 500/),
+    });
     // Down for 2.5 s more: 10 fires retrying every 100-200 ms would send ~150 requests; the circuit lets
     // through the ones in flight when it opened and about one probe a second.
     const opened = fx.sink.received.filter(to("/turns/breaker")).length;

@@ -102,3 +102,24 @@ describe("configuration", () => {
     expect(configError(() => load({}, file))).toContain(words);
   });
 });
+
+describe("notify", () => {
+  const agents = { ops: { url: "http://127.0.0.1:9/ops" } };
+  it("sends to an agent from config, or to an endpoint of its own", () => {
+    expect(load({}, { agents, notify: { agent: "ops" } }).notify).toEqual({ agent: "ops" });
+    const own = load({}, { notify: { url: "https://ops.example/hooks", headers: { a: "b" } } }).notify;
+    expect(own).toMatchObject({ endpoint: { url: "https://ops.example/hooks", headers: { a: "b" } } });
+  });
+  it.each([
+    [{ notify: {} }, "notify needs an agent or a url"],
+    [{ agents, notify: { agent: "ops", url: "https://x.example/" } }, "one of them"],
+    [{ notify: { agent: "nobody" } }, 'notify.agent "nobody" is not in agents'],
+    [{ notify: { url: "ftp://x.example/" } }, "notify.url must be http or https"],
+    [
+      { notify: { url: "https://x.example/", signing_secret: "not base64!" } },
+      "notify.signing_secret must be base64",
+    ],
+  ])("refuses %j", (file, words) => {
+    expect(configError(() => load({}, file))).toContain(words);
+  });
+});

@@ -110,13 +110,27 @@ function agentStates({ producer, redis, config, now }: ApiContext): Promise<Agen
   return new AgentFlowStore(redis, producer.layout.agent).states(config.agents.values(), now());
 }
 
+/** A flow-controlled agent's state for /v1/status: its circuit's (or paused, after a 429), since when, why. */
+interface AgentSummary {
+  state: "closed" | "open" | "half_open" | "paused";
+  since: string | null;
+  reason: string | null;
+}
+
 /** For /v1/status: each agent with flow control, by its circuit's state (or paused, after a 429). */
-function circuits(states: AgentState[]): Record<string, "closed" | "open" | "half_open" | "paused"> {
-  const out: Record<string, "closed" | "open" | "half_open" | "paused"> = {};
+function circuits(states: AgentState[]): Record<string, AgentSummary> {
+  const out: Record<string, AgentSummary> = {};
   for (const agent of states) {
-    if (agent.paused_until !== null) out[agent.name] = "paused";
-    else if (agent.circuit) out[agent.name] = agent.circuit.state;
-    else if (agent.max_in_flight !== null || agent.rate !== null) out[agent.name] = "closed";
+    if (agent.paused_until !== null)
+      out[agent.name] = { state: "paused", since: null, reason: agent.paused_reason };
+    else if (agent.circuit)
+      out[agent.name] = {
+        state: agent.circuit.state,
+        since: agent.circuit.since,
+        reason: agent.circuit.reason,
+      };
+    else if (agent.max_in_flight !== null || agent.rate !== null)
+      out[agent.name] = { state: "closed", since: null, reason: null };
   }
   return out;
 }
