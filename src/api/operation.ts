@@ -105,6 +105,19 @@ export function operationsRouter<D>(operations: readonly AnyOperation<D>[], deps
 }
 
 /** The body of `req`, which must be JSON (else 415). */
+/**
+ * A JSON object body validated by `schema` (no body at all is `{}`): any other JSON is refused with what
+ * is expected (`wanted`, e.g. `a JSON object with one of when, at, delay, every, cron`).
+ */
+export function parseJsonObject<T extends z.ZodType>(req: Request, schema: T, wanted: string): z.infer<T> {
+  const body = requireJson(req) ?? {};
+  if (typeof body !== "object" || Array.isArray(body))
+    throw new TicklerError("invalid_request", `the body must be ${wanted}`, { field: "body" });
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw fromZodError(parsed.error, "", body);
+  return parsed.data;
+}
+
 export function requireJson(req: Request): unknown {
   if (!req.is("application/json")) {
     throw new TicklerError("unsupported_media_type", "send the body with Content-Type: application/json");

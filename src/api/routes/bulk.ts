@@ -1,23 +1,14 @@
 import type { z } from "zod";
 import { redriveWhere, setEnabledWhere, type BulkFilter } from "../../producer/bulk.js";
-import { TicklerError, fromZodError } from "../../triggers/index.js";
+import { TicklerError } from "../../triggers/index.js";
 import { assertAdmin } from "../auth.js";
 import type { ApiContext } from "../context.js";
-import { operation, requireJson, type AnyOperation, type Call } from "../operation.js";
+import { operation, parseJsonObject, type AnyOperation, type Call } from "../operation.js";
 import { bulkFilterSchema, bulkResultSchema, redriveInputSchema, redriveResultSchema } from "../schemas.js";
 
-/** A bulk body, validated (a JSON object of the filter's fields and dry_run; none at all: every trigger). */
+/** A bulk body, validated (none at all: every trigger). */
 function bodyOf<T extends z.ZodType>(call: Call<unknown>, schema: T): z.infer<T> {
-  const body = requireJson(call.req) ?? {};
-  if (typeof body !== "object" || Array.isArray(body))
-    throw new TicklerError(
-      "invalid_request",
-      'the body must be a JSON object, e.g. {"agent": "default", "dry_run": true}',
-      { field: "body" },
-    );
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw fromZodError(parsed.error, "", body);
-  return parsed.data;
+  return parseJsonObject(call.req, schema, 'a JSON object, e.g. {"agent": "default", "dry_run": true}');
 }
 
 function filterOf(body: {

@@ -1,9 +1,9 @@
 import type { WriteOutcome } from "../../producer/producer.js";
-import { TicklerError, checkName, fromZodError, iso, recordToWire, triggerId } from "../../triggers/index.js";
+import { checkName, iso, recordToWire, triggerId } from "../../triggers/index.js";
 import { assertAdmin, assertMayActOn } from "../auth.js";
 import type { ApiContext } from "../context.js";
 import { decodeCursor, encodeCursor, triggerParams } from "../http-input.js";
-import { operation, requireJson, type AnyOperation, type Call } from "../operation.js";
+import { operation, parseJsonObject, requireJson, type AnyOperation, type Call } from "../operation.js";
 import {
   canceledSchema,
   pageOf,
@@ -194,17 +194,11 @@ export const triggerOperations: AnyOperation<ApiContext>[] = [
     ok: { 200: previewSchema },
     errors: [400, 415],
     handler(call, { producer }: ApiContext) {
-      const body = requireJson(call.req);
-      if (body === null || typeof body !== "object" || Array.isArray(body)) {
-        throw new TicklerError(
-          "invalid_request",
-          "the body must be a JSON object with one of when, at, delay, every, cron",
-          { field: "body" },
-        );
-      }
-      const parsed = previewInputSchema.safeParse(body);
-      if (!parsed.success) throw fromZodError(parsed.error, "", body);
-      const { count, ...schedule } = parsed.data;
+      const { count, ...schedule } = parseJsonObject(
+        call.req,
+        previewInputSchema,
+        "a JSON object with one of when, at, delay, every, cron",
+      );
       const preview = producer.preview(schedule, count, call.principal);
       return { body: { kind: preview.kind, timezone: preview.timezone, next: preview.nextMs.map(iso) } };
     },
