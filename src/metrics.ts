@@ -57,18 +57,7 @@ export class Metrics {
       labelNames: ["kind"],
       registers,
     });
-    this.agentWaits = new Counter({
-      name: "tickler_agent_waits_total",
-      help: "Fires that waited for their agent's limits or open circuit",
-      labelNames: ["agent", "reason"],
-      registers,
-    });
-    this.circuitTransitions = new Counter({
-      name: "tickler_agent_circuit_transitions_total",
-      help: "Agent circuits opened or closed by this process's deliveries",
-      labelNames: ["agent", "to"],
-      registers,
-    });
+    ({ waits: this.agentWaits, transitions: this.circuitTransitions } = agentCounters(registers));
     if (!sources) return;
     new Gauge({
       name: "tickler_queue_jobs",
@@ -115,4 +104,25 @@ export class Metrics {
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/** The flow-control counters: fires that waited for their agent, and circuits opening and closing. */
+function agentCounters(registers: Registry[]): {
+  waits: Counter<"agent" | "reason">;
+  transitions: Counter<"agent" | "to">;
+} {
+  return {
+    waits: new Counter({
+      name: "tickler_agent_waits_total",
+      help: "Fires that waited for their agent's limits or open circuit",
+      labelNames: ["agent", "reason"],
+      registers,
+    }),
+    transitions: new Counter({
+      name: "tickler_agent_circuit_transitions_total",
+      help: "Agent circuits opened or closed by this process's deliveries",
+      labelNames: ["agent", "to"],
+      registers,
+    }),
+  };
 }

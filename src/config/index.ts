@@ -7,13 +7,19 @@ import {
   fromZodError,
   parseDuration,
   parseTimeZone,
-  TicklerError,
-  type Endpoint,
   type IfExists,
   type TriggerDefaults,
   type TriggerInput,
 } from "../triggers/index.js";
-import { ConfigError } from "./config-error.js";
+import {
+  readAgents,
+  readFlow,
+  readNotify,
+  type AgentConfig,
+  type AgentFlow,
+  type NotifyConfig,
+} from "./agents.js";
+import { ConfigError, wrap } from "./config-error.js";
 import { DEFAULTS, MAX_PARTITIONS } from "./defaults.js";
 import { nonEmpty, readClusterNodes, readInt, readLogLevel, readPrefix, readRedisUrl } from "./env-values.js";
 import { fileSchema, type ConfigFile } from "./file-schema.js";
@@ -21,28 +27,7 @@ import { fileSchema, type ConfigFile } from "./file-schema.js";
 /** A principal a bearer token maps to. */
 export type Principal = { role: "admin" } | { role: "user"; userId: string };
 
-/** An agent endpoint from config. */
-export interface AgentConfig extends Endpoint {
-  name: string;
-  /** Its flow control, held in Redis for the whole fleet; null when none is set (fires go straight out). */
-  flow: AgentFlow | null;
-}
-
-/**
- * How much an agent is sent, fleet-wide. A fire over a limit waits (its job is delayed, no attempt is
- * spent); with any of these set, a 429 with `Retry-After` pauses the whole agent for that long.
- */
-export interface AgentFlow {
-  /** The most requests in flight to the agent at once, or null for no limit. */
-  maxInFlight: number | null;
-  /** `requests` per `perMs`, paced (one each perMs / requests, so never more in any window), or null. */
-  rate: { requests: number; perMs: number } | null;
-  /** After `failures` failed attempts in a row the circuit opens: one probe per `probeEveryMs` goes through. */
-  circuit: { failures: number; probeEveryMs: number } | null;
-}
-
-/** Where failure notifications go by default: an agent from config, or an endpoint of their own. */
-export type NotifyConfig = { agent: string } | { endpoint: Endpoint };
+export type { AgentConfig, AgentFlow, NotifyConfig } from "./agents.js";
 
 /** A trigger from the YAML `schedules:` list, upserted at start-up. */
 export interface SeedSchedule {
@@ -182,34 +167,7 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
   const where = configPath ?? "config";
   const dur = (value: string | number | undefined, key: string, fallback: number): number =>
     value === undefined ? fallback : wrap(where, () => parseDuration(value, key));
-  const defaults = file.defaults ?? {};
-  const triggerDefaults: TriggerDefaults = {
-    missedPolicy: defaults.missed_policy ?? TRIGGER_DEFAULTS.missedPolicy,
-    misfireGraceMs: dur(defaults.misfire_grace, "defaults.misfire_grace", TRIGGER_DEFAULTS.misfireGraceMs),
-    catchupWindowMs: dur(
-      defaults.catchup_window,
-      "defaults.catchup_window",
-      TRIGGER_DEFAULTS.catchupWindowMs,
-    ),
-    overlap: defaults.overlap ?? TRIGGER_DEFAULTS.overlap,
-    timeoutMs: dur(defaults.timeout, "defaults.timeout", TRIGGER_DEFAULTS.timeoutMs),
-    retry: {
-      attempts: defaults.retry?.attempts ?? TRIGGER_DEFAULTS.retry.attempts,
-      backoff: defaults.retry?.backoff ?? TRIGGER_DEFAULTS.retry.backoff,
-      delayMs: dur(defaults.retry?.delay, "defaults.retry.delay", TRIGGER_DEFAULTS.retry.delayMs),
-      maxDelayMs: dur(
-        defaults.retry?.max_delay,
-        "defaults.retry.max_delay",
-        TRIGGER_DEFAULTS.retry.maxDelayMs,
-      ),
-      maxAgeMs:
-        defaults.retry?.max_age === undefined
-          ? TRIGGER_DEFAULTS.retry.maxAgeMs
-          : dur(defaults.retry.max_age, "defaults.retry.max_age", 0),
-    },
-    pauseAfterFailures: defaults.pause_after_failures ?? TRIGGER_DEFAULTS.pauseAfterFailures,
-    catchupMax: defaults.catchup_max ?? TRIGGER_DEFAULTS.catchupMax,
-  };
+  const triggerDefaults = readTriggerDefaults(file.defaults ?? {}, dur);
   const worker = file.worker ?? {};
   return {
     ...readRedisSettings(file, env, dur),
@@ -267,6 +225,43 @@ function resolveConfig(file: ConfigFile, env: NodeJS.ProcessEnv, configPath: str
 }
 
 /** Where the Redis is, how the triggers are spread over it, and how durable a write must be. */
+/** Duration reader of one config file (a bad value is a ConfigError naming the key). */
+type DurationReader = (value: string | number | undefined, key: string, fallback: number) => number;
+
+/** The `defaults:` section: what a trigger that sets none of these gets. */
+function readTriggerDefaults(
+  defaults: NonNullable<ConfigFile["defaults"]>,
+  dur: DurationReader,
+): TriggerDefaults {
+  return {
+    missedPolicy: defaults.missed_policy ?? TRIGGER_DEFAULTS.missedPolicy,
+    misfireGraceMs: dur(defaults.misfire_grace, "defaults.misfire_grace", TRIGGER_DEFAULTS.misfireGraceMs),
+    catchupWindowMs: dur(
+      defaults.catchup_window,
+      "defaults.catchup_window",
+      TRIGGER_DEFAULTS.catchupWindowMs,
+    ),
+    overlap: defaults.overlap ?? TRIGGER_DEFAULTS.overlap,
+    timeoutMs: dur(defaults.timeout, "defaults.timeout", TRIGGER_DEFAULTS.timeoutMs),
+    retry: {
+      attempts: defaults.retry?.attempts ?? TRIGGER_DEFAULTS.retry.attempts,
+      backoff: defaults.retry?.backoff ?? TRIGGER_DEFAULTS.retry.backoff,
+      delayMs: dur(defaults.retry?.delay, "defaults.retry.delay", TRIGGER_DEFAULTS.retry.delayMs),
+      maxDelayMs: dur(
+        defaults.retry?.max_delay,
+        "defaults.retry.max_delay",
+        TRIGGER_DEFAULTS.retry.maxDelayMs,
+      ),
+      maxAgeMs:
+        defaults.retry?.max_age === undefined
+          ? TRIGGER_DEFAULTS.retry.maxAgeMs
+          : dur(defaults.retry.max_age, "defaults.retry.max_age", 0),
+    },
+    pauseAfterFailures: defaults.pause_after_failures ?? TRIGGER_DEFAULTS.pauseAfterFailures,
+    catchupMax: defaults.catchup_max ?? TRIGGER_DEFAULTS.catchupMax,
+  };
+}
+
 function readRedisSettings(
   file: ConfigFile,
   env: NodeJS.ProcessEnv,
@@ -296,15 +291,6 @@ function readRedisSettings(
   };
 }
 
-function wrap<T>(where: string, read: () => T): T {
-  try {
-    return read();
-  } catch (thrown) {
-    if (thrown instanceof TicklerError) throw new ConfigError(`${where}: ${thrown.message}`);
-    throw thrown;
-  }
-}
-
 function readTokens(tokens: NonNullable<ConfigFile["tokens"]>, where: string): Map<string, Principal> {
   const out = new Map<string, Principal>();
   tokens.forEach((entry, i) => {
@@ -324,95 +310,6 @@ function readTokens(tokens: NonNullable<ConfigFile["tokens"]>, where: string): M
     }
   });
   return out;
-}
-
-function readAgents(
-  agents: NonNullable<ConfigFile["agents"]>,
-  where: string,
-  keyOf = (name: string): string => `agents.${name}`,
-): Map<string, AgentConfig> {
-  const out = new Map<string, AgentConfig>();
-  for (const [name, agent] of Object.entries(agents)) {
-    let url: URL;
-    try {
-      url = new URL(agent.url);
-    } catch {
-      throw new ConfigError(`${where}: ${keyOf(name)}.url "${agent.url}" is not an absolute http(s) URL`);
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new ConfigError(`${where}: ${keyOf(name)}.url must be http or https, got ${url.protocol}`);
-    }
-    const secret =
-      agent.signing_secret === undefined || agent.signing_secret === "" ? null : agent.signing_secret;
-    if (secret !== null && !/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(secret)) {
-      throw new ConfigError(
-        `${where}: ${keyOf(name)}.signing_secret must be base64, optionally prefixed whsec_ (Standard Webhooks)`,
-      );
-    }
-    out.set(name, {
-      name,
-      url: url.toString(),
-      method: agent.method ?? "POST",
-      format: agent.format ?? "json",
-      a2aVersion: agent.a2a_version ?? "1.0",
-      headers: agent.headers ?? {},
-      signingSecret: secret,
-      timeoutMs:
-        agent.timeout === undefined
-          ? DEFAULTS.agentTimeoutMs
-          : wrap(where, () => parseDuration(agent.timeout, `${keyOf(name)}.timeout`)),
-      flow: readFlow(agent, keyOf(name), where),
-    });
-  }
-  return out;
-}
-
-function readNotify(file: ConfigFile, where: string): NotifyConfig | null {
-  if (file.notify === undefined) return null;
-  const { agent, url, signing_secret: secret, headers } = file.notify;
-  if ((agent === undefined) === (url === undefined))
-    throw new ConfigError(
-      `${where}: notify needs an agent or a url to send to (one of them), e.g. notify: { agent: ops } or notify: { url: https://ops.example/hooks }`,
-    );
-  if (url !== undefined) {
-    // Checked as an agent's url and secret are: the same rules, the same messages.
-    const [endpoint] = readAgents(
-      { notify: { url, signing_secret: secret, headers } },
-      where,
-      () => "notify",
-    ).values();
-    return { endpoint: endpoint! };
-  }
-  if (!(file.agents ?? {})[agent!])
-    throw new ConfigError(
-      `${where}: notify.agent "${agent}" is not in agents: add agents.${agent} (url, signing_secret) to the file`,
-    );
-  return { agent: agent! };
-}
-
-function readFlow(
-  limits: Pick<NonNullable<ConfigFile["agents"]>[string], "max_in_flight" | "rate" | "circuit">,
-  key: string,
-  where: string,
-): AgentFlow | null {
-  const { max_in_flight: maxInFlight, rate, circuit } = limits;
-  if (maxInFlight === undefined && rate === undefined && circuit === undefined) return null;
-  const positive = (value: string | number, field: string): number =>
-    wrap(where, () => parseDuration(value, `${key}.${field}`));
-  return {
-    maxInFlight: maxInFlight ?? null,
-    rate: rate === undefined ? null : { requests: rate.requests, perMs: positive(rate.per, "rate.per") },
-    circuit:
-      circuit === undefined
-        ? null
-        : {
-            failures: circuit.failures ?? DEFAULTS.circuitFailures,
-            probeEveryMs:
-              circuit.probe_every === undefined
-                ? DEFAULTS.circuitProbeEveryMs
-                : positive(circuit.probe_every, "circuit.probe_every"),
-          },
-  };
 }
 
 function readSchedules(schedules: NonNullable<ConfigFile["schedules"]>, where: string): SeedSchedule[] {

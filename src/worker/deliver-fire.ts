@@ -62,41 +62,15 @@ export class FireDelivery {
           ...waitSoFar(previous),
         };
     const request = buildRequest(ctx.config, record, run, data, attempt, startedAt);
-    if ("error" in request) {
-      await this.settle(pickup, record, run, {
-        status: "failed",
-        error: request.error,
-        counted,
-        indexed: !!started,
-      });
-      ctx.log.warn({ tid: data.tid, run: run.runId, error: request.error }, "delivery failed");
-      throw new UnrecoverableError(request.error);
-    }
+    if ("error" in request) return this.failForGood(pickup, record, run, request.error, counted, !!started);
     if (!started) {
       const marker = !run.manual && record.spec.overlap === "skip" ? (job.id ?? "") : null;
       const start = await startRun(ctx, run, marker);
       if (!start.started) return this.overlapping(pickup, record, start, existing !== null);
     }
     const tooOld = tooOldFor(record, slot, ctx.now(), run.manual);
-    if (tooOld !== null) {
-      await this.settle(pickup, record, run, { status: "failed", error: tooOld, counted, indexed: true });
-      ctx.log.warn({ tid: data.tid, run: run.runId, error: tooOld }, "delivery failed");
-      void ctx.notify?.(
-        { type: "tickler.run_failed", trigger: data.tid, run_id: run.runId, error: tooOld },
-        record.spec.notify,
-      );
-      throw new UnrecoverableError(tooOld);
-    }
-    const limiters = ctx.gate.limitersFor(record.spec.userId, flowAgentOf(record, ctx.config));
-    if (limiters.length > 0) {
-      const partition = ctx.keys.partition ?? 0;
-      const admission = await ctx.gate.admit(limiters, job.id ?? "", partition, request.timeoutMs);
-      if (!admission.admitted) return this.waitForAgent(pickup, run, admission);
-      if (run.waitingSinceMs !== undefined) {
-        run.waitedMs = (run.waitedMs ?? 0) + Math.max(0, ctx.now() - run.waitingSinceMs);
-        delete run.waitingSinceMs;
-      }
-    }
+    if (tooOld !== null) return this.failForGood(pickup, record, run, tooOld, counted, true);
+    const limiters = await this.admit(pickup, record, run, request.timeoutMs);
     const outcome = await deliver(ctx.dispatcher, request, pickup.signal);
     if (limiters.length > 0) await ctx.gate.done(limiters, job.id ?? "", outcome);
     const finished = ctx.now();
@@ -126,6 +100,50 @@ export class FireDelivery {
         "delivered",
       );
     return { outcome: "succeeded", run_id: run.runId, http_status: outcome.httpStatus ?? 0 };
+  }
+
+  /** Ends a run failed without (another) attempt: its request cannot be made, or its slot is too old. */
+  private async failForGood(
+    pickup: Pickup,
+    record: TriggerRecord,
+    run: RunRecord,
+    error: string,
+    counted: boolean,
+    indexed: boolean,
+  ): Promise<never> {
+    const { ctx } = this;
+    const { tid } = pickup.job.data;
+    await this.settle(pickup, record, run, { status: "failed", error, counted, indexed });
+    ctx.log.warn({ tid, run: run.runId, error }, "delivery failed");
+    void ctx.notify?.(
+      { type: "tickler.run_failed", trigger: tid, run_id: run.runId, error },
+      record.spec.notify,
+    );
+    throw new UnrecoverableError(error);
+  }
+
+  /**
+   * Passes the request through its user's and its agent's flow control (the limiters it holds, for
+   * `gate.done`), or records the run waiting and delays its job (throwing DelayedError). The run's
+   * `waited_ms` grows by the wait that ends here.
+   */
+  private async admit(
+    pickup: Pickup,
+    record: TriggerRecord,
+    run: RunRecord,
+    timeoutMs: number,
+  ): Promise<Limiter[]> {
+    const { ctx } = this;
+    const limiters = ctx.gate.limitersFor(record.spec.userId, flowAgentOf(record, ctx.config));
+    if (limiters.length === 0) return limiters;
+    const partition = ctx.keys.partition ?? 0;
+    const admission = await ctx.gate.admit(limiters, pickup.job.id ?? "", partition, timeoutMs);
+    if (!admission.admitted) return this.waitForAgent(pickup, run, admission);
+    if (run.waitingSinceMs !== undefined) {
+      run.waitedMs = (run.waitedMs ?? 0) + Math.max(0, ctx.now() - run.waitingSinceMs);
+      delete run.waitingSinceMs;
+    }
+    return limiters;
   }
 
   /** A failed attempt: recorded retrying (BullMQ retries it after the delay) or failed for good. */
