@@ -68,19 +68,22 @@ export type FireResult =
 /** Resolves the clock, logger and agent gate of `deps`. */
 export function workerContext(deps: ProcessorDeps): WorkerContext {
   const now = deps.now ?? Date.now;
-  const { config, keys } = deps;
-  // The same agent keys every process of the deployment uses (tagged exactly when the partition's are).
-  const layout = layoutFor(config.prefix, config.partitions, keys.partition !== null);
-  const gate =
-    deps.gate ??
-    new AgentGate({
-      flow: new AgentFlowStore(deps.redis, layout.agent),
-      userFlow: new AgentFlowStore(deps.redis, layout.userFlow),
-      perUser: config.perUserLimits,
-      queueOf: (p) => (p === (keys.partition ?? 0) ? deps.fires : undefined),
-      logger: deps.logger,
-      ...(deps.metrics ? { metrics: deps.metrics } : {}),
-      now,
-    });
+  const gate = deps.gate ?? ownGate(deps, now);
   return { ...deps, now, log: deps.logger, gate };
+}
+
+/** A processor's own gate, for a processor built without a worker process's shared one. */
+function ownGate(deps: ProcessorDeps, now: () => number): AgentGate {
+  const { config, keys } = deps;
+  // The same flow keys every process of the deployment uses (tagged exactly when the partition's are).
+  const layout = layoutFor(config.prefix, config.partitions, keys.partition !== null);
+  return new AgentGate({
+    flow: new AgentFlowStore(deps.redis, layout.agent),
+    userFlow: new AgentFlowStore(deps.redis, layout.userFlow),
+    perUser: config.perUserLimits,
+    queueOf: (p) => (p === (keys.partition ?? 0) ? deps.fires : undefined),
+    logger: deps.logger,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    now,
+  });
 }
