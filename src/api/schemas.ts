@@ -7,6 +7,7 @@ import {
   MISSED_POLICIES,
   OVERLAP_POLICIES,
   TARGET_FORMATS,
+  LOOM_DISPATCH,
   TRIGGER_KINDS,
   TRIGGER_STATES,
   triggerInputSchema,
@@ -105,6 +106,18 @@ const retryWire = z.object({
 
 const targetWire = z.union([
   z.object({ agent: z.string() }).strict(),
+  z
+    .object({
+      nats: z
+        .object({
+          url: z.string(),
+          subject: z.string(),
+          jetstream: z.boolean(),
+          dispatch: z.enum(LOOM_DISPATCH).nullable(),
+        })
+        .strict(),
+    })
+    .strict(),
   z
     .object({
       url: z.string(),

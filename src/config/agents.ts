@@ -1,4 +1,4 @@
-import { parseDuration, type Endpoint } from "../triggers/index.js";
+import { checkNats, parseDuration, type Endpoint, type NatsTarget } from "../triggers/index.js";
 import { ConfigError, wrap } from "./config-error.js";
 import { DEFAULTS } from "./defaults.js";
 import type { ConfigFile } from "./file-schema.js";
@@ -33,13 +33,14 @@ export function readAgents(
 ): Map<string, AgentConfig> {
   const out = new Map<string, AgentConfig>();
   for (const [name, agent] of Object.entries(agents)) {
+    const nats = readNatsAgent(agent, keyOf(name), where);
     let url: URL;
     try {
-      url = new URL(agent.url);
+      url = new URL(nats?.servers.split(",")[0] ?? agent.url ?? "");
     } catch {
       throw new ConfigError(`${where}: ${keyOf(name)}.url "${agent.url}" is not an absolute http(s) URL`);
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
+    if (nats === null && url.protocol !== "http:" && url.protocol !== "https:") {
       throw new ConfigError(`${where}: ${keyOf(name)}.url must be http or https, got ${url.protocol}`);
     }
     const secret =
@@ -51,7 +52,7 @@ export function readAgents(
     }
     out.set(name, {
       name,
-      url: url.toString(),
+      url: nats?.servers ?? url.toString(),
       method: agent.method ?? "POST",
       format: agent.format ?? "json",
       a2aVersion: agent.a2a_version ?? "1.0",
@@ -62,9 +63,33 @@ export function readAgents(
           ? DEFAULTS.agentTimeoutMs
           : wrap(where, () => parseDuration(agent.timeout, `${keyOf(name)}.timeout`)),
       flow: readFlow(agent, keyOf(name), where),
+      ...(nats ? { nats } : {}),
     });
   }
   return out;
+}
+
+/** An agent's `nats:` section, checked (and refused beside the HTTP-only keys), or null without one. */
+function readNatsAgent(
+  agent: NonNullable<ConfigFile["agents"]>[string],
+  key: string,
+  where: string,
+): NatsTarget | null {
+  if (agent.nats === undefined) {
+    if (agent.url === undefined)
+      throw new ConfigError(
+        `${where}: ${key} needs a url (http or https) or a nats: { url, subject } to deliver to`,
+      );
+    return null;
+  }
+  const httpOnly = (["url", "method", "format", "a2a_version", "signing_secret"] as const).filter(
+    (field) => agent[field] !== undefined,
+  );
+  if (httpOnly.length > 0)
+    throw new ConfigError(
+      `${where}: ${key} publishes to NATS, so ${httpOnly.join(", ")} (HTTP settings) cannot be set beside nats`,
+    );
+  return wrap(where, () => checkNats(agent.nats!, `${key}.nats`));
 }
 
 export function readNotify(file: ConfigFile, where: string): NotifyConfig | null {
@@ -86,6 +111,10 @@ export function readNotify(file: ConfigFile, where: string): NotifyConfig | null
   if (!(file.agents ?? {})[agent!])
     throw new ConfigError(
       `${where}: notify.agent "${agent}" is not in agents: add agents.${agent} (url, signing_secret) to the file`,
+    );
+  if (file.agents![agent!]!.nats !== undefined)
+    throw new ConfigError(
+      `${where}: notify.agent "${agent}" publishes to NATS, and notifications are HTTP POSTs: name an HTTP agent or give notify: { url }`,
     );
   return { agent: agent! };
 }

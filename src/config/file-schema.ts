@@ -45,9 +45,24 @@ export const fileSchema = z
       z.string(),
       z
         .object({
-          url: z.string(),
+          url: z.string().optional(),
+          nats: z
+            .object(
+              {
+                url: z.string(),
+                subject: z.string().optional(),
+                jetstream: flag("jetstream").optional(),
+                dispatch: z.enum(["goal", "task"]).optional(),
+              },
+              {
+                error:
+                  "expected a mapping, e.g. nats: { url: nats://127.0.0.1:4222, subject: agents.turns, jetstream: true }",
+              },
+            )
+            .strict()
+            .optional(),
           method: z.enum(["POST", "PUT", "PATCH"]).optional(),
-          format: z.enum(["json", "a2a"]).optional(),
+          format: z.enum(["json", "a2a", "agentos"]).optional(),
           a2a_version: z.enum(["1.0", "0.3"]).optional(),
           headers: z.record(z.string(), z.string()).optional(),
           signing_secret: z.string().optional(),

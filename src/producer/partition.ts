@@ -89,6 +89,7 @@ export class Partition {
       maxPayloadBytes: config.maxPayloadBytes,
       agents: this.agentNames,
       allowTargetUrls: config.allowTargetUrls && caller.role === "admin",
+      dispatchOf: (agent) => config.agents.get(agent)?.nats?.dispatch ?? null,
       blockedHost: blockedHostReason,
     };
   }

@@ -15,3 +15,4 @@ export * from "./target.js";
 export * from "./trigger-input.js";
 export * from "./trigger-spec.js";
 export * from "./describe.js";
+export * from "./loom.js";

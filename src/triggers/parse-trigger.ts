@@ -4,6 +4,7 @@ import { TicklerError, invalid } from "./errors.js";
 import { fromZodError } from "./input-errors.js";
 import { checkName } from "./names.js";
 import { parseSchedule } from "./schedule.js";
+import { checkLoomPayload } from "./loom.js";
 import { checkTarget } from "./target.js";
 import { triggerInputSchema, type retrySchema } from "./trigger-input.js";
 import type { RetryPolicy, TriggerRules, TriggerSpec } from "./trigger-spec.js";
@@ -41,14 +42,24 @@ export function parseTrigger(
     throw invalid("invalid_field", "name", `the body says "${input.name}" but the path says "${name}"`);
   }
   const { defaults } = rules;
+  const payload = checkPayload(input.payload ?? null, rules.maxPayloadBytes);
+  const target = checkTarget(input.target ?? null, rules);
+  // A Loom target reads the payload as the goal's or task's config: a bad one is refused now, not at fire time.
+  const dispatch =
+    target === null || "agent" in target
+      ? (rules.dispatchOf?.(target?.agent ?? "default") ?? null)
+      : "nats" in target
+        ? target.nats.dispatch
+        : null;
+  if (dispatch !== null) checkLoomPayload(dispatch, payload);
   return {
     userId,
     name,
     prompt: checkPrompt(input.prompt, rules.maxPromptBytes),
-    payload: checkPayload(input.payload ?? null, rules.maxPayloadBytes),
+    payload,
     threadKey: input.thread_key ?? null,
     channel: input.channel ?? null,
-    target: checkTarget(input.target ?? null, rules),
+    target,
     schedule: parseSchedule(input, rules),
     maxFires: input.max_fires ?? null,
     missedPolicy: input.missed_policy ?? defaults.missedPolicy,

@@ -94,6 +94,10 @@ export function writtenFields(
 function targetToWire(target: Target | null): TriggerInput["target"] {
   if (target === null) return null;
   if ("agent" in target) return { agent: target.agent };
+  if ("nats" in target) {
+    const { servers, subject, jetstream, dispatch } = target.nats;
+    return { nats: { url: servers, subject, jetstream, dispatch } };
+  }
   return {
     url: target.url,
     method: target.method,

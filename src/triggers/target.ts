@@ -1,7 +1,64 @@
 import type { z } from "zod";
 import { invalid } from "./errors.js";
-import type { targetSchema } from "./trigger-input.js";
-import type { Target, TriggerRules } from "./trigger-spec.js";
+import type { natsSchema, targetSchema } from "./trigger-input.js";
+import type { LoomDispatch, NatsTarget, Target, TriggerRules } from "./trigger-spec.js";
+
+/** The subjects Loom's orchestrators and router listen on, where a dispatch names no subject. */
+export const LOOM_SUBJECTS: Record<LoomDispatch, string> = {
+  goal: "loom.goals.incoming",
+  task: "loom.tasks.incoming",
+};
+
+/** A subject to publish to: dot-separated tokens, no wildcards or spaces. */
+const SUBJECT = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
+
+/**
+ * Checks a NATS target: `nats://` (or `tls://`) server URLs, comma-separated, and a subject to publish to
+ * (Loom's incoming subject by default for a dispatch).
+ *
+ * @throws TicklerError `invalid_field`
+ */
+export function checkNats(input: z.infer<typeof natsSchema>, field: string): NatsTarget {
+  const servers = input.url
+    .split(",")
+    .map((server) => server.trim())
+    .filter((server) => server !== "");
+  if (servers.length === 0)
+    throw invalid("invalid_field", `${field}.url`, "expected a NATS server URL, e.g. nats://127.0.0.1:4222");
+  for (const server of servers) {
+    let url: URL;
+    try {
+      url = new URL(server);
+    } catch {
+      throw invalid(
+        "invalid_field",
+        `${field}.url`,
+        `"${server}" is not a URL; expected e.g. nats://127.0.0.1:4222`,
+      );
+    }
+    if (!["nats:", "tls:", "ws:", "wss:"].includes(url.protocol))
+      throw invalid(
+        "invalid_field",
+        `${field}.url`,
+        `a NATS server URL starts nats:// or tls://, got ${url.protocol}//`,
+      );
+  }
+  const dispatch = input.dispatch ?? null;
+  const subject = input.subject ?? (dispatch === null ? null : LOOM_SUBJECTS[dispatch]);
+  if (subject === null)
+    throw invalid(
+      "invalid_field",
+      `${field}.subject`,
+      "a NATS target needs the subject to publish to, e.g. subject: agents.turns",
+    );
+  if (!SUBJECT.test(subject))
+    throw invalid(
+      "invalid_field",
+      `${field}.subject`,
+      `"${subject}" is not a subject to publish to: dot-separated tokens without spaces or the wildcards * and >`,
+    );
+  return { servers: servers.join(","), subject, jetstream: input.jetstream ?? false, dispatch };
+}
 
 /**
  * Checks a trigger's `target` against the rules: an agent named in config, or (admins, where allowed) an
@@ -25,6 +82,21 @@ export function checkTarget(
       );
     }
     return { agent: target.agent };
+  }
+  if ("nats" in target) {
+    if (field === "notify")
+      throw invalid(
+        "target_not_allowed",
+        "notify.nats",
+        "notifications go to an HTTP URL or an agent; not to NATS",
+      );
+    if (!rules.allowTargetUrls)
+      throw invalid(
+        "target_not_allowed",
+        `${field}.nats`,
+        "explicit targets are off; name an agent from config with target: {agent}, or (admins) set allow_target_urls: true",
+      );
+    return { nats: checkNats(target.nats, `${field}.nats`) };
   }
   if (!rules.allowTargetUrls) {
     throw invalid(

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { MISSED_POLICIES } from "./missed-fires.js";
-import { OVERLAP_POLICIES, TARGET_FORMATS } from "./trigger-spec.js";
+import { LOOM_DISPATCH, OVERLAP_POLICIES, TARGET_FORMATS } from "./trigger-spec.js";
 
 /** A duration field's schema: its error says what a duration looks like. */
 export const DURATION_EXPECTED = 'expected a duration such as "90s" or a number of seconds';
@@ -17,8 +17,19 @@ export const retrySchema = z
   })
   .strict();
 
+/** A NATS target as written: `{url, subject, jetstream, dispatch}` (subject optional with a Loom dispatch). */
+export const natsSchema = z
+  .object({
+    url: z.string().max(2048),
+    subject: z.string().max(256).nullish(),
+    jetstream: z.boolean().nullish(),
+    dispatch: z.enum(LOOM_DISPATCH).nullish(),
+  })
+  .strict();
+
 export const targetSchema = z.union([
   z.object({ agent: z.string().min(1).max(128) }).strict(),
+  z.object({ nats: natsSchema }).strict(),
   z
     .object({
       url: z.string().max(2048),

@@ -13,8 +13,11 @@ export const OVERLAP_POLICIES = ["skip", "allow"] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 
 /** The body formats a target can speak. */
-export const TARGET_FORMATS = ["json", "a2a"] as const;
-/** `json` is tickler's own body; `a2a` is an A2A JSON-RPC `SendMessage`. */
+export const TARGET_FORMATS = ["json", "a2a", "agentos"] as const;
+/**
+ * `json` is tickler's own body; `a2a` is an A2A JSON-RPC `SendMessage`; `agentos` is an Agno AgentOS run
+ * (`/agents/<id>/runs`), form-encoded `message`, `session_id`, `user_id`.
+ */
 export type TargetFormat = (typeof TARGET_FORMATS)[number];
 
 /** Retry settings of a trigger, resolved. */
@@ -30,9 +33,26 @@ export interface RetryPolicy {
   maxAgeMs: number | null;
 }
 
-/** Where fires go: an agent named in config, or (admins only, when allowed) an explicit URL. */
+/** Loom's dispatch types: a goal for its orchestrators, or a task for its router. */
+export const LOOM_DISPATCH = ["goal", "task"] as const;
+/** `goal` publishes an OrchestratorGoal, `task` a TaskMessage. */
+export type LoomDispatch = (typeof LOOM_DISPATCH)[number];
+
+/** A NATS subject fires are published to, fully resolved. */
+export interface NatsTarget {
+  /** The server URL(s), comma-separated: `nats://host:4222`. */
+  servers: string;
+  subject: string;
+  /** Publish through JetStream: wait for the stream's ack, with `Nats-Msg-Id` set for its duplicate window. */
+  jetstream: boolean;
+  /** Publish Loom-shaped messages (the trigger's payload as the goal or task), or null for tickler's body. */
+  dispatch: LoomDispatch | null;
+}
+
+/** Where fires go: an agent named in config, or (admins only, when allowed) an explicit URL or NATS subject. */
 export type Target =
   | { agent: string }
+  | { nats: NatsTarget }
   | {
       url: string;
       method: "POST" | "PUT" | "PATCH";
@@ -51,6 +71,8 @@ export interface Endpoint {
   /** Standard Webhooks secret (`whsec_…`), or null for unsigned deliveries. */
   signingSecret: string | null;
   timeoutMs: number;
+  /** Set when fires are published to NATS instead (then `url` is the servers, for display). */
+  nats?: NatsTarget;
 }
 
 /** Per-trigger defaults, from config. */
@@ -86,6 +108,8 @@ export interface TriggerRules extends ScheduleContext {
   maxPayloadBytes: number;
   /** Names of the agents in config; a `target: {agent}` must name one. */
   agents: ReadonlySet<string>;
+  /** The Loom dispatch of a config agent that publishes Loom messages (its triggers' payloads are checked as such). */
+  dispatchOf?: (agent: string) => LoomDispatch | null;
   /** Whether this caller may give a target URL (config allows it and the caller is an admin). */
   allowTargetUrls: boolean;
   /** Why a target URL's host is refused (link-local, metadata), or null: injected, the domain does no I/O. */

@@ -5,11 +5,11 @@ import { formatDuration, iso, kindOf, type TriggerRecord } from "../triggers/ind
 import type { GateAdmission, Limiter } from "./agent-gate.js";
 import type { CatchUp } from "./catch-up.js";
 import { OUTCOMES } from "./decide-fire.js";
-import { deliver } from "./deliver.js";
 import { baseRun } from "./fire-run.js";
 import { buildRequest, flowAgentOf } from "./fire-request.js";
 import { RetryableDeliveryError, afterAttempt, type AfterAttempt, type AttemptOutcome } from "./outcome.js";
 import { startRun, type StartResult } from "./overlap.js";
+import { sendAttempt } from "./transports.js";
 import type { RunRecorder } from "./record-run.js";
 import type { FireResult, Pickup, WorkerContext } from "./worker-context.js";
 
@@ -61,7 +61,7 @@ export class FireDelivery {
           attempts: attempt,
           ...waitSoFar(previous),
         };
-    const request = buildRequest(ctx.config, record, run, data, attempt, startedAt);
+    const request = buildRequest(ctx.config, record, run, data, attempt, startedAt, !!ctx.onFire);
     if ("error" in request) return this.failForGood(pickup, record, run, request.error, counted, !!started);
     if (!started) {
       const marker = !run.manual && record.spec.overlap === "skip" ? (job.id ?? "") : null;
@@ -71,7 +71,7 @@ export class FireDelivery {
     const tooOld = tooOldFor(record, slot, ctx.now(), run.manual);
     if (tooOld !== null) return this.failForGood(pickup, record, run, tooOld, counted, true);
     const limiters = await this.admit(pickup, record, run, request.timeoutMs);
-    const outcome = await deliver(ctx.dispatcher, request, pickup.signal);
+    const outcome = await sendAttempt(ctx, request, pickup.signal);
     if (limiters.length > 0) await ctx.gate.done(limiters, job.id ?? "", outcome);
     const finished = ctx.now();
     const timing = {
@@ -134,7 +134,8 @@ export class FireDelivery {
     timeoutMs: number,
   ): Promise<Limiter[]> {
     const { ctx } = this;
-    const limiters = ctx.gate.limitersFor(record.spec.userId, flowAgentOf(record, ctx.config));
+    const agent = ctx.onFire ? null : flowAgentOf(record, ctx.config);
+    const limiters = ctx.gate.limitersFor(record.spec.userId, agent);
     if (limiters.length === 0) return limiters;
     const partition = ctx.keys.partition ?? 0;
     const admission = await ctx.gate.admit(limiters, pickup.job.id ?? "", partition, timeoutMs);

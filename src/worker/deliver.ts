@@ -41,9 +41,21 @@ export function createDispatcher(connections = 256): Dispatcher {
   });
 }
 
-/** The request body for the target's format: tickler's JSON, or an A2A JSON-RPC message. */
+/**
+ * The request body for the target's format: tickler's JSON, an A2A JSON-RPC message, or an AgentOS run's
+ * form (`message`, `stream=false`, `session_id` from the thread key, `user_id`).
+ */
 export function encodeBody(format: TargetFormat, a2aVersion: "1.0" | "0.3", fire: FireBody): string {
   if (format === "json") return JSON.stringify(fire);
+  if (format === "agentos") {
+    const form = new URLSearchParams({
+      message: fire.prompt,
+      stream: "false",
+      user_id: fire.trigger.user_id,
+    });
+    if (fire.thread_key !== null) form.set("session_id", fire.thread_key);
+    return form.toString();
+  }
   const metadata = {
     tickler: {
       run_id: fire.run_id,
@@ -123,7 +135,7 @@ export async function deliver(
   const body = encodeBody(req.format, req.a2aVersion, req.fire);
   const headers: Record<string, string> = {
     ...req.headers,
-    "content-type": "application/json",
+    "content-type": req.format === "agentos" ? "application/x-www-form-urlencoded" : "application/json",
     "user-agent": "tickler/0.1",
     "idempotency-key": req.idempotencyKey,
   };

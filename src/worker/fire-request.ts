@@ -13,8 +13,9 @@ export function buildRequest(
   data: FireJobData,
   attempt: number,
   firedAt: number,
+  inProcess = false,
 ): DeliveryRequest | { error: string } {
-  const target = resolveTarget(record, config);
+  const target = inProcess ? inProcessTarget(record) : resolveTarget(record, config);
   if ("error" in target) return target;
   const { spec } = record;
   const {
@@ -50,7 +51,7 @@ export function flowAgentOf(record: TriggerRecord, config: Config): FlowAgent | 
   return "flow" in target && target.flow ? (target as FlowAgent) : null;
 }
 
-/** The endpoint a trigger's fires go to: its agent from config, the `default` agent, or its own URL. */
+/** Where a trigger's fires go: its agent from config, the `default` agent, or its own URL or NATS subject. */
 export function resolveTarget(
   record: TriggerRecord,
   config: Config,
@@ -60,9 +61,37 @@ export function resolveTarget(
     // A trigger's own URL is never signed: signing secrets live in config, with the agents.
     return { ...target, signingSecret: null, timeoutMs: record.spec.timeoutMs };
   }
+  if (target !== null && "nats" in target) {
+    const { nats } = target;
+    const { timeoutMs } = record.spec;
+    return {
+      url: nats.servers,
+      method: "POST",
+      format: "json",
+      a2aVersion: "1.0",
+      headers: {},
+      signingSecret: null,
+      timeoutMs,
+      nats,
+    };
+  }
   const name = target?.agent ?? "default";
   const agent = config.agents.get(name);
   if (!agent)
     return { error: `no agent "${name}" in config: add agents.${name} (url, format) to tickler.yaml` };
   return agent;
+}
+
+/** The stand-in endpoint of a worker that hands fires to an in-process handler: only its timeout counts. */
+function inProcessTarget(record: TriggerRecord): Endpoint {
+  const { timeoutMs } = record.spec;
+  return {
+    url: "in-process:",
+    method: "POST",
+    format: "json",
+    a2aVersion: "1.0",
+    headers: {},
+    signingSecret: null,
+    timeoutMs,
+  };
 }

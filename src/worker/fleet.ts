@@ -10,6 +10,7 @@ import { QUEUE_NAME, layoutFor } from "../redis/keys.js";
 import { AgentFlowStore } from "../runs/agent-flow.js";
 import { AgentGate } from "./agent-gate.js";
 import { createNotifier } from "./notifier.js";
+import { NatsPublisher } from "./nats-publisher.js";
 import { coerceError } from "../triggers/index.js";
 import { Budget } from "./budget.js";
 import { ErrorBackoff } from "./error-backoff.js";
@@ -83,8 +84,9 @@ export function startWorker(deps: WorkerDeps): FireWorker {
     logger,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
+  const nats = deps.nats ?? new NatsPublisher(logger, `tickler-worker ${name}`);
   const startOne = (p: number): Worker<FireJobData, FireResult> =>
-    partitionWorker({ ...deps, gate, notify }, p, {
+    partitionWorker({ ...deps, gate, notify, nats }, p, {
       connection,
       name,
       budget,
@@ -118,6 +120,7 @@ export function startWorker(deps: WorkerDeps): FireWorker {
       backoff.stop();
       watchdog?.stop();
       await closeGracefully(workers, timeoutMs, logger);
+      await nats.close();
       await connection.quit().catch(() => connection.disconnect());
     },
   };

@@ -38,7 +38,7 @@ export function createNotifier(deps: {
     if (!to && config.notify && "endpoint" in config.notify)
       return { ...config.notify.endpoint, label: config.notify.endpoint.url };
     const target = to ?? (config.notify && "agent" in config.notify ? { agent: config.notify.agent } : null);
-    if (target === null) return null;
+    if (target === null || "nats" in target) return null;
     if ("url" in target)
       return { url: target.url, headers: target.headers, signingSecret: null, label: target.url };
     const agent = config.agents.get(target.agent);

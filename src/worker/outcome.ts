@@ -2,7 +2,8 @@ import type { RetryPolicy } from "../triggers/index.js";
 
 /** How one delivery attempt ended. */
 export type AttemptOutcome =
-  | { kind: "succeeded"; httpStatus: number }
+  /** `httpStatus` is null where no HTTP was spoken (NATS, an in-process handler). */
+  | { kind: "succeeded"; httpStatus: number | null }
   /** Worth another attempt: network error, timeout, 408, 425, 429, 5xx, a retryable A2A error. */
   | { kind: "retryable"; httpStatus: number | null; error: string; retryAfterMs?: number }
   /** Will not get better by retrying: any other status, a failed A2A task. */

@@ -13,6 +13,8 @@ import type { RunStore } from "../runs/run-store.js";
 import { AgentGate } from "./agent-gate.js";
 import type { Target } from "../triggers/index.js";
 import type { Notice } from "./notifier.js";
+import { NatsPublisher } from "./nats-publisher.js";
+import type { FireHandler } from "./fire-handler.js";
 
 /** What the processor needs; everything is passed in, nothing is a singleton. */
 export interface ProcessorDeps {
@@ -39,6 +41,10 @@ export interface ProcessorDeps {
   pauseBySystem?: (userId: string, name: string, reason: string) => Promise<boolean>;
   /** Sends a failure notification (a run failed for good, a trigger auto-paused, a circuit opened). */
   notify?: (event: Notice, to?: Target | null) => Promise<void>;
+  /** Publishes the fires of NATS targets; a worker process shares one (and closes it). */
+  nats?: NatsPublisher;
+  /** App code's in-process handler: when set, every fire is delivered to it instead of its target. */
+  onFire?: FireHandler;
   now?: () => number;
 }
 
@@ -47,6 +53,7 @@ export interface WorkerContext extends ProcessorDeps {
   now: () => number;
   log: Logger;
   gate: AgentGate;
+  nats: NatsPublisher;
 }
 
 /** One pickup of one fire job: the job, its slot, and BullMQ's lock token and abort signal for it. */
@@ -69,7 +76,8 @@ export type FireResult =
 export function workerContext(deps: ProcessorDeps): WorkerContext {
   const now = deps.now ?? Date.now;
   const gate = deps.gate ?? ownGate(deps, now);
-  return { ...deps, now, log: deps.logger, gate };
+  const nats = deps.nats ?? new NatsPublisher(deps.logger);
+  return { ...deps, now, log: deps.logger, gate, nats };
 }
 
 /** A processor's own gate, for a processor built without a worker process's shared one. */

@@ -25,6 +25,7 @@ describe("delivery to a real HTTP endpoint", () => {
         default: { url: fx.sink.url, headers: { Authorization: "Bearer agent-secret-token" } },
         signed: { url: signed.url, signing_secret: SECRET },
         a2a: { url: a2a.url, format: "a2a" },
+        agno: { url: `${fx.sink.url}/agents/researcher/runs`, format: "agentos" },
       },
     }),
   });
@@ -84,6 +85,25 @@ describe("delivery to a real HTTP endpoint", () => {
     });
     const run = await fx.t.api("GET", `/v1/runs/${String(got!.body.run_id)}`);
     expect(run.body).toMatchObject({ status: "succeeded", trigger_id: "u1/stretch" });
+  });
+
+  it("posts an AgentOS run, form-encoded: message, session_id from the thread key, user_id", async () => {
+    const put = await fx.t.api("PUT", "/v1/users/u7/triggers/agno-digest", {
+      prompt: "Write the morning digest",
+      at: inMs(200),
+      thread_key: "sess-42",
+      target: { agent: "agno" },
+    });
+    expect(put.status, JSON.stringify(put.body)).toBe(201);
+    const [got] = await fx.sink.waitForCount(1, 10_000, (r) => r.path.endsWith("/agents/researcher/runs"));
+    expect(got!.headers["content-type"]).toBe("application/x-www-form-urlencoded");
+    expect(Object.fromEntries(new URLSearchParams(got!.raw))).toEqual({
+      message: "Write the morning digest",
+      stream: "false",
+      session_id: "sess-42",
+      user_id: "u7",
+    });
+    expect(got!.headers["idempotency-key"]).toMatch(/^u7\/agno-digest@\d+$/);
   });
 
   it("delivers a heartbeat on its grid, one slot after another", async () => {

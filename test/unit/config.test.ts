@@ -66,7 +66,7 @@ describe("configuration", () => {
     ],
     [{ tokens: { admin: "x" } }, "tokens: expected a list, got an object"],
     [{ schedules: [{ user_id: "ops" }] }, "schedules[0].name: is required"],
-    [{ agents: { default: {} } }, "agents.default.url: is required"],
+    [{ agents: { default: {} } }, "agents.default needs a url (http or https) or a nats: { url, subject }"],
   ])(
     "says what was given and what is expected, not that a value of the wrong type is missing (%j)",
     (file, line) => {
