@@ -1,6 +1,7 @@
 /**
- * tickler as a library, a deliberate list: the agent tools (`createTools`), the producer for app code that
- * seeds triggers (`openStores`), the runtime and the HTTP app a process is made of, and from the domain
+ * tickler as a library, a deliberate list: the agent tools (`createTools`), in-process fires for app code
+ * (`createWorker`, `schedule.once/heartbeat/cron`, `PermanentError`), the producer for app code that seeds
+ * triggers (`openStores`), the runtime and the HTTP app a process is made of, and from the domain
  * what a caller needs to read schedules and errors. `tickler all|api|worker` (src/cli.ts) is built from
  * the same parts. Anything not listed here is internal and may change.
  */
@@ -66,3 +67,16 @@ export {
   type ToolReply,
 } from "./tools/index.js";
 export { buildMcpServer } from "./tools/mcp.js";
+export { createWorker, type CreateWorkerOptions, type InProcessWorker } from "./library/worker.js";
+export {
+  scheduleFor,
+  openSchedule,
+  type Scheduler,
+  type Scheduled,
+  type ScheduleCommon,
+  type OnceCall,
+  type HeartbeatCall,
+  type CronCall,
+  type DurationLike,
+} from "./library/schedule.js";
+export { PermanentError, type Fire, type FireHandler } from "./worker/fire-handler.js";

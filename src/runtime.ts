@@ -10,12 +10,19 @@ import { openConnection, type RedisClient } from "./redis/connection.js";
 import { RunEventHub } from "./runs/run-events.js";
 import type { Runs } from "./runs/runs.js";
 import { createDispatcher } from "./worker/deliver.js";
+import type { FireHandler } from "./worker/fire-handler.js";
 import { startWorker, type FireWorker } from "./worker/fleet.js";
 
 /** The roles a process can run: `all` is api + worker. */
 export const ROLES = ["all", "api", "worker"] as const;
 /** A process role. */
 export type Role = (typeof ROLES)[number];
+
+/** What a process embedding tickler adds to its config. */
+export interface StartOptions {
+  /** App code's handler: the worker delivers every fire to it, in this process, instead of to a target. */
+  onFire?: FireHandler;
+}
 
 /** A running tickler process. */
 export interface Tickler {
@@ -38,7 +45,12 @@ function isLoopback(host: string): boolean {
  * Starts the parts of tickler a role needs, on connections of its own. The API side uses fail-fast Redis
  * connections (503 while Redis is down); the worker side waits Redis restarts out.
  */
-export async function startTickler(config: Config, role: Role, logger: Logger): Promise<Tickler> {
+export async function startTickler(
+  config: Config,
+  role: Role,
+  logger: Logger,
+  options: StartOptions = {},
+): Promise<Tickler> {
   const withApi = role === "all" || role === "api";
   const withWorker = role === "all" || role === "worker";
   if (withApi && config.tokens.size === 0 && !isLoopback(config.host)) {
@@ -62,13 +74,15 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
     });
     logger.info({ schedules: seeded }, "upserted schedules from config");
   }
-  const workerSide = withWorker ? await startWorkerSide(config, logger, metrics, main, onError) : null;
+  const workerSide = withWorker
+    ? await startWorkerSide({ config, logger, metrics, main, onError, onFire: options.onFire })
+    : null;
   const http = withApi
     ? await startApi(config, role, logger, main, metrics)
     : config.metrics.port === null
       ? null
       : await startMetricsServer(config, logger, main, metrics);
-  if (withWorker && !config.agents.has("default")) warnNoDefaultAgent(config, logger);
+  if (withWorker && !options.onFire && !config.agents.has("default")) warnNoDefaultAgent(config, logger);
   if (workerSide)
     logger.info(
       {
@@ -77,6 +91,7 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
         partitions: config.partitions,
         redis: main.target.cluster === null ? "standalone" : "cluster",
         worker: workerSide.worker.name,
+        ...(options.onFire ? { delivery: "in-process" } : {}),
       },
       "tickler worker started",
     );
@@ -103,13 +118,21 @@ export async function startTickler(config: Config, role: Role, logger: Logger): 
 }
 
 /** The worker side of a process: its own connection and stores, the BullMQ workers, the reconciler. */
-async function startWorkerSide(
-  config: Config,
-  logger: Logger,
-  metrics: Metrics,
-  main: Stores,
-  onError: (error: Error) => void,
-) {
+async function startWorkerSide({
+  config,
+  logger,
+  metrics,
+  main,
+  onError,
+  onFire,
+}: {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  main: Stores;
+  onError: (error: Error) => void;
+  onFire: FireHandler | undefined;
+}) {
   const stores: Stores = await openStores(config, {
     role: "worker",
     name: "tickler-worker-commands",
@@ -125,6 +148,7 @@ async function startWorkerSide(
     dispatcher,
     logger,
     metrics,
+    ...(onFire ? { onFire } : {}),
   });
   const stopReconciler = startReconciler(
     stores.partitions,

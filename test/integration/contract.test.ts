@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { scheduleFor, type Scheduled } from "../../src/library/schedule.js";
 import { callTool } from "../../src/tools/index.js";
+import { TicklerError, kindOf, stateOf, upcomingFires } from "../../src/triggers/index.js";
 import { useTickler } from "../helpers/tickler.js";
 
 /** What both adapters answer, normalised: a write's status and trigger, or an error's code and field. */
@@ -79,11 +81,50 @@ describe("one contract, over the REST API and over the agent tools", () => {
     } as Adapter;
   };
 
+  const library = (userId: string): Adapter => {
+    const schedule = () => scheduleFor(fx.t.tickler.producer);
+    const failed = (thrown: unknown): Answer => {
+      if (!(thrown instanceof TicklerError)) throw thrown;
+      return { error: { code: thrown.code, ...(thrown.field ? { field: thrown.field } : {}) } };
+    };
+    const answer = (call: () => Promise<Scheduled>): Promise<Answer> =>
+      call().then(
+        (done) => ({
+          status: done.status,
+          kind: done.kind,
+          state: done.state,
+          next_fire_at: done.nextFireAt?.toISOString() ?? null,
+          ...(done.note ? { note: done.note } : {}),
+        }),
+        failed,
+      );
+    return {
+      once: (name, prompt, delay) => answer(() => schedule().once({ userId, name, prompt, delay })),
+      heartbeat: (name, every) => answer(() => schedule().heartbeat({ userId, name, prompt: name, every })),
+      cron: (name, cron, timezone) =>
+        answer(() => schedule().cron({ userId, name, prompt: name, cron, timezone })),
+      get: (name) =>
+        fx.t.tickler.producer.get(userId, name).then((record) => {
+          const [next] = upcomingFires(record, Date.now(), 1);
+          const next_fire_at = next === undefined ? null : new Date(next).toISOString();
+          return { status: "read", kind: kindOf(record.spec), state: stateOf(record), next_fire_at };
+        }, failed),
+      pause: (name) => answer(() => schedule().pause({ userId, name })),
+      resume: (name) => answer(() => schedule().resume({ userId, name })),
+      cancel: (name) =>
+        schedule()
+          .cancel({ userId, name })
+          .then(() => ({ canceled: true as const }), failed),
+    } as Adapter;
+  };
+
   describe.each([
     ["the REST API", rest],
     ["the agent tools", tools],
+    ["the library's schedule calls", library],
   ] as const)("over %s", (label, adapterFor) => {
-    const user = label === "the REST API" ? "via-rest" : "via-tools";
+    const user =
+      { "the REST API": "via-rest", "the agent tools": "via-tools" }[label as string] ?? "via-library";
     const adapter = () => adapterFor(user);
 
     it("creates, leaves an identical write unchanged, and updates a changed one", async () => {
@@ -138,10 +179,11 @@ describe("one contract, over the REST API and over the agent tools", () => {
     });
   });
 
-  it("gives both adapters the same triggers for the same calls", async () => {
-    const [viaRest, viaTools] = await Promise.all([
+  it("gives every adapter the same triggers for the same calls", async () => {
+    const [viaRest, viaTools, viaLibrary] = await Promise.all([
       fx.t.tickler.producer.list("via-rest"),
       fx.t.tickler.producer.list("via-tools"),
+      fx.t.tickler.producer.list("via-library"),
     ]);
     const shape = (items: typeof viaRest.items) =>
       items.map((record) => ({
@@ -150,5 +192,6 @@ describe("one contract, over the REST API and over the agent tools", () => {
         schedule: record.spec.schedule.written,
       }));
     expect(shape(viaTools.items)).toEqual(shape(viaRest.items));
+    expect(shape(viaLibrary.items)).toEqual(shape(viaRest.items));
   });
 });
