@@ -55,11 +55,16 @@ export class NatsPublisher {
         return { kind: "succeeded", httpStatus: null };
       }
       // A duplicate ack (the stream had this Nats-Msg-Id already) is a success: the slot was published once.
-      await nc.jetstream().publish(target.subject, data, {
+      const ack = await nc.jetstream().publish(target.subject, data, {
         msgID: req.idempotencyKey,
         headers,
         timeout: req.timeoutMs,
       });
+      if (ack.duplicate)
+        this.logger.info(
+          { key: req.idempotencyKey, stream: ack.stream, seq: ack.seq },
+          "JetStream already held this slot's message (a re-publish after a crash or a lost ack): not stored twice",
+        );
       return { kind: "succeeded", httpStatus: null };
     } catch (thrown) {
       return publishFailure(thrown, target, req.timeoutMs);
