@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, MAX_PARTITIONS, loadConfig } from "./config/index.js";
+import { runImport } from "./import/run-import.js";
 import { repartition } from "./producer/repartition.js";
 import { createLogger } from "./logger.js";
 import { displayRedisUrl } from "./redis/connection.js";
@@ -28,6 +29,7 @@ Roles:
 
 Maintenance:
   repartition --to <N> [--dry-run]   move every trigger to N partitions (every process stopped first)
+  import <file> [--dry-run]          move Loom (YAML), Agno (JSON) or protoPen (jobs.db) schedules in
 
 Environment:
   REDIS_URL            Redis to use (default redis://127.0.0.1:6379; with "all", when it is unset and
@@ -65,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "mcp") return runMcp(rest);
   if (command === "repartition") return runRepartition(rest);
+  if (command === "import") return runImport(rest, console.log, console.error);
   if (!(ROLES as readonly string[]).includes(command)) {
     console.error(`tickler: unknown role "${command}"; use one of ${ROLES.join(", ")} (tickler --help)`);
     return 2;

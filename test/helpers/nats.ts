@@ -23,7 +23,11 @@ export interface TestStream {
   messages(): Promise<StreamMessage[]>;
 }
 
-export function useStream(label: string): TestStream {
+/**
+ * A stream of the test's own, on `<subjects>.>`, or on `exact` subjects (Loom's fixed ones) where given:
+ * no other stream may listen on those then.
+ */
+export function useStream(label: string, exact?: string[]): TestStream {
   const id = randomBytes(4).toString("hex");
   const name = `TT_${label.toUpperCase()}_${id}`;
   const subjects = `tt.${label}.${id}`;
@@ -32,7 +36,7 @@ export function useStream(label: string): TestStream {
   beforeAll(async () => {
     nc = await connect({ servers: NATS_URL });
     jsm = await nc.jetstreamManager();
-    await jsm.streams.add({ name, subjects: [`${subjects}.>`] });
+    await jsm.streams.add({ name, subjects: exact ?? [`${subjects}.>`] });
   });
   afterAll(async () => {
     await jsm?.streams.delete(name).catch(() => undefined);
