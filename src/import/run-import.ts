@@ -33,6 +33,7 @@ Options:
                               payload.user_id or "agno", protoPen's agent_name)
   --agent <name>              deliver to this agent of tickler.yaml instead of the source's endpoint
   --url <url>                 the source's endpoint (see above); own URLs need allow_target_urls: true
+  --header "Name: value"      a header the HTTP endpoint needs (repeatable), e.g. "Authorization: Bearer …"
   --if-exists update|skip|raise  what to do with a trigger of the same user and name (default update)
   --dry-run                   check every entry and say what would happen; store nothing
 
@@ -60,6 +61,7 @@ export async function runImport(
         user: { type: "string" },
         agent: { type: "string" },
         url: { type: "string" },
+        header: { type: "string", multiple: true },
         "if-exists": { type: "string" },
         "dry-run": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -83,6 +85,12 @@ export async function runImport(
   if (!(IF_EXISTS as readonly string[]).includes(ifExists))
     return usage(`--if-exists ${ifExists}: use one of ${IF_EXISTS.join(", ")}`);
   if (values.agent && values.url) return usage("give --agent or --url, not both");
+  const headers: Record<string, string> = {};
+  for (const header of values.header ?? []) {
+    const colon = header.indexOf(":");
+    if (colon < 1) return usage(`--header ${JSON.stringify(header)}: write it as "Name: value"`);
+    headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
+  }
   const path = positionals[0]!;
   const source = sourceOf(path, values.from);
   if (typeof source !== "string") return usage(source.error);
@@ -90,6 +98,7 @@ export async function runImport(
     ...(values.user ? { user: values.user } : {}),
     ...(values.agent ? { agent: values.agent } : {}),
     ...(values.url ? { url: values.url } : {}),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
   };
   const read = readSource(source, path, options);
   if ("error" in read) {

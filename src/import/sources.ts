@@ -14,6 +14,8 @@ export interface ImportOptions {
   agent?: string;
   /** The source's endpoint: Loom's NATS URL, AgentOS's base URL, the protoPen agent's base URL. */
   url?: string;
+  /** Headers an HTTP endpoint of the source needs (AgentOS's or protoPen's `Authorization`). */
+  headers?: Record<string, string>;
 }
 
 /** One entry of the source, as a trigger to upsert. */
@@ -201,7 +203,7 @@ export function readAgno(text: string, options: ImportOptions): ImportPlan | { e
         payload: Object.keys(rest).length > 0 ? rest : null,
         target: options.agent
           ? { agent: options.agent }
-          : { url: `${base}${row.endpoint}`, method, format: "agentos" },
+          : { url: `${base}${row.endpoint}`, method, format: "agentos", headers: options.headers ?? null },
         enabled: row.enabled !== false,
       };
       if (attempts !== null || typeof row.retry_delay_seconds === "number")
@@ -278,7 +280,9 @@ export function readProtopen(
           prompt: row.prompt,
           ...when,
           enabled: row.enabled !== 0,
-          target: options.agent ? { agent: options.agent } : { url: `${base}/a2a`, format: "a2a" },
+          target: options.agent
+            ? { agent: options.agent }
+            : { url: `${base}/a2a`, format: "a2a", headers: options.headers ?? null },
         },
       };
     },

@@ -76,7 +76,13 @@ describe("tickler import", () => {
 
   it("maps Agno schedule rows to AgentOS runs (format: agentos), and a row's run reaches its endpoint", async () => {
     const file = join(FIXTURES, "agno-schedules.json");
-    const { code, out } = await importing(file, "--url", fx.sink.url);
+    const { code, out } = await importing(
+      file,
+      "--url",
+      fx.sink.url,
+      "--header",
+      "Authorization: Bearer os-key",
+    );
     expect(out).toMatch(/created\s+ops\/weekday-report/);
     expect(out).toMatch(/created\s+agno\/Daily-echo.*named Daily-echo \(from "Daily echo"\)/);
     expect(out).toMatch(/could not map.*no-message.*payload has no message/);
@@ -97,6 +103,7 @@ describe("tickler import", () => {
       "the AgentOS run request",
     );
     expect(run!.headers["content-type"]).toBe("application/x-www-form-urlencoded");
+    expect(run!.headers.authorization).toBe("Bearer os-key");
     expect(Object.fromEntries(new URLSearchParams(run!.raw))).toEqual({
       message: "Generate morning report",
       stream: "false",
@@ -151,6 +158,10 @@ describe("tickler import", () => {
       out: expect.stringMatching(/use one of loom, agno, protopen/),
     });
     expect(await importing("x.yaml", "--if-exists", "merge")).toMatchObject({ code: 2 });
+    expect(await importing("x.json", "--header", "no colon")).toMatchObject({
+      code: 2,
+      out: expect.stringMatching(/write it as "Name: value"/),
+    });
     expect(await importing("x.yaml", "--agent", "a", "--url", "http://x")).toMatchObject({ code: 2 });
     expect(await importing("/nonexistent/loom.yaml")).toMatchObject({
       code: 1,
