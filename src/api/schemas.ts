@@ -129,6 +129,17 @@ const targetWire = z.union([
     .strict(),
 ]);
 
+const expandWire = z
+  .object({
+    items: z.array(z.record(z.string(), z.unknown())).optional(),
+    url: z.string().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    agent: z.string().optional(),
+    max_expand: z.number().int(),
+  })
+  .strict()
+  .describe("Fan-out: one delivery per context (given, or fetched at fire time), each with its own run");
+
 /** A trigger as every route shows it. */
 export const triggerWireSchema = z
   .object({
@@ -155,6 +166,7 @@ export const triggerWireSchema = z
     thread_key: z.string().nullable(),
     channel: z.string().nullable(),
     target: targetWire.nullable(),
+    expand: expandWire.nullable(),
     notify: targetWire.nullable().describe("Where its failure notifications go (null: the config's notify)"),
     missed_policy: z.enum(MISSED_POLICIES),
     misfire_grace: z.string(),
@@ -217,6 +229,19 @@ export const runWireSchema = z
     catchup: z.boolean(),
     next_attempt_at: nullableTime,
     waited_ms: z.number().int(),
+    children: z
+      .object({
+        total: z.number().int(),
+        succeeded: z.number().int(),
+        failed: z.number().int(),
+        pending: z.number().int(),
+      })
+      .strict()
+      .nullable()
+      .describe("A fan-out's run: how its children (GET /v1/runs/{run_id}/children) stand"),
+    parent_run_id: z.string().optional().describe("A fan-out child's: the run it belongs to"),
+    context_key: z.string().optional().describe("A fan-out child's: its context's key (or index)"),
+    context: z.record(z.string(), z.unknown()).optional().describe("A fan-out child's: its context"),
   })
   .strict();
 

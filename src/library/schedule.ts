@@ -41,6 +41,17 @@ export interface ScheduleCommon {
   };
   /** How long one attempt may take (an in-process handler's `fire.signal` aborts then). */
   timeout?: DurationLike;
+  /**
+   * Fan-out: each fire becomes one delivery (one `onFire` call) per context, the context merged into the
+   * payload: `{items: [...]}`, or `{url}` / `{agent}` answering the list at fire time; `maxExpand` caps it.
+   */
+  expand?: {
+    items?: Record<string, unknown>[];
+    url?: string;
+    headers?: Record<string, string>;
+    agent?: string;
+    maxExpand?: number;
+  } | null;
   /** A configured agent (`{agent}`), a URL, or a NATS subject; ignored by an in-process worker. */
   target?: Record<string, unknown> | null;
   metadata?: Record<string, string> | null;
@@ -168,10 +179,18 @@ function wireBody(call: ScheduleCommon): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(call)) {
     if (OWN.has(key) || value === undefined) continue;
-    body[snake(key)] = key === "payload" || key === "metadata" || key === "target" ? value : wire(value);
+    if (key === "expand" && value !== null) {
+      const { maxExpand, ...source } = value as NonNullable<ScheduleCommon["expand"]>;
+      body.expand = { ...source, ...(maxExpand === undefined ? {} : { max_expand: maxExpand }) };
+      continue;
+    }
+    body[snake(key)] = VERBATIM.has(key) ? value : wire(value);
   }
   return body;
 }
+
+/** Fields passed as they are: user data (contexts, header names) whose keys are not ours to rename. */
+const VERBATIM = new Set(["payload", "metadata", "target"]);
 
 function wire(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();

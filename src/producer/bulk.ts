@@ -111,7 +111,8 @@ export async function redriveWhere(
   for await (const record of matching(producer, filter)) {
     const tid = triggerId(record.spec.userId, record.spec.name);
     const failed = (await runs.list(tid, null, RUNS_PER_TRIGGER)).items.filter(
-      (run) => run.status === "failed" && !run.manual && run.scheduledAtMs >= sinceMs,
+      (run) =>
+        (run.status === "failed" || run.status === "partial") && !run.manual && run.scheduledAtMs >= sinceMs,
     );
     if (failed.length === 0) continue;
     triggers++;

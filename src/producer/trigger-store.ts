@@ -172,6 +172,7 @@ const UNSET_WHEN_NULL = [
   "catchupMax",
   "systemPause",
   "notify",
+  "expand",
 ] as const;
 /** The same for the schedule's window. */
 const WINDOW_UNSET_WHEN_NULL = ["startAtMs", "endAtMs"] as const;

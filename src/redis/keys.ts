@@ -210,8 +210,11 @@ export function runIdFor(
   return partition === null ? `run_${hash}` : `run_${partition}.${hash}`;
 }
 
-/** The form of a run id: `run_<hash>`, or `run_<partition>.<hash>` in a partitioned layout. */
-const RUN_ID = /^run_(?:(\d{1,4})\.)?[A-Za-z0-9_-]{22}$/;
+/**
+ * The form of a run id: `run_<hash>`, or `run_<partition>.<hash>` in a partitioned layout; a fan-out's child
+ * adds `~<context key>`.
+ */
+const RUN_ID = /^run_(?:(\d{1,4})\.)?[A-Za-z0-9_-]{22}(?:~[A-Za-z0-9_.:@-]{1,128})?$/;
 
 /**
  * Which partition a run id belongs to: null when it carries none (the single-partition layout), undefined

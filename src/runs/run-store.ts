@@ -12,8 +12,12 @@ export const RUN_STATUSES = [
   "failed",
   "missed",
   "skipped_overlap",
+  "partial",
 ] as const;
-/** `running`/`retrying`/`waiting` (for its agent's limits) are in progress; the rest are outcomes. */
+/**
+ * `running`/`retrying`/`waiting` (for its agent's limits) are in progress; the rest are outcomes. `partial`
+ * is a fan-out's: some of its children succeeded, some failed.
+ */
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** One slot of one trigger, delivered or not. Times are epoch milliseconds. */
@@ -38,6 +42,10 @@ export interface RunRecord {
   waitedMs?: number;
   /** Since when it waits for its agent, while `waiting`. */
   waitingSinceMs?: number;
+  /** A fan-out's run: its children's keys, in order (their run ids are `<run id>~<key>`), and their tally. */
+  fanOut?: { keys: string[]; succeeded: number; failed: number };
+  /** A fan-out child's: the parent run, its context's key and its context (merged into the payload it gets). */
+  child?: { parentRunId: string; key: string; context: Record<string, unknown> };
 }
 
 export { partitionOfRun, runIdFor } from "../redis/keys.js";
@@ -280,6 +288,13 @@ export class RunStore {
     return { items, nextCursor: ids.length > limit && last ? String(last.scheduledAtMs) : null };
   }
 
+  /** Runs by id, in order (null for one gone: expired, or never written). */
+  async getMany(runIds: readonly string[]): Promise<(RunRecord | null)[]> {
+    if (runIds.length === 0) return [];
+    const json = await this.redis.mget(runIds.map((id) => this.keys.run(id)));
+    return json.map((item) => (item === null ? null : (JSON.parse(item) as RunRecord)));
+  }
+
   /** Deletes a trigger's run index (its run keys expire on their own). */
   async forget(triggerId: string): Promise<void> {
     await this.redis.del(this.keys.runs(triggerId));
@@ -306,5 +321,19 @@ export function runToWire(run: RunRecord): Record<string, unknown> {
     catchup: run.catchup,
     next_attempt_at: time(run.nextAttemptAtMs),
     waited_ms: run.waitedMs ?? 0,
+    children: run.fanOut
+      ? {
+          total: run.fanOut.keys.length,
+          succeeded: run.fanOut.succeeded,
+          failed: run.fanOut.failed,
+          pending: run.fanOut.keys.length - run.fanOut.succeeded - run.fanOut.failed,
+        }
+      : null,
+    ...(run.child
+      ? { parent_run_id: run.child.parentRunId, context_key: run.child.key, context: run.child.context }
+      : {}),
   };
 }
+
+/** The run id of a fan-out's child: its parent's run id and its context's key. */
+export const childRunId = (parentRunId: string, key: string): string => `${parentRunId}~${key}`;

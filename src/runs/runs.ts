@@ -1,6 +1,6 @@
 import type { Layout } from "../redis/keys.js";
 import type { Page } from "../triggers/index.js";
-import { partitionOfRun, type RunRecord, type RunStore } from "./run-store.js";
+import { childRunId, partitionOfRun, type RunRecord, type RunStore } from "./run-store.js";
 
 /**
  * The run history of every partition: a run id names its partition, a trigger id's user decides its
@@ -29,6 +29,24 @@ export class Runs {
   /** A trigger's runs, newest first (see `RunStore.list`). */
   list(triggerId: string, cursor: string | null, limit: number): Promise<Page<RunRecord>> {
     return this.ofTrigger(triggerId).list(triggerId, cursor, limit);
+  }
+
+  /**
+   * A page of a fan-out run's children, in its contexts' order; the cursor is the position after the
+   * previous page's last. A child not yet written (its fire is still expanding) is left out.
+   */
+  async children(parent: RunRecord, cursor: string | null, limit: number): Promise<Page<RunRecord>> {
+    const keys = parent.fanOut?.keys ?? [];
+    const from = cursor === null ? 0 : Number(cursor);
+    const page = keys.slice(from, from + limit);
+    const runs = await this.ofTrigger(parent.triggerId).getMany(
+      page.map((key) => childRunId(parent.runId, key)),
+    );
+    const next = from + page.length;
+    return {
+      items: runs.filter((run): run is RunRecord => run !== null),
+      nextCursor: next < keys.length ? String(next) : null,
+    };
   }
 
   /** Writes runs, each in its trigger's partition (see `RunStore.save`). */

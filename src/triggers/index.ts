@@ -16,3 +16,5 @@ export * from "./trigger-input.js";
 export * from "./trigger-spec.js";
 export * from "./describe.js";
 export * from "./loom.js";
+export * from "./expand.js";
+export * from "./payload.js";

@@ -4,7 +4,9 @@ import { TicklerError, invalid } from "./errors.js";
 import { fromZodError } from "./input-errors.js";
 import { checkName } from "./names.js";
 import { parseSchedule } from "./schedule.js";
+import { checkExpand } from "./expand.js";
 import { checkLoomPayload } from "./loom.js";
+import { checkPayload } from "./payload.js";
 import { checkTarget } from "./target.js";
 import { triggerInputSchema, type retrySchema } from "./trigger-input.js";
 import type { RetryPolicy, TriggerRules, TriggerSpec } from "./trigger-spec.js";
@@ -60,6 +62,7 @@ export function parseTrigger(
     threadKey: input.thread_key ?? null,
     channel: input.channel ?? null,
     target,
+    expand: checkExpand(input.expand ?? null, rules, payload, dispatch),
     schedule: parseSchedule(input, rules),
     maxFires: input.max_fires ?? null,
     missedPolicy: input.missed_policy ?? defaults.missedPolicy,
@@ -98,31 +101,6 @@ function checkPrompt(prompt: string, maxBytes: number): string {
     );
   }
   return prompt;
-}
-
-function checkPayload(
-  payload: Record<string, unknown> | null,
-  maxBytes: number,
-): Record<string, unknown> | null {
-  if (payload === null) return null;
-  const bytes = Buffer.byteLength(JSON.stringify(payload), "utf8");
-  if (bytes > maxBytes)
-    throw invalid("too_large", "payload", `is ${bytes} bytes as JSON, over the limit of ${maxBytes}`);
-  if (depthOf(payload) > MAX_PAYLOAD_DEPTH) {
-    throw invalid("too_large", "payload", `nests deeper than ${MAX_PAYLOAD_DEPTH} levels; flatten it`);
-  }
-  // A JSON.parse round trip drops anything JSON cannot carry and makes `__proto__` an ordinary key.
-  return JSON.parse(JSON.stringify(payload)) as Record<string, unknown>;
-}
-
-/** How deep a payload may nest: deeper is a parser attack more often than data an agent needs. */
-const MAX_PAYLOAD_DEPTH = 32;
-
-function depthOf(value: unknown, depth = 0): number {
-  if (depth > MAX_PAYLOAD_DEPTH || value === null || typeof value !== "object") return depth;
-  let deepest = depth + 1;
-  for (const item of Object.values(value)) deepest = Math.max(deepest, depthOf(item, depth + 1));
-  return deepest;
 }
 
 function checkMetadata(metadata: Record<string, string>): Record<string, string> {

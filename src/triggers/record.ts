@@ -3,7 +3,7 @@ import { formatDuration } from "./duration.js";
 import { nextFires, slotAfter, type Schedule } from "./schedule.js";
 import { iso } from "./time-zone.js";
 import type { TriggerInput } from "./trigger-input.js";
-import { kindOf, type Target, type TriggerSpec } from "./trigger-spec.js";
+import { kindOf, type Expand, type Target, type TriggerSpec } from "./trigger-spec.js";
 
 /** The states a trigger is in. */
 export const TRIGGER_STATES = ["active", "paused", "completed"] as const;
@@ -107,6 +107,13 @@ function targetToWire(target: Target | null): TriggerInput["target"] {
   };
 }
 
+/** A fan-out in wire form. */
+function expandToWire(expand: Expand | null): TriggerInput["expand"] {
+  if (expand === null) return null;
+  const { maxExpand, ...source } = expand;
+  return { ...source, max_expand: maxExpand };
+}
+
 /** The definition in wire form: feeding it back to `parseTrigger` gives the same spec. */
 export function specToInput(spec: TriggerSpec): TriggerInput {
   const { target } = spec;
@@ -120,6 +127,7 @@ export function specToInput(spec: TriggerSpec): TriggerInput {
     thread_key: spec.threadKey,
     channel: spec.channel,
     target: targetToWire(target),
+    expand: expandToWire(spec.expand),
     missed_policy: spec.missedPolicy,
     misfire_grace: formatDuration(spec.misfireGraceMs),
     catchup_window: formatDuration(spec.catchupWindowMs),
@@ -144,18 +152,18 @@ export function specToInput(spec: TriggerSpec): TriggerInput {
 /** Header names whose values are secrets: shown as "***" in every response. */
 const SECRET_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|api-key)$|token|secret/i;
 
+const masked = (headers: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(headers).map(([key, value]) => [key, SECRET_HEADER.test(key) ? "***" : value]),
+  );
+
 /** The trigger as the API and tools show it. Secrets in target headers are masked. */
 export function recordToWire(record: TriggerRecord, nowMs: number, nextCount = 1): Record<string, unknown> {
   const { spec } = record;
   const input = specToInput(spec);
-  if (input.target && "headers" in input.target && input.target.headers) {
-    input.target.headers = Object.fromEntries(
-      Object.entries(input.target.headers).map(([key, value]) => [
-        key,
-        SECRET_HEADER.test(key) ? "***" : value,
-      ]),
-    );
-  }
+  if (input.target && "headers" in input.target && input.target.headers)
+    input.target.headers = masked(input.target.headers);
+  if (input.expand?.headers) input.expand.headers = masked(input.expand.headers);
   const next = upcomingFires(record, nowMs, Math.max(1, nextCount));
   return {
     id: triggerId(spec.userId, spec.name),

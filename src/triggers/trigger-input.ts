@@ -42,6 +42,20 @@ export const targetSchema = z.union([
 ]);
 
 /**
+ * A fan-out as written: the contexts (`items`), or where to fetch them at fire time (`url` with its
+ * `headers`, or an `agent` from config), and the cap on how many one fire may have.
+ */
+export const expandSchema = z
+  .object({
+    items: z.array(z.record(z.string(), z.unknown())).max(10_000).nullish(),
+    url: z.string().max(2048).nullish(),
+    headers: z.record(z.string().max(256), z.string().max(4096)).nullish(),
+    agent: z.string().min(1).max(128).nullish(),
+    max_expand: z.number().int().min(1).max(10_000).nullish(),
+  })
+  .strict();
+
+/**
  * The wire schema of a trigger body (PUT, YAML `schedules:`, the library). Every optional field also
  * accepts `null`. Unknown fields are refused, so a typo (`crom`) is an error and not a silent default.
  */
@@ -64,6 +78,7 @@ export const triggerInputSchema = z
     thread_key: text(512),
     channel: text(512),
     target: targetSchema.nullish(),
+    expand: expandSchema.nullish(),
     missed_policy: z.enum(MISSED_POLICIES).nullish(),
     misfire_grace: durationLike,
     catchup_window: durationLike,

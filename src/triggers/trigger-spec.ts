@@ -75,6 +75,20 @@ export interface Endpoint {
   nats?: NatsTarget;
 }
 
+/** The most contexts one fire fans out to, unless the trigger's `expand.max_expand` says otherwise. */
+export const DEFAULT_MAX_EXPAND = 1000;
+/** The highest `expand.max_expand` a trigger may set. */
+export const MAX_EXPAND_LIMIT = 10_000;
+
+/**
+ * A fan-out: each fire becomes one delivery per context, the context merged into the payload. The contexts
+ * are given (`items`) or fetched at fire time from an endpoint (`url`, or an agent's URL from config)
+ * answering a JSON list.
+ */
+export type Expand = { maxExpand: number } & (
+  { items: Record<string, unknown>[] } | { url: string; headers: Record<string, string> } | { agent: string }
+);
+
 /** Per-trigger defaults, from config. */
 export interface TriggerDefaults {
   missedPolicy: MissedPolicy;
@@ -125,6 +139,8 @@ export interface TriggerSpec extends TriggerDefaults {
   threadKey: string | null;
   channel: string | null;
   target: Target | null;
+  /** Fan-out of each fire to a list of contexts, or null: one delivery per fire. */
+  expand: Expand | null;
   schedule: ParsedSchedule;
   maxFires: number | null;
   enabled: boolean;

@@ -3,7 +3,13 @@ import type { RunRecord, RunStatus } from "../runs/run-store.js";
 import { isLate, stateOf, type TriggerRecord } from "../triggers/index.js";
 
 /** Run statuses that are outcomes: the slot is done. */
-export const OUTCOMES: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "missed", "skipped_overlap"]);
+export const OUTCOMES: ReadonlySet<RunStatus> = new Set([
+  "succeeded",
+  "failed",
+  "missed",
+  "skipped_overlap",
+  "partial",
+]);
 
 /** How long a job newer than its trigger's stored definition waits for the write to commit (the write lock's TTL). */
 export const WRITE_GRACE_MS = 10_000;

@@ -6,6 +6,8 @@ import type { GateAdmission, Limiter } from "./agent-gate.js";
 import type { CatchUp } from "./catch-up.js";
 import { OUTCOMES } from "./decide-fire.js";
 import { baseRun } from "./fire-run.js";
+import type { DeliveryRequest } from "./deliver.js";
+import { FanOut } from "./fan-out.js";
 import { buildRequest, flowAgentOf } from "./fire-request.js";
 import { RetryableDeliveryError, afterAttempt, type AfterAttempt, type AttemptOutcome } from "./outcome.js";
 import { startRun, type StartResult } from "./overlap.js";
@@ -34,7 +36,11 @@ export class FireDelivery {
     private readonly ctx: WorkerContext,
     private readonly recorder: RunRecorder,
     private readonly catchUp: CatchUp,
-  ) {}
+  ) {
+    this.fanOut = new FanOut(ctx);
+  }
+
+  private readonly fanOut: FanOut;
 
   async deliver(
     pickup: Pickup,
@@ -70,6 +76,7 @@ export class FireDelivery {
     }
     const tooOld = tooOldFor(record, slot, ctx.now(), run.manual);
     if (tooOld !== null) return this.failForGood(pickup, record, run, tooOld, counted, true);
+    if (record.spec.expand !== null) return this.fannedOut(pickup, record, run, request, previous, counted);
     const limiters = await this.admit(pickup, record, run, request.timeoutMs);
     const outcome = await sendAttempt(ctx, request, pickup.signal);
     if (limiters.length > 0) await ctx.gate.done(limiters, job.id ?? "", outcome);
@@ -158,36 +165,91 @@ export class FireDelivery {
     counted: boolean,
   ): Promise<never> {
     const { ctx } = this;
-    const { tid } = pickup.job.data;
     let next = chosen;
     const error = "error" in outcome ? outcome.error : "";
     // A retry that would start past retry.max_age is not made: the slot fails now.
     const late =
       next.next === "retry" ? tooOldFor(record, pickup.slot, ctx.now() + next.delayMs, run.manual) : null;
     if (late !== null) next = { next: "give_up", reason: `${error}; ${late}` };
-    if (next.next === "retry") {
-      await ctx.runs.save([
-        {
-          ...run,
-          status: "retrying",
-          error,
-          nextAttemptAtMs: (run.finishedAtMs ?? ctx.now()) + next.delayMs,
-        },
-      ]);
-      ctx.log.warn(
-        { tid, run: run.runId, attempt, delayMs: next.delayMs, error },
-        "delivery failed; will retry",
-      );
-      ctx.metrics?.retries.inc({ kind: kindOf(record.spec) });
-      throw new RetryableDeliveryError(error, next.delayMs);
-    }
-    await this.settle(pickup, record, run, { status: "failed", error: next.reason, counted, indexed: true });
-    ctx.log.warn({ tid, run: run.runId, attempt, error: next.reason }, "delivery failed");
+    if (next.next === "retry") return this.retryLater(pickup, record, run, next.delayMs, error, attempt);
+    return this.giveUp(pickup, record, run, next.reason, counted);
+  }
+
+  /** Records the run retrying and throws for BullMQ to make the next attempt after `delayMs`. */
+  private async retryLater(
+    pickup: Pickup,
+    record: TriggerRecord,
+    run: RunRecord,
+    delayMs: number,
+    error: string,
+    attempt: number,
+  ): Promise<never> {
+    const { ctx } = this;
+    const nextAttemptAtMs = (run.finishedAtMs ?? ctx.now()) + delayMs;
+    await ctx.runs.save([{ ...run, status: "retrying", error, nextAttemptAtMs }]);
+    const { tid } = pickup.job.data;
+    ctx.log.warn({ tid, run: run.runId, attempt, delayMs, error }, "delivery failed; will retry");
+    ctx.metrics?.retries.inc({ kind: kindOf(record.spec) });
+    throw new RetryableDeliveryError(error, delayMs);
+  }
+
+  /** Records the run failed after its last attempt, notifies, and fails the job for good. */
+  private async giveUp(
+    pickup: Pickup,
+    record: TriggerRecord,
+    run: RunRecord,
+    error: string,
+    counted: boolean,
+  ): Promise<never> {
+    const { ctx } = this;
+    const { tid } = pickup.job.data;
+    await this.settle(pickup, record, run, { status: "failed", error, counted, indexed: true });
+    ctx.log.warn({ tid, run: run.runId, attempts: run.attempts, error }, "delivery failed");
     void ctx.notify?.(
-      { type: "tickler.run_failed", trigger: tid, run_id: run.runId, error: next.reason },
+      { type: "tickler.run_failed", trigger: tid, run_id: run.runId, error },
       record.spec.notify,
     );
-    throw new UnrecoverableError(next.reason);
+    throw new UnrecoverableError(error);
+  }
+
+  /**
+   * An attempt of a fan-out (see `FanOut`): the children left are retried as the parent run's next
+   * attempt; once none are left, the parent is recorded as they came out: succeeded, partial or failed.
+   */
+  private async fannedOut(
+    pickup: Pickup,
+    record: TriggerRecord,
+    run: RunRecord,
+    request: DeliveryRequest,
+    previous: RunRecord | null,
+    counted: boolean,
+  ): Promise<FireResult> {
+    const { ctx } = this;
+    const attempt = pickup.job.attemptsMade + 1;
+    const mayRetry = (delayMs: number): string | null =>
+      tooOldFor(record, pickup.slot, ctx.now() + delayMs, run.manual);
+    const end = await this.fanOut.deliver(pickup, record, run, request, previous, attempt, mayRetry);
+    if (end.next === "not_expanded") {
+      const done = {
+        ...run,
+        finishedAtMs: ctx.now(),
+        durationMs: ctx.now() - (run.startedAtMs ?? ctx.now()),
+      };
+      const next = afterAttempt(end.outcome, attempt, record.spec.retry);
+      if (next.next === "succeeded") throw new Error("unreachable: a failed expansion");
+      return this.failed(pickup, record, done, next, end.outcome, attempt, counted);
+    }
+    if (end.next === "retry")
+      return this.retryLater(pickup, record, end.run, end.delayMs, end.error, attempt);
+    if (end.status === "failed") return this.giveUp(pickup, record, end.run, end.error ?? "", counted);
+    const { status, error } = end;
+    await this.settle(pickup, record, end.run, { status, error, counted, indexed: true });
+    const { tid } = pickup.job.data;
+    if (status === "partial") {
+      ctx.log.warn({ tid, run: run.runId, error }, "fan-out delivered in part");
+      return { outcome: "partial", run_id: run.runId, failed: end.run.fanOut?.failed ?? 0 };
+    }
+    return { outcome: "succeeded", run_id: run.runId, http_status: 0 };
   }
 
   /**
@@ -254,7 +316,12 @@ export class FireDelivery {
     pickup: Pickup,
     record: TriggerRecord,
     run: RunRecord,
-    outcome: { status: "succeeded" | "failed"; error: string | null; counted: boolean; indexed: boolean },
+    outcome: {
+      status: "succeeded" | "failed" | "partial";
+      error: string | null;
+      counted: boolean;
+      indexed: boolean;
+    },
   ): Promise<void> {
     const { job } = pickup;
     const handTo = this.catchUp.handOverFor(job);

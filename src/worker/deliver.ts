@@ -18,6 +18,10 @@ export interface FireBody {
   attempt: number;
   manual: boolean;
   catchup: boolean;
+  /** A fan-out child's: the run it belongs to (its own run id is `<parent_run_id>~<context_key>`). */
+  parent_run_id?: string;
+  /** A fan-out child's: its context's key (or index). */
+  context_key?: string;
 }
 
 /** One HTTP request to an agent, fully resolved. */
@@ -66,6 +70,9 @@ export function encodeBody(format: TargetFormat, a2aVersion: "1.0" | "0.3", fire
       catchup: fire.catchup,
       channel: fire.channel,
       payload: fire.payload,
+      ...(fire.parent_run_id === undefined
+        ? {}
+        : { parent_run_id: fire.parent_run_id, context_key: fire.context_key }),
     },
   };
   const context = fire.thread_key === null ? {} : { contextId: fire.thread_key };
@@ -115,7 +122,7 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
 const checkedUrls = new Map<string, string | null>();
 
 /** The URL's host when it is a literal address deliveries must not reach (DNS answers are checked on connect). */
-function blockedHostOf(url: string): string | null {
+export function blockedHostOf(url: string): string | null {
   let blocked = checkedUrls.get(url);
   if (blocked === undefined) {
     const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
@@ -183,7 +190,7 @@ export async function deliver(
       await response.body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => undefined);
       return outcome;
     }
-    return classifyA2a(await readCapped(response.body), response.statusCode);
+    return classifyA2a((await readCapped(response.body)) ?? "", response.statusCode);
   } catch (thrown) {
     const error = networkError(thrown, req.timeoutMs, timedOut);
     // An address the guard refused will be refused again: no point retrying.
@@ -197,14 +204,17 @@ export async function deliver(
   }
 }
 
-async function readCapped(body: Dispatcher.ResponseData["body"]): Promise<string> {
+export async function readCapped(
+  body: Dispatcher.ResponseData["body"],
+  maxBytes = MAX_RESPONSE_BYTES,
+): Promise<string | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += (chunk as Buffer).length;
-    if (size > MAX_RESPONSE_BYTES) {
+    if (size > maxBytes) {
       body.destroy();
-      break;
+      return null;
     }
     chunks.push(chunk as Buffer);
   }
@@ -253,7 +263,7 @@ export function classifyA2a(text: string, httpStatus: number): AttemptOutcome {
   return { kind: "succeeded", httpStatus };
 }
 
-function networkError(thrown: unknown, timeoutMs: number, timedOut: boolean): string {
+export function networkError(thrown: unknown, timeoutMs: number, timedOut: boolean): string {
   if (
     timedOut ||
     thrown instanceof undiciErrors.HeadersTimeoutError ||

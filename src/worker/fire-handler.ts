@@ -21,6 +21,9 @@ export interface Fire {
   catchup: boolean;
   /** The same on every attempt of the slot: de-duplicate side effects with it. */
   idempotencyKey: string;
+  /** A fan-out child's: the run it belongs to, and its context's key (the context is merged into payload). */
+  parentRunId?: string;
+  contextKey?: string;
   /** Aborted when the attempt's timeout passes or the worker shuts down. */
   signal: AbortSignal;
 }
@@ -72,6 +75,9 @@ export async function callHandler(
           manual: fire.manual,
           catchup: fire.catchup,
           idempotencyKey: req.idempotencyKey,
+          ...(fire.parent_run_id === undefined
+            ? {}
+            : { parentRunId: fire.parent_run_id, contextKey: fire.context_key ?? "" }),
           signal: abort.signal,
         }),
       ),

@@ -70,6 +70,7 @@ export type FireResult =
   | { outcome: "dropped"; reason: string }
   | { outcome: "missed"; run_ids: string[] }
   | { outcome: "skipped_overlap"; run_id: string }
+  | { outcome: "partial"; run_id: string; failed: number }
   | { outcome: "catchup_planned"; slots: number };
 
 /** Resolves the clock, logger and agent gate of `deps`. */

@@ -157,6 +157,9 @@ describe("/openapi.json", () => {
     });
     expect(await hit("get", "/v1/runs/{run_id}", `/v1/runs/${runs.body.items[0].run_id}`)).toBe(200);
     expect(await hit("get", "/v1/runs/{run_id}", "/v1/runs/run_0000000000000000000000")).toBe(404);
+    const children = "/v1/runs/{run_id}/children";
+    expect(await hit("get", children, `/v1/runs/${runs.body.items[0].run_id}/children`)).toBe(200);
+    expect(await hit("get", children, "/v1/runs/run_0000000000000000000000/children")).toBe(404);
     expect(await hit("get", "/v1/users/{user_id}/triggers", "/v1/users/alice/triggers?limit=1")).toBe(200);
     expect(await hit("get", "/v1/users/{user_id}/triggers", "/v1/users/alice/triggers?kind=sometimes")).toBe(
       400,

@@ -1,5 +1,6 @@
-import { runToWire } from "../../runs/run-store.js";
+import { runToWire, type RunRecord } from "../../runs/run-store.js";
 import { TicklerError, checkName, triggerId } from "../../triggers/index.js";
+import type { Principal } from "../../config/index.js";
 import { assertMayActOn } from "../auth.js";
 import type { ApiContext } from "../context.js";
 import { decodeCursor, encodeCursor, triggerParams } from "../http-input.js";
@@ -37,15 +38,26 @@ export const runOperations: AnyOperation<ApiContext>[] = [
     ok: { 200: runWireSchema },
     errors: [404],
     async handler(call, { runs }: ApiContext) {
-      const runId = call.params.run_id ?? "";
-      const run = await runs.get(runId); // null for anything that is not one of our run ids
-      // A user asking for another user's run learns nothing about its existence: 404, not 403.
-      if (!run || (call.principal?.role === "user" && call.principal.userId !== run.userId)) {
-        throw new TicklerError("not_found", `no run ${JSON.stringify(runId.slice(0, 64))}`, {
-          field: "run_id",
+      return { body: runToWire(await visibleRun(call, runs)) };
+    },
+  }),
+  operation({
+    method: "get",
+    path: "/v1/runs/{run_id}/children",
+    summary: "A fan-out run's children: one run per context, in the contexts' order",
+    tag: "runs",
+    query: querySchemas.runs,
+    ok: { 200: pageOf(runWireSchema) },
+    errors: [400, 404],
+    async handler(call, { runs }: ApiContext) {
+      const parent = await visibleRun(call, runs);
+      const cursor = decodeCursor(call.query.cursor);
+      if (cursor !== null && !/^\d{1,6}$/.test(cursor))
+        throw new TicklerError("invalid_field", "query.cursor: not a cursor from a previous page", {
+          field: "query.cursor",
         });
-      }
-      return { body: runToWire(run) };
+      const page = await runs.children(parent, cursor, call.query.limit);
+      return { body: { items: page.items.map(runToWire), next_cursor: encodeCursor(page.nextCursor) } };
     },
   }),
   operation({
@@ -90,3 +102,21 @@ export const runOperations: AnyOperation<ApiContext>[] = [
     },
   }),
 ];
+
+/**
+ * The run a path's `run_id` names, if the caller may see it. A user asking for another user's run learns
+ * nothing about its existence: 404, not 403.
+ */
+async function visibleRun(
+  call: { params: Record<string, string | undefined>; principal?: Principal | null },
+  runs: ApiContext["runs"],
+): Promise<RunRecord> {
+  const runId = call.params.run_id ?? "";
+  const run = await runs.get(runId); // null for anything that is not one of our run ids
+  if (!run || (call.principal?.role === "user" && call.principal.userId !== run.userId)) {
+    throw new TicklerError("not_found", `no run ${JSON.stringify(runId.slice(0, 64))}`, {
+      field: "run_id",
+    });
+  }
+  return run;
+}
