@@ -34,12 +34,38 @@ Options:
   --agent <name>              deliver to this agent of tickler.yaml instead of the source's endpoint
   --url <url>                 the source's endpoint (see above); own URLs need allow_target_urls: true
   --header "Name: value"      a header the HTTP endpoint needs (repeatable), e.g. "Authorization: Bearer …"
+  --expand-url <base>         Loom: where the lists an entry's expand_from names are served; the entry fans
+                              out (expand: {url: <base>/<expand_from>}) to each context that URL answers
   --if-exists update|skip|raise  what to do with a trigger of the same user and name (default update)
   --dry-run                   check every entry and say what would happen; store nothing
 
 Prints one line per entry (created, updated, unchanged, skipped, could not map, refused, with why) and a
 summary. Exits 0 when every entry was imported, 1 when any could not be, 2 on bad arguments.
 Uses the usual environment (REDIS_URL, TICKLER_PREFIX, TICKLER_CONFIG).`;
+
+/** The import's options from its flags, or what is wrong with them. */
+function optionsFrom(values: {
+  user?: string | undefined;
+  agent?: string | undefined;
+  url?: string | undefined;
+  header?: string[] | undefined;
+  "expand-url"?: string | undefined;
+}): ImportOptions | { usage: string } {
+  if (values.agent && values.url) return { usage: "give --agent or --url, not both" };
+  const headers: Record<string, string> = {};
+  for (const header of values.header ?? []) {
+    const colon = header.indexOf(":");
+    if (colon < 1) return { usage: `--header ${JSON.stringify(header)}: write it as "Name: value"` };
+    headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
+  }
+  return {
+    ...(values.user ? { user: values.user } : {}),
+    ...(values.agent ? { agent: values.agent } : {}),
+    ...(values.url ? { url: values.url } : {}),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    ...(values["expand-url"] ? { expandUrl: values["expand-url"] } : {}),
+  };
+}
 
 /** What became of one entry. */
 type Line = { entry: string; id?: string; outcome: string; detail?: string };
@@ -62,6 +88,7 @@ export async function runImport(
         agent: { type: "string" },
         url: { type: "string" },
         header: { type: "string", multiple: true },
+        "expand-url": { type: "string" },
         "if-exists": { type: "string" },
         "dry-run": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -84,22 +111,11 @@ export async function runImport(
   const ifExists = values["if-exists"] ?? "update";
   if (!(IF_EXISTS as readonly string[]).includes(ifExists))
     return usage(`--if-exists ${ifExists}: use one of ${IF_EXISTS.join(", ")}`);
-  if (values.agent && values.url) return usage("give --agent or --url, not both");
-  const headers: Record<string, string> = {};
-  for (const header of values.header ?? []) {
-    const colon = header.indexOf(":");
-    if (colon < 1) return usage(`--header ${JSON.stringify(header)}: write it as "Name: value"`);
-    headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
-  }
   const path = positionals[0]!;
   const source = sourceOf(path, values.from);
   if (typeof source !== "string") return usage(source.error);
-  const options: ImportOptions = {
-    ...(values.user ? { user: values.user } : {}),
-    ...(values.agent ? { agent: values.agent } : {}),
-    ...(values.url ? { url: values.url } : {}),
-    ...(Object.keys(headers).length > 0 ? { headers } : {}),
-  };
+  const options = optionsFrom(values);
+  if ("usage" in options) return usage(options.usage);
   const read = readSource(source, path, options);
   if ("error" in read) {
     fail(`tickler import: ${path}: ${read.error}`);

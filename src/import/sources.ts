@@ -16,6 +16,8 @@ export interface ImportOptions {
   url?: string;
   /** Headers an HTTP endpoint of the source needs (AgentOS's or protoPen's `Authorization`). */
   headers?: Record<string, string>;
+  /** Loom: the base URL serving the lists `expand_from` names (`<base>/<expand_from>` answers a list). */
+  expandUrl?: string;
 }
 
 /** One entry of the source, as a trigger to upsert. */
@@ -88,11 +90,31 @@ const LOOM_FIELDS = new Set([
   "goal",
   "task",
   "description",
+  "expand_from",
 ]);
 
 /**
+ * A Loom entry's `expand_from` (the list of contexts its dispatch fans out to) as tickler's fan-out: the
+ * list fetched at fire time from `<--expand-url>/<expand_from>`. Without --expand-url it cannot map.
+ */
+function loomExpand(from: unknown, options: ImportOptions): { expand?: Record<string, unknown> } | string {
+  if (from === undefined) return {};
+  if (typeof from !== "string" || from === "") return "expand_from must name a list";
+  if (!options.expandUrl)
+    return `expand_from ${JSON.stringify(from)} fans out to a list Loom reads at dispatch time: serve that list (a JSON array of contexts) and pass --expand-url <base>, so each fire fetches <base>/${from}`;
+  const base = options.expandUrl.replace(/\/+$/, "");
+  return {
+    expand: {
+      url: `${base}/${encodeURIComponent(from)}`,
+      ...(options.headers ? { headers: options.headers } : {}),
+    },
+  };
+}
+
+/**
  * Loom's scheduler YAML (`name`, `schedules: [{name, cron | interval_seconds, dispatch_type, goal | task}]`):
- * each entry publishes its goal or task to Loom's NATS subjects, as Loom's SchedulerActor does.
+ * each entry publishes its goal or task to Loom's NATS subjects, as Loom's SchedulerActor does; an entry
+ * with `expand_from` fans out to the list served at `--expand-url`.
  */
 export function readLoom(text: string, options: ImportOptions): ImportPlan | { error: string } {
   let doc: unknown;
@@ -111,8 +133,8 @@ export function readLoom(text: string, options: ImportOptions): ImportPlan | { e
       `schedules[${i}]${isObject(entry) && typeof entry.name === "string" ? ` ${entry.name}` : ""}`,
     (entry, notes) => {
       if (!isObject(entry)) return "not a mapping";
-      if ("expand_from" in entry)
-        return "expand_from (fan-out at fire time) has no tickler equivalent yet: split it into one entry per context";
+      const expand = loomExpand(entry.expand_from, options);
+      if (typeof expand === "string") return expand;
       const unknown = Object.keys(entry).filter((key) => !LOOM_FIELDS.has(key));
       if (unknown.length > 0) return `unknown field(s) ${unknown.join(", ")}`;
       const name = nameFrom(entry.name, notes);
@@ -135,7 +157,7 @@ export function readLoom(text: string, options: ImportOptions): ImportPlan | { e
       const target = options.agent
         ? { agent: options.agent }
         : { nats: { url: options.url ?? "nats://127.0.0.1:4222", dispatch } };
-      return { userId, name, body: { prompt, ...schedule, payload: config, target } };
+      return { userId, name, body: { prompt, ...schedule, payload: config, target, ...expand } };
     },
   );
 }

@@ -89,12 +89,10 @@ export function checkContexts(
   maxPayloadBytes: number,
   field: string,
 ): Context[] {
-  if (!Array.isArray(items))
-    throw invalid(
-      "invalid_field",
-      field,
-      `expected a list of contexts (JSON objects), got ${typeName(items)}`,
-    );
+  if (!Array.isArray(items)) {
+    const got = typeof items === "string" ? items : typeName(items);
+    throw invalid("invalid_field", field, `expected a list of contexts (JSON objects), got ${got}`);
+  }
   if (items.length > maxExpand)
     throw invalid(
       "too_large",

@@ -17,7 +17,16 @@ describe("tickler import", () => {
   // Loom's subjects are fixed: this file's own stream listens on them (no other test may).
   const stream = useStream("loom", ["loom.goals.incoming", "loom.tasks.incoming"]);
   const fx = useTickler("import", {
-    sink: true,
+    // The list a Loom entry's expand_from names, served where --expand-url points; every other path is an agent.
+    sink: (request) =>
+      request.path.endsWith("/lists/feeds.list")
+        ? {
+            body: JSON.stringify([
+              { key: "hn", feed: "https://hn" },
+              { key: "rs", feed: "https://lobste.rs" },
+            ]),
+          }
+        : {},
     file: () => ({ allow_target_urls: true, agents: { default: { url: fx.sink.url } } }),
   });
   /** Runs the import in this process against the fixture tickler: exit code and what it printed. */
@@ -72,6 +81,22 @@ describe("tickler import", () => {
       model_tier: "local",
       priority: "low",
     });
+
+    // With --expand-url, the fan-out entry maps too: each fire fetches the list and publishes a task per feed.
+    const expanded = await importing(file, "--url", NATS_URL, "--expand-url", `${fx.sink.url}/lists`);
+    expect(expanded.out).toMatch(/created\s+default_scheduler\/per_feed_refresh/);
+    expect(expanded.code).toBe(0);
+    await producer().runNow("default_scheduler", "per_feed_refresh");
+    const feeds = await waitFor(async () => {
+      const tasks = (await stream.messages()).filter((m) => m.body.worker_type === "feed_refresher");
+      return tasks.length >= 2 ? tasks : null;
+    }, "a feed_refresher task per feed");
+    expect(feeds.map((m) => m.body.payload)).toEqual(
+      expect.arrayContaining([
+        { key: "hn", feed: "https://hn" },
+        { key: "rs", feed: "https://lobste.rs" },
+      ]),
+    );
   });
 
   it("maps Agno schedule rows to AgentOS runs (format: agentos), and a row's run reaches its endpoint", async () => {

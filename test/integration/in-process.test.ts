@@ -156,6 +156,31 @@ describe("in-process fires (createWorker and schedule.*)", () => {
     expect(most).toBe(1);
   });
 
+  it("fans a fire out to one handler call per context; a PermanentError for one leaves the parent partial", async () => {
+    handlers.set("per-feed", (fire) => {
+      if (fire.contextKey === "b") throw new PermanentError("feed b is gone");
+    });
+    const at = new Date(Date.now() + 300);
+    await app.schedule.once({
+      userId: "u",
+      name: "per-feed",
+      prompt: "refresh",
+      at,
+      payload: { source: "rss" },
+      expand: { items: [{ key: "a", url: "https://a" }, { key: "b" }, { key: "c" }] },
+    });
+    const [run] = await finished("per-feed");
+    expect(run).toMatchObject({ status: "partial", fanOut: { succeeded: 2, failed: 1 } });
+    const fires = firesOf("per-feed");
+    expect(fires.map((fire) => fire.contextKey).sort()).toEqual(["a", "b", "c"]);
+    expect(fires.find((fire) => fire.contextKey === "a")).toMatchObject({
+      runId: `${run!.runId}~a`,
+      parentRunId: run!.runId,
+      payload: { source: "rss", key: "a", url: "https://a" },
+      idempotencyKey: `u/per-feed@${at.getTime()}#a`,
+    });
+  });
+
   it("refuses bad arguments with the API's error, naming the argument as passed, and stores nothing", async () => {
     const refused = (call: Promise<unknown>) =>
       call.then(

@@ -137,6 +137,36 @@ describe("NATS targets", () => {
     });
   });
 
+  it("fans a Loom task out to one TaskMessage per context, the context in the task's payload, one message id each", async () => {
+    const at = inMs(200);
+    await fx.t.api("PUT", "/v1/users/ops/triggers/per-feed", {
+      prompt: "refresh",
+      at,
+      target: { agent: "tasks" },
+      payload: { worker_type: "feed_refresher", payload: { depth: 1 } },
+      expand: {
+        items: [
+          { key: "hn", feed: "https://hn" },
+          { key: "lobsters", feed: "https://lobste.rs" },
+        ],
+      },
+    });
+    const run = await settled("ops", "per-feed");
+    expect(run).toMatchObject({ status: "succeeded", children: { total: 2, succeeded: 2 } });
+    const tasks = (await onSubject("tasks")).filter(
+      (m) => (m.body.metadata as { scheduled_by?: string }).scheduled_by === "per-feed",
+    );
+    expect(tasks.map((m) => [m.body.task_id, m.body.payload])).toEqual(
+      expect.arrayContaining([
+        [`${run.run_id}~hn`, { depth: 1, key: "hn", feed: "https://hn" }],
+        [`${run.run_id}~lobsters`, { depth: 1, key: "lobsters", feed: "https://lobste.rs" }],
+      ]),
+    );
+    expect(new Set(tasks.map((m) => m.headers?.get("Nats-Msg-Id")))).toEqual(
+      new Set([`ops/per-feed@${Date.parse(at)}#hn`, `ops/per-feed@${Date.parse(at)}#lobsters`]),
+    );
+  });
+
   it("refuses a Loom task without a worker_type when it is written, not when it fires", async () => {
     const put = await fx.t.api("PUT", "/v1/users/ops/triggers/bad-task", {
       prompt: "x",
