@@ -37,18 +37,13 @@ export async function expandContexts(
   let list: unknown = answer.json;
   if (list !== null && typeof list === "object" && !Array.isArray(list)) {
     const wrapped = list as { contexts?: unknown; items?: unknown };
-    list = wrapped.contexts ?? wrapped.items;
+    list = wrapped.contexts ?? wrapped.items ?? "an object without contexts or items";
   }
   try {
-    return {
-      contexts: checkContexts(list, expand.maxExpand, maxPayloadBytes, "the contexts endpoint's list"),
-    };
+    return { contexts: checkContexts(list, expand.maxExpand, maxPayloadBytes, "its list") };
   } catch (thrown) {
     if (!(thrown instanceof TicklerError)) throw thrown;
-    const error = `expand endpoint ${endpoint.url}: ${thrown.field ?? ""} ${thrown.message}`.replace(
-      /  +/g,
-      " ",
-    );
+    const error = `expand endpoint ${endpoint.url} answered: ${thrown.message}`;
     return { failed: { kind: "permanent", httpStatus: answer.httpStatus, error } };
   }
 }

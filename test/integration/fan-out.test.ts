@@ -12,8 +12,10 @@ describe("fan-out: one fire, one delivery per context", () => {
   let mostInFlight = 0;
   /** What the contexts endpoint answers next. */
   let listAnswer: { status: number; body: string } = { status: 200, body: "[]" };
+  /** Answers the contexts endpoint gives first, one each, before `listAnswer`. */
+  const listQueue: { status: number; body: string }[] = [];
   beforeAll(async () => {
-    lister = await startSink(() => listAnswer);
+    lister = await startSink(() => listQueue.shift() ?? listAnswer);
     narrow = await startSink(() => {
       inFlight++;
       mostInFlight = Math.max(mostInFlight, inFlight);
@@ -178,6 +180,29 @@ describe("fan-out: one fire, one delivery per context", () => {
     expect(over.error).toContain("has 3 contexts, over max_expand 2");
     expect(over.attempts).toBe(1);
     expect(fx.sink.received.filter(of("too-many"))).toHaveLength(0);
+
+    listAnswer = { status: 200, body: '{"feeds": []}' };
+    await fx.t.api("PUT", "/v1/users/u1/triggers/not-a-list", {
+      prompt: "p",
+      at: inMs(300),
+      expand: { agent: "lister" },
+    });
+    expect((await finishedRun("not-a-list")).error).toContain(
+      "answered: its list: expected a list of contexts (JSON objects), got an object without contexts or items",
+    );
+
+    // An endpoint that fails retryably is asked again on the run's next attempt.
+    listQueue.push({ status: 503, body: "{}" });
+    listAnswer = { status: 200, body: JSON.stringify({ items: [{ key: "z" }] }) };
+    await fx.t.api("PUT", "/v1/users/u1/triggers/list-later", {
+      prompt: "p",
+      at: inMs(300),
+      expand: { agent: "lister" },
+      retry: { attempts: 2, delay: "100ms", backoff: "fixed" },
+    });
+    const later = await finishedRun("list-later");
+    expect(later).toMatchObject({ status: "succeeded", attempts: 2, children: { total: 1, succeeded: 1 } });
+    expect(lister.received.filter(of("list-later"))).toHaveLength(2);
   });
 
   it("holds every child to its agent's max_in_flight", async () => {
