@@ -156,6 +156,7 @@ function renderRuns() {
         <span class="status status-${esc(r.status)}">${esc(r.status)}</span>
         ${r.manual ? "<em>manual</em>" : ""}${r.catchup ? "<em>catch-up</em>" : ""}
         <div class="meta">scheduled ${esc(local(r.scheduled_at))} · attempts ${r.attempts}${r.http_status ? ` · HTTP ${r.http_status}` : ""}${r.duration_ms !== null ? ` · ${r.duration_ms} ms` : ""}</div>
+        ${r.children ? `<div class="meta">fan-out: ${r.children.succeeded} of ${r.children.total} contexts succeeded${r.children.failed ? `, ${r.children.failed} failed` : ""}${r.children.pending ? `, ${r.children.pending} pending` : ""}</div>` : ""}
         ${r.error ? `<div class="meta">${esc(r.error)}</div>` : ""}
       </li>`,
       )
@@ -197,7 +198,8 @@ function connectEvents() {
   events.addEventListener("error", () => ($("#drawer-live").textContent = "reconnecting…"));
   events.addEventListener("run", (message) => {
     const run = JSON.parse(message.data);
-    if (drawerTrigger && run.trigger_id === drawerTrigger.id) {
+    // A fan-out's children are summarised on their parent's line, not listed one by one.
+    if (drawerTrigger && run.trigger_id === drawerTrigger.id && !run.parent_run_id) {
       runs.set(run.run_id, run);
       renderRuns();
     }
