@@ -6,6 +6,7 @@ import type { Limiter } from "./agent-gate.js";
 import type { DeliveryRequest } from "./deliver.js";
 import { expandContexts } from "./expand-contexts.js";
 import { flowAgentOf } from "./fire-request.js";
+import { NOT_STARTED } from "./fire-run.js";
 import { afterAttempt, type AttemptOutcome } from "./outcome.js";
 import { sendAttempt } from "./transports.js";
 import type { Pickup, WorkerContext } from "./worker-context.js";
@@ -258,14 +259,7 @@ function childOf(parent: RunRecord, { key, context }: Context): RunRecord {
   return {
     ...base,
     runId: childRunId(parent.runId, key),
-    startedAtMs: null,
-    finishedAtMs: null,
-    status: "running",
-    attempts: 0,
-    httpStatus: null,
-    durationMs: null,
-    error: null,
-    nextAttemptAtMs: null,
+    ...NOT_STARTED,
     child: { parentRunId: parent.runId, key, context },
   };
 }

@@ -63,17 +63,7 @@ export function resolveTarget(
   }
   if (target !== null && "nats" in target) {
     const { nats } = target;
-    const { timeoutMs } = record.spec;
-    return {
-      url: nats.servers,
-      method: "POST",
-      format: "json",
-      a2aVersion: "1.0",
-      headers: {},
-      signingSecret: null,
-      timeoutMs,
-      nats,
-    };
+    return { ...bareEndpoint(nats.servers, record.spec.timeoutMs), nats };
   }
   const name = target?.agent ?? "default";
   const agent = config.agents.get(name);
@@ -83,10 +73,13 @@ export function resolveTarget(
 }
 
 /** The stand-in endpoint of a worker that hands fires to an in-process handler: only its timeout counts. */
-function inProcessTarget(record: TriggerRecord): Endpoint {
-  const { timeoutMs } = record.spec;
+const inProcessTarget = (record: TriggerRecord): Endpoint =>
+  bareEndpoint("in-process:", record.spec.timeoutMs);
+
+/** An endpoint that is not HTTP (NATS, an in-process handler): tickler's body, no headers, unsigned. */
+function bareEndpoint(url: string, timeoutMs: number): Endpoint {
   return {
-    url: "in-process:",
+    url,
     method: "POST",
     format: "json",
     a2aVersion: "1.0",

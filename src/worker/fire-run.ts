@@ -21,15 +21,21 @@ export function baseRun(
     userId,
     name: name.join("/"),
     scheduledAtMs: slot,
+    ...NOT_STARTED,
     startedAtMs,
-    finishedAtMs: null,
-    status: "running",
-    attempts: 0,
-    httpStatus: null,
-    durationMs: null,
-    error: null,
     manual: data.origin === "manual",
     catchup: data.origin === "catchup",
-    nextAttemptAtMs: null,
   };
 }
+
+/** What a run that has made no attempt yet holds: nothing sent, nothing answered. */
+export const NOT_STARTED = {
+  startedAtMs: null,
+  finishedAtMs: null,
+  status: "running",
+  attempts: 0,
+  httpStatus: null,
+  durationMs: null,
+  error: null,
+  nextAttemptAtMs: null,
+} as const satisfies Partial<RunRecord>;

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { startSink, type Responder, type Sink } from "./sink.js";
 import { REDIS_URL, removePrefix, startTestTickler, testPrefix, type TestTickler } from "./tickler.js";
 import { waitFor } from "./wait.js";
@@ -209,4 +209,31 @@ export function useFleet(
 export function testPartitions(): Record<string, string> {
   const partitions = process.env.TICKLER_TEST_PARTITIONS;
   return partitions ? { TICKLER_PARTITIONS: partitions } : {};
+}
+
+/**
+ * Waits for every one-shot of `userId` in `ids` to complete (after the takeovers a fault suite caused),
+ * then checks that each slot left exactly one run record, succeeded.
+ */
+export async function expectOneSucceededRunEach(
+  fleet: Fleet,
+  userId: string,
+  ids: ReadonlySet<string> | readonly string[],
+): Promise<void> {
+  const all = [...ids];
+  const records = await waitFor(
+    async () => {
+      const page = await fleet.api.tickler.producer.list(userId, { state: "completed" }, null, all.length);
+      return page.items.length === all.length ? page.items : null;
+    },
+    "every one-shot to complete after the takeovers",
+    60_000,
+    250,
+  );
+  expect(records.every((record) => record.lastStatus === "succeeded")).toBe(true);
+  for (const id of all) {
+    const runs = await fleet.api.tickler.runs.list(id, null, 10);
+    expect(runs.items, id).toHaveLength(1);
+    expect(runs.items[0]!.status).toBe("succeeded");
+  }
 }

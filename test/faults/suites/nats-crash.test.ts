@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { NATS_URL, useStream } from "../../helpers/nats.js";
-import { spawnTickler, useFleet, type Child } from "../../helpers/processes.js";
+import { expectOneSucceededRunEach, spawnTickler, useFleet, type Child } from "../../helpers/processes.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const WAVES = 5;
@@ -52,21 +52,7 @@ describe("when every worker publishing to JetStream is SIGKILLed in the middle o
     }
     sub.unsubscribe();
 
-    const records = await waitFor(
-      async () => {
-        const page = await producer.list("n", { state: "completed" }, null, 1000);
-        return page.items.length === due.size ? page.items : null;
-      },
-      "every one-shot to complete after the takeovers",
-      60_000,
-      250,
-    );
-    expect(records.every((record) => record.lastStatus === "succeeded")).toBe(true);
-    for (const id of due.keys()) {
-      const runs = await fleet.api.tickler.runs.list(id, null, 10);
-      expect(runs.items, id).toHaveLength(1);
-      expect(runs.items[0]!.status).toBe("succeeded");
-    }
+    await expectOneSucceededRunEach(fleet, "n", [...due.keys()]);
 
     // The stream holds one message per slot, keyed by the slot's Idempotency-Key, and no other.
     const messages = await stream.messages();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { killEvery, useFleet } from "../../helpers/processes.js";
+import { expectOneSucceededRunEach, killEvery, useFleet } from "../../helpers/processes.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const TRIGGERS = 500;
@@ -32,23 +32,7 @@ describe("when workers are SIGKILLed every 2 s while 500 fires come due over 20 
     const { kills } = await killer.stop();
 
     // Every trigger completes: its one slot reached an outcome.
-    const records = await waitFor(
-      async () => {
-        const page = await producer.list("crash", { state: "completed" }, null, TRIGGERS);
-        return page.items.length === TRIGGERS ? page.items : null;
-      },
-      "every one-shot to complete after the last takeover",
-      60_000,
-      250,
-    );
-    expect(records.every((record) => record.lastStatus === "succeeded")).toBe(true);
-
-    // Exactly one run record per slot, each succeeded.
-    for (const id of due.keys()) {
-      const runs = await fleet.api.tickler.runs.list(id, null, 10);
-      expect(runs.items, id).toHaveLength(1);
-      expect(runs.items[0]!.status).toBe("succeeded");
-    }
+    await expectOneSucceededRunEach(fleet, "crash", [...due.keys()]);
 
     // At least one delivery per slot; a repeated delivery (a killed worker's in-flight request, taken over)
     // carries the same Idempotency-Key, and keys never cross slots.
