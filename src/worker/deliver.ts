@@ -193,11 +193,7 @@ export async function deliver(
     return classifyA2a((await readCapped(response.body)) ?? "", response.statusCode);
   } catch (thrown) {
     const error = networkError(thrown, req.timeoutMs, timedOut);
-    // An address the guard refused will be refused again: no point retrying.
-    const codes = [(thrown as { code?: string }).code, (thrown as { cause?: { code?: string } }).cause?.code];
-    return codes.includes("EBLOCKED")
-      ? { kind: "permanent", httpStatus: null, error }
-      : { kind: "retryable", httpStatus: null, error };
+    return { kind: refusedByGuard(thrown) ? "permanent" : "retryable", httpStatus: null, error };
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
@@ -261,6 +257,12 @@ export function classifyA2a(text: string, httpStatus: number): AttemptOutcome {
     return { kind: "permanent", httpStatus, error: `A2A task ended in ${state}` };
   }
   return { kind: "succeeded", httpStatus };
+}
+
+/** Whether a request failed because the address guard refused its address: refused again if retried. */
+export function refusedByGuard(thrown: unknown): boolean {
+  const codes = [(thrown as { code?: string }).code, (thrown as { cause?: { code?: string } }).cause?.code];
+  return codes.includes("EBLOCKED");
 }
 
 export function networkError(thrown: unknown, timeoutMs: number, timedOut: boolean): string {

@@ -1,7 +1,14 @@
 import { request } from "undici";
 import type { Config } from "../config/index.js";
 import { checkContexts, TicklerError, type Context, type TriggerRecord } from "../triggers/index.js";
-import { blockedHostOf, networkError, readCapped, signWebhook, type FireBody } from "./deliver.js";
+import {
+  blockedHostOf,
+  networkError,
+  readCapped,
+  refusedByGuard,
+  signWebhook,
+  type FireBody,
+} from "./deliver.js";
 import { classifyStatus, type AttemptOutcome } from "./outcome.js";
 import type { WorkerContext } from "./worker-context.js";
 
@@ -140,6 +147,7 @@ async function fetchList(
       );
     }
   } catch (thrown) {
-    return failed("retryable", networkError(thrown, endpoint.timeoutMs, timeout.aborted));
+    const kind = refusedByGuard(thrown) ? "permanent" : "retryable";
+    return failed(kind, networkError(thrown, endpoint.timeoutMs, timeout.aborted));
   }
 }

@@ -219,6 +219,28 @@ describe("fan-out: one fire, one delivery per context", () => {
     expect(mostInFlight).toBeLessThanOrEqual(3);
   });
 
+  it("shows, changes and drops a fan-out like any field", async () => {
+    const put = await fx.t.api("PUT", "/v1/users/u1/triggers/editable", {
+      prompt: "p",
+      every: "1h",
+      expand: { items: [{ key: "a" }], max_expand: 5 },
+    });
+    expect(put.body.expand).toEqual({ items: [{ key: "a" }], max_expand: 5 });
+    const same = await fx.t.api("PUT", "/v1/users/u1/triggers/editable", {
+      prompt: "p",
+      every: "1h",
+      expand: { items: [{ key: "a" }], max_expand: 5 },
+    });
+    expect(same.body.result).toBe("unchanged");
+    const patched = await fx.t.api("PATCH", "/v1/users/u1/triggers/editable", {
+      expand: { agent: "lister" },
+    });
+    expect(patched.body.expand).toEqual({ agent: "lister", max_expand: 1000 });
+    const dropped = await fx.t.api("PATCH", "/v1/users/u1/triggers/editable", { expand: null });
+    expect(dropped.status).toBe(200);
+    expect(dropped.body.expand).toBeNull();
+  });
+
   it("refuses a bad expand with the field at fault, and stores nothing", async () => {
     const cases: [unknown, string, string][] = [
       [{}, "expand", "say where the contexts come from"],

@@ -72,6 +72,7 @@ describe("secrets in logs and API output", () => {
         url: sink.url,
         headers: { Authorization: `Bearer ${URL_HEADER_SECRET}`, "X-Trace": "visible" },
       },
+      expand: { url: `${sink.url}/contexts`, headers: { "X-Api-Key": URL_HEADER_SECRET } },
     });
     await waitFor(
       async () =>
@@ -81,6 +82,7 @@ describe("secrets in logs and API output", () => {
     const withHeaders = await call("GET", "/v1/users/alice/triggers/u", ADMIN);
     expect(withHeaders.text).toContain('"X-Trace":"visible"');
     expect(withHeaders.text).toContain('"Authorization":"***"');
+    expect(withHeaders.text).toContain('"X-Api-Key":"***"');
     await call("GET", "/v1/users/alice/triggers/a/runs", ALICE);
     await call("GET", "/v1/triggers", ADMIN);
     await call("GET", "/v1/status", ADMIN);

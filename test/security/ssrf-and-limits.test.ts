@@ -47,6 +47,22 @@ describe("target URLs cannot reach what they should not (SSRF)", () => {
     expect(res.body.error.message).toContain(words);
   });
 
+  it.each([
+    ["http://169.254.169.254/latest/meta-data/", "link-local"],
+    ["http://metadata.google.internal/computeMetadata/v1/", "metadata host"],
+    ["gopher://127.0.0.1:6379/_FLUSHALL", "only http and https"],
+  ])("refuses the fan-out contexts endpoint %s", async (url, words) => {
+    const res = await fx.t.api(
+      "PUT",
+      "/v1/users/ops/triggers/ssrf",
+      { prompt: "x", delay: "1h", expand: { url } },
+      admin,
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: "target_not_allowed", field: "expand.url" });
+    expect(res.body.error.message).toContain(words);
+  });
+
   it("knows blocked addresses in every spelling", () => {
     for (const address of [
       "169.254.169.254",
