@@ -7,6 +7,8 @@ const OUTCOMES = new Set(["succeeded", "failed", "partial", "missed", "skipped_o
 
 describe("fan-out: one fire, one delivery per context", () => {
   let lister: Sink;
+  /** Context c-37's feed is refused until it is back. */
+  let feedBack = false;
   let narrow: Sink;
   let inFlight = 0;
   let mostInFlight = 0;
@@ -30,7 +32,7 @@ describe("fan-out: one fire, one delivery per context", () => {
     // Context "c-37" is refused for good; "flaky" fails its first attempt only.
     sink: (request) => {
       const key = (request.body as { context_key?: string }).context_key;
-      if (key === "c-37") return { status: 400, body: '{"error":"no such feed"}' };
+      if (key === "c-37" && !feedBack) return { status: 400, body: '{"error":"no such feed"}' };
       if (key === "flaky" && request.body.attempt === 1) return { status: 503 };
       return {};
     },
@@ -78,6 +80,7 @@ describe("fan-out: one fire, one delivery per context", () => {
       payload: { source: "rss", feed: "overridden" },
       expand: { items },
       retry: { attempts: 2, delay: "100ms", backoff: "fixed" },
+      metadata: { batch: "feeds" },
     });
     expect(put.status).toBe(201);
     expect(put.body.expand).toMatchObject({ max_expand: 1000 });
@@ -123,6 +126,21 @@ describe("fan-out: one fire, one delivery per context", () => {
     expect(history.body.items).toHaveLength(1);
     const trigger = await fx.t.api("GET", "/v1/users/u1/triggers/feeds");
     expect(trigger.body).toMatchObject({ last_status: "partial", fire_count: 1 });
+
+    // Re-driving the partial run sends only its failed child again, under the same key.
+    feedBack = true;
+    const since = new Date(Date.parse(at) - 1000).toISOString();
+    const redrive = await fx.t.api("POST", "/v1/runs/redrive", { since, metadata: { batch: "feeds" } });
+    expect(redrive.body).toMatchObject({ runs: 1 });
+    const again = await waitFor(async () => {
+      const res = await fx.t.api("GET", `/v1/runs/${run.run_id}`);
+      return res.body.status === "succeeded" ? res.body : null;
+    }, "the re-driven run to succeed");
+    expect(again.children).toEqual({ total: 100, succeeded: 100, failed: 0, pending: 0 });
+    const resent = fx.sink.received.filter(of("feeds")).slice(100);
+    expect(resent.map((r) => [r.body.context_key, r.headers["idempotency-key"]])).toEqual([
+      ["c-37", `u1/feeds@${slot}#c-37`],
+    ]);
   });
 
   it("retries only the children that failed, each with its own attempts", async () => {
