@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
-/** Polls `check` until it returns a truthy value or the deadline passes (then throws with `what`). */
+/**
+ * Polls `check` until it returns a truthy value other than an empty list (a filter that matched nothing yet
+ * is not done) or the deadline passes (then throws with `what`).
+ */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   what: string,
@@ -12,7 +15,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await check();
-      if (value) return value as NonNullable<T>;
+      if (value && !(Array.isArray(value) && value.length === 0)) return value as NonNullable<T>;
     } catch (error) {
       last = error;
     }

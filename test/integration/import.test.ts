@@ -9,8 +9,6 @@ import { runTickler } from "../helpers/processes.js";
 import { useTickler } from "../helpers/tickler.js";
 import { waitFor } from "../helpers/wait.js";
 
-/** A non-empty list, or null (for waitFor: an empty list is truthy). */
-const found = <T>(items: T[]): T[] | null => (items.length > 0 ? items : null);
 const FIXTURES = new URL("../fixtures/import/", import.meta.url).pathname;
 
 describe("tickler import", () => {
@@ -124,7 +122,7 @@ describe("tickler import", () => {
 
     await producer().runNow("ops", "weekday-report");
     const [run] = await waitFor(
-      () => found(fx.sink.received.filter((r) => r.path.endsWith("/agents/reporter/runs"))),
+      () => fx.sink.received.filter((r) => r.path.endsWith("/agents/reporter/runs")),
       "the AgentOS run request",
     );
     expect(run!.headers["content-type"]).toBe("application/x-www-form-urlencoded");
