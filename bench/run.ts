@@ -3,7 +3,7 @@
  * persistence, its own redis-server). Prints a table, writes bench/results/<timestamp>.json and
  * bench/results/latest.json. Never part of `npm test`.
  *
- *   npm run bench                          # all ten scenarios, 3 repetitions each (~25 min)
+ *   npm run bench                          # all eleven scenarios, 3 repetitions each (~25 min)
  *   npm run bench -- --reps 1 --only 1,4   # a quick look at some
  *   npm run bench -- --size 100000         # scenario 6 with fewer triggers
  *
@@ -13,7 +13,7 @@
  * 1–8 processes (tickler, then raw BullMQ); 6. a million heartbeat triggers (creation, bytes, listing, idle CPU; once, not repeated);
  * 7. the API under 500 PUT/s for 30 s; 8. pg-boss doing 1 and 4; 9. partitions over a 3-master Redis Cluster
  * (bench/cluster.ts); 10. flow control per agent: a 100 ms agent behind max_in_flight 50, and a failing
- * agent behind a circuit (bench/flow.ts). BENCH_CPU_PROF=<dir> and
+ * agent behind a circuit (bench/flow.ts); 11. fan-out of one fire to 2,000 contexts (bench/fan-out.ts). BENCH_CPU_PROF=<dir> and
  * BENCH_REDIS_STATS=1 help find where time goes.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -22,6 +22,7 @@ import { Redis } from "ioredis";
 import type { ChildProcess } from "node:child_process";
 import type { Producer } from "../src/producer/producer.js";
 import { bytesPerTrigger, clusterScenario } from "./cluster.js";
+import { fanOutScenario, type FanOutRow } from "./fan-out.js";
 import { flowScenario, type FlowRow } from "./flow.js";
 import { pgBoss, postgresAnswers } from "./peers.js";
 import { apiLoad, size } from "./size-api.js";
@@ -35,7 +36,7 @@ const REPS = Number(option("--reps") ?? 3) || 3;
 /** `--size 100000`: how many triggers scenario 6 creates (a million by default). */
 const SIZE = Number(option("--size") ?? 1_000_000);
 /** `--only 1,4`: the scenarios to run (all by default). */
-const ALL = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+const ALL = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 const ONLY = new Set((option("--only") ?? ALL.join(",")).split(",").map(Number));
 /** Scenario 10's due fires (bench/flow.ts). */
 const FLOW_FIRES = "5,000";
@@ -424,6 +425,18 @@ async function main(): Promise<void> {
       const of = (field: keyof FlowRow) => summary(runs.map((r) => r[field]));
       rows.push(`| 10. flow: a 100 ms agent with max_in_flight 50, 4 workers — deliveries/s of ${FLOW_FIRES} due fires (÷ the limit's 500/s); lateness p99 of 2,000 one-shots over 10 s (ms) | ${cell(of("perSecond"))} (${cell(of("efficiency"))}); ${cell(of("latenessP99"))} | | |`);
       rows.push(`| 10. flow: an agent down 20 s (503, circuit failures 5, probe every 5 s) with 2,000 fires due — requests per due fire during the outage (goal ≤ 0.05); delivered after it | ${cell(of("requestsPerDueFire"))}; ${cell(of("deliveredAfter"))} | | |`);
+    }
+    if (ONLY.has(11)) {
+      const runs: FanOutRow[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        runs.push(await fanOutScenario(redis, sink, rep));
+        process.stderr.write(`11. fan-out rep ${rep + 1}/${REPS}: ${JSON.stringify(runs.at(-1))}\n`);
+      }
+      results.fanOut = runs;
+      const of = (field: keyof FanOutRow) => summary(runs.map((r) => r[field]));
+      const ratio = (a: keyof FanOutRow, b: keyof FanOutRow) => summary(runs.map((r) => Math.round((r[a] / r[b]) * 100) / 100));
+      rows.push(`| 11. fan-out: one fire × 2,000 contexts, 1 process — deliveries/s; last delivered after (ms) | ${cell(of("fanOutPerSecond"))}; ${cell(of("fanOutDrainMs"))} | ${cell(of("rawPerSecond"))}; ${cell(of("rawDrainMs"))} | ${cell(ratio("fanOutPerSecond", "rawPerSecond"))} |`);
+      rows.push(`| 11. fan-out — the same 2,000 as one-shots due at one instant (tickler; ratio: fan-out ÷ one-shots) | ${cell(of("oneShotsPerSecond"))}; ${cell(of("oneShotsDrainMs"))} | | ${cell(ratio("fanOutPerSecond", "oneShotsPerSecond"))} |`);
     }
     if (ONLY.has(6)) {
       // Once, not REPS times: a million triggers take minutes to create, and each figure is already an
