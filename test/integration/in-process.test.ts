@@ -179,6 +179,15 @@ describe("in-process fires (createWorker and schedule.*)", () => {
       payload: { source: "rss", key: "a", url: "https://a" },
       idempotencyKey: `u/per-feed@${at.getTime()}#a`,
     });
+    // maxExpand is the library's spelling of max_expand; a list over it is refused, naming the argument.
+    const over = app.schedule.once({
+      userId: "u",
+      name: "too-wide",
+      prompt: "x",
+      delay: "1h",
+      expand: { items: [{}, {}, {}], maxExpand: 2 },
+    });
+    await expect(over).rejects.toMatchObject({ code: "too_large", field: "expand.items" });
   });
 
   it("refuses bad arguments with the API's error, naming the argument as passed, and stores nothing", async () => {
