@@ -60,6 +60,7 @@ export class FanOut {
       children = expansion.contexts.map((context) => childOf(run, context));
       // Children first: a parent that lists them always finds them.
       await ctx.runs.save(children, false);
+      ctx.log.info({ tid: run.triggerId, run: run.runId, contexts: children.length }, "fan-out expanded");
     }
     const parent: RunRecord = { ...run, attempts: attempt, fanOut: tally(children) };
     await ctx.runs.save([parent]);
