@@ -15,7 +15,7 @@ const JOB_STATES = ["waiting", "active", "delayed", "prioritized", "completed", 
  */
 export class Metrics {
   readonly registry = new Registry();
-  /** Slots that reached an outcome, by trigger kind and outcome (succeeded, failed, missed, skipped_overlap). */
+  /** Slots that reached an outcome, by trigger kind and outcome (succeeded, failed, partial, missed, skipped_overlap). */
   readonly fires: Counter<"kind" | "outcome">;
   /** One delivery attempt's HTTP round trip, by attempt outcome (succeeded, retryable, permanent). */
   readonly deliverySeconds: Histogram<"outcome">;

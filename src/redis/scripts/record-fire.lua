@@ -6,7 +6,7 @@
   KEYS[1] trigger hash
   KEYS[2] counts hash (field "<kind>:<state>"): completion moves the trigger to "<kind>:completed"
   ARGV[1] schedule version the fire belongs to
-  ARGV[2] status (succeeded | failed | missed | skipped_overlap), or "" to leave last_status
+  ARGV[2] status (succeeded | failed | partial | missed | skipped_overlap), or "" to leave last_status
   ARGV[3] fire time (epoch ms) for last_fire_at, or "" to leave it
   ARGV[4] "1" to count this as a fire (fire_count + 1)
   ARGV[5] "1" to mark the trigger completed (its last fire)
