@@ -118,6 +118,16 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
   return `v1,${createHmac("sha256", key).update(`${id}.${timestampSeconds}.${body}`).digest("base64")}`;
 }
 
+/** The Standard Webhooks headers of a signed request: `webhook-id`, `webhook-timestamp` (now), `webhook-signature`. */
+export function webhookHeaders(secret: string, id: string, body: string): Record<string, string> {
+  const timestamp = Math.floor(Date.now() / 1000);
+  return {
+    "webhook-id": id,
+    "webhook-timestamp": String(timestamp),
+    "webhook-signature": signWebhook(secret, id, timestamp, body),
+  };
+}
+
 /** Target URLs already checked: agents are few, fires many (parsing and checking cost ~1.5% of a worker's CPU). */
 const checkedUrls = new Map<string, string | null>();
 
@@ -147,12 +157,8 @@ export async function deliver(
     "idempotency-key": req.idempotencyKey,
   };
   if (req.format === "a2a" && req.a2aVersion === "1.0") headers["a2a-version"] = "1.0";
-  if (req.signingSecret !== null) {
-    const timestamp = Math.floor(Date.now() / 1000);
-    headers["webhook-id"] = req.fire.run_id;
-    headers["webhook-timestamp"] = String(timestamp);
-    headers["webhook-signature"] = signWebhook(req.signingSecret, req.fire.run_id, timestamp, body);
-  }
+  if (req.signingSecret !== null)
+    Object.assign(headers, webhookHeaders(req.signingSecret, req.fire.run_id, body));
   const host = blockedHostOf(req.url);
   if (host !== null) {
     return {

@@ -6,7 +6,7 @@ import {
   networkError,
   readCapped,
   refusedByGuard,
-  signWebhook,
+  webhookHeaders,
   type FireBody,
 } from "./deliver.js";
 import { classifyStatus, type AttemptOutcome } from "./outcome.js";
@@ -107,17 +107,8 @@ async function fetchList(
     "user-agent": "tickler/0.1",
     "idempotency-key": idempotencyKey,
   };
-  if (endpoint.signingSecret !== null) {
-    const timestamp = Math.floor(Date.now() / 1000);
-    headers["webhook-id"] = `${fire.run_id}~expand`;
-    headers["webhook-timestamp"] = String(timestamp);
-    headers["webhook-signature"] = signWebhook(
-      endpoint.signingSecret,
-      headers["webhook-id"],
-      timestamp,
-      body,
-    );
-  }
+  if (endpoint.signingSecret !== null)
+    Object.assign(headers, webhookHeaders(endpoint.signingSecret, `${fire.run_id}~expand`, body));
   const timeout = AbortSignal.timeout(endpoint.timeoutMs);
   try {
     const response = await request(endpoint.url, {
