@@ -5,7 +5,13 @@ import { checkLoomPayload } from "./loom.js";
 import { checkPayload } from "./payload.js";
 import { checkTarget } from "./target.js";
 import type { expandSchema } from "./trigger-input.js";
-import { DEFAULT_MAX_EXPAND, type Expand, type LoomDispatch, type TriggerRules } from "./trigger-spec.js";
+import {
+  DEFAULT_MAX_EXPAND,
+  MAX_EXPAND_LIMIT,
+  type Expand,
+  type LoomDispatch,
+  type TriggerRules,
+} from "./trigger-spec.js";
 
 /** A context's own key: what its child's Idempotency-Key and run id end in (`…#<key>`). */
 const CONTEXT_KEY = /^[A-Za-z0-9_.:@-]{1,128}$/;
@@ -17,7 +23,7 @@ export interface Context {
 }
 
 /** How big a trigger's `expand.items` may be as JSON, for a payload limit: a definition is read every fire. */
-export const itemsLimitBytes = (maxPayloadBytes: number): number => 16 * maxPayloadBytes;
+const itemsLimitBytes = (maxPayloadBytes: number): number => 16 * maxPayloadBytes;
 
 /**
  * Checks a trigger's `expand` against the rules: static contexts are checked now (count, keys, sizes,
@@ -97,7 +103,7 @@ export function checkContexts(
     throw invalid(
       "too_large",
       field,
-      `has ${items.length} contexts, over max_expand ${maxExpand}; raise expand.max_expand (up to 10000) or split the trigger`,
+      `has ${items.length} contexts, over max_expand ${maxExpand}; raise expand.max_expand (up to ${MAX_EXPAND_LIMIT}) or split the trigger`,
     );
   const seen = new Map<string, number>();
   return items.map((item: unknown, i) => {

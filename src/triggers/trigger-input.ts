@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { MISSED_POLICIES } from "./missed-fires.js";
-import { LOOM_DISPATCH, OVERLAP_POLICIES, TARGET_FORMATS } from "./trigger-spec.js";
+import { LOOM_DISPATCH, MAX_EXPAND_LIMIT, OVERLAP_POLICIES, TARGET_FORMATS } from "./trigger-spec.js";
 
 /** A duration field's schema: its error says what a duration looks like. */
 export const DURATION_EXPECTED = 'expected a duration such as "90s" or a number of seconds';
@@ -47,11 +47,11 @@ export const targetSchema = z.union([
  */
 export const expandSchema = z
   .object({
-    items: z.array(z.record(z.string(), z.unknown())).max(10_000).nullish(),
+    items: z.array(z.record(z.string(), z.unknown())).max(MAX_EXPAND_LIMIT).nullish(),
     url: z.string().max(2048).nullish(),
     headers: z.record(z.string().max(256), z.string().max(4096)).nullish(),
     agent: z.string().min(1).max(128).nullish(),
-    max_expand: z.number().int().min(1).max(10_000).nullish(),
+    max_expand: z.number().int().min(1).max(MAX_EXPAND_LIMIT).nullish(),
   })
   .strict();
 
